@@ -1,0 +1,129 @@
+// The media core as TypeScript sees it: probe a source, open it, read sampled frames, take snapshots.
+import { loadAddon, type NativeSourceHandle } from './native.ts';
+import { classifySource, MediaError, type SourceOptions, validateSourceOptions } from './options.ts';
+import type { ErrorCode, NativeFrame, NativeStats, NativeStreamInfo } from './types.ts';
+
+export { classifySource, MediaError, type SourceOptions, tensorPresets } from './options.ts';
+export type {
+  ErrorCode,
+  NativeFrame as Frame,
+  NativeStats as SourceStats,
+  NativeStreamInfo as StreamInfo,
+} from './types.ts';
+
+export interface OpenedStreamInfo extends NativeStreamInfo {
+  /** Which decoder runs: vaapi or none (software). */
+  hwaccel: string;
+  /** Why hardware decoding is not used, when it was asked for or auto found no device. */
+  hwaccelError: string | null;
+}
+
+// Native errors arrive as plain Errors with a code; rethrow as MediaError with the caller's stack.
+function wrap(err: unknown): MediaError {
+  if (err instanceof MediaError) return err;
+  const e = err as { code?: string; message?: string };
+  return new MediaError((e?.code as ErrorCode) ?? 'MEDIA_ERROR', e?.message ?? String(err));
+}
+
+export async function probe(
+  source: string,
+  options: Pick<SourceOptions, 'transport' | 'connectTimeoutMs' | 'readTimeoutMs'> = {},
+): Promise<NativeStreamInfo> {
+  const v = validateSourceOptions(source, options);
+  try {
+    return await loadAddon().probe({
+      url: v.url,
+      label: v.label,
+      transport: v.transport,
+      connectTimeoutMs: v.connectTimeoutMs,
+      readTimeoutMs: v.readTimeoutMs,
+    });
+  } catch (err) {
+    throw wrap(err);
+  }
+}
+
+export class MediaSource implements AsyncIterable<NativeFrame> {
+  readonly label: string;
+  info!: OpenedStreamInfo;
+  private readonly handle: NativeSourceHandle;
+  private closed = false;
+
+  private constructor(handle: NativeSourceHandle, label: string) {
+    this.handle = handle;
+    this.label = label;
+  }
+
+  /** Opens the source; demux and decode then run on a native thread until close() or the end. */
+  static async open(source: string, options: SourceOptions = {}): Promise<MediaSource> {
+    const v = validateSourceOptions(source, options);
+    const handle = new (loadAddon().NativeSource)(v);
+    const ms = new MediaSource(handle, v.label);
+    try {
+      ms.info = await handle.open();
+    } catch (err) {
+      await handle.close();
+      throw wrap(err);
+    }
+    return ms;
+  }
+
+  /** Next sampled frame, or null at the end of the source (or after close). */
+  async read(): Promise<NativeFrame | null> {
+    try {
+      return await this.handle.read();
+    } catch (err) {
+      throw wrap(err);
+    }
+  }
+
+  /** JPEG of a recent sampled frame (default the newest); width 0 keeps full size. */
+  async snapshot(options: { index?: number; width?: number; quality?: number } = {}): Promise<Buffer> {
+    const { index = -1, width = 0, quality = 85 } = options;
+    if (!Number.isInteger(index))
+      throw new MediaError('INVALID_ARGUMENT', `Expected integer for index but received ${index}`);
+    if (!Number.isInteger(width) || width < 0 || width > 8192)
+      throw new MediaError('INVALID_ARGUMENT', `Expected integer between 0 and 8192 for width but received ${width}`);
+    if (!Number.isInteger(quality) || quality < 1 || quality > 100)
+      throw new MediaError(
+        'INVALID_ARGUMENT',
+        `Expected integer between 1 and 100 for quality but received ${quality}`,
+      );
+    try {
+      return await this.handle.snapshot(index, width, quality);
+    } catch (err) {
+      throw wrap(err);
+    }
+  }
+
+  stats(): NativeStats {
+    return this.handle.stats();
+  }
+
+  /** Safe at any moment and more than once; pending reads resolve with null. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.handle.close();
+  }
+
+  async *[Symbol.asyncIterator](): AsyncIterator<NativeFrame> {
+    for (;;) {
+      const frame = await this.read();
+      if (!frame) return;
+      yield frame;
+    }
+  }
+}
+
+export function openSource(source: string, options?: SourceOptions): Promise<MediaSource> {
+  return MediaSource.open(source, options);
+}
+
+export function libavVersions(): Record<string, string> {
+  return loadAddon().versions;
+}
+
+export function sourceLabel(source: string): string {
+  return classifySource(source).label;
+}

@@ -1,0 +1,56 @@
+// Locates and loads the compiled addon: explicit path, then a prebuilt binary, then the local build.
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import type { NativeFrame, NativeSourceOptions, NativeStats, NativeStreamInfo, ProbeOptions } from './types.ts';
+
+export interface NativeSourceHandle {
+  open(): Promise<NativeStreamInfo & { hwaccel: string; hwaccelError: string | null }>;
+  read(): Promise<NativeFrame | null>;
+  snapshot(index: number, width: number, quality: number): Promise<Buffer>;
+  stats(): NativeStats;
+  close(): Promise<void>;
+}
+
+export interface NativeAddon {
+  NativeSource: new (options: NativeSourceOptions) => NativeSourceHandle;
+  probe(options: ProbeOptions): Promise<NativeStreamInfo>;
+  versions: Record<string, string>;
+}
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+export function addonCandidates(): string[] {
+  const list: string[] = [];
+  if (process.env.GUARDIAN_NATIVE) list.push(process.env.GUARDIAN_NATIVE);
+  list.push(join(root, 'prebuilds', `${process.platform}-${process.arch}`, 'guardian.node'));
+  list.push(join(root, 'build', 'Release', 'guardian.node'));
+  return list;
+}
+
+let cached: NativeAddon | undefined;
+
+export function loadAddon(): NativeAddon {
+  if (cached) return cached;
+  const require = createRequire(import.meta.url);
+  const tried: string[] = [];
+  for (const path of addonCandidates()) {
+    if (!existsSync(path)) {
+      tried.push(`${path} (missing)`);
+      continue;
+    }
+    try {
+      cached = require(path) as NativeAddon;
+      return cached;
+    } catch (err) {
+      tried.push(`${path} (${(err as Error).message})`);
+    }
+  }
+  const error = new Error(
+    `The guardian native addon is not built. Run \`npm run setup\` (it installs FFmpeg's development packages and builds native/).\nTried:\n  ${tried.join('\n  ')}`,
+  ) as Error & { code: string };
+  error.code = 'ADDON_NOT_BUILT';
+  throw error;
+}

@@ -1,0 +1,175 @@
+// Validates the one plain options object each native call takes, with messages that name the field.
+import { redactUrl } from '../src/shared/redact.ts';
+import type { ErrorCode, NativeSourceOptions, NativeTensorOptions } from './types.ts';
+
+export class MediaError extends Error {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string) {
+    super(message);
+    this.name = 'MediaError';
+    this.code = code;
+  }
+}
+
+function invalid(message: string): MediaError {
+  return new MediaError('INVALID_ARGUMENT', message);
+}
+
+export type SourceKind = 'file' | 'rtsp' | 'v4l2';
+
+// A control character or a leading dash would let a "URL" act as something else; refuse both.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
+const CONTROL = /[\u0000-\u001f\u007f]/;
+
+export function classifySource(source: unknown): { kind: SourceKind; url: string; label: string } {
+  if (typeof source !== 'string' || source.length === 0)
+    throw invalid(
+      `Expected a file path, rtsp(s):// URL or /dev/video* device for source but received ${describe(source)}`,
+    );
+  if (CONTROL.test(source)) throw invalid('Source must not contain control characters');
+  if (source.startsWith('-')) throw invalid(`Source must not start with "-" (received ${redactUrl(source)})`);
+  const label = redactUrl(source);
+  if (/^rtsps?:\/\//i.test(source)) return { kind: 'rtsp', url: source, label };
+  if (/^\/dev\/video\d+$/.test(source)) return { kind: 'v4l2', url: source, label };
+  if (/^[a-z][a-z0-9+.-]*:/i.test(source) && !/^[a-z]:[\\/]/i.test(source))
+    throw invalid(`Unsupported source scheme in ${label}: expected a file path, rtsp://, rtsps:// or /dev/videoN`);
+  return { kind: 'file', url: source, label };
+}
+
+function describe(v: unknown): string {
+  if (typeof v === 'string') return JSON.stringify(v);
+  if (typeof v === 'number' || typeof v === 'boolean' || v === null || v === undefined) return String(v);
+  return typeof v;
+}
+
+function positiveInt(name: string, v: unknown, def: number, max = Number.MAX_SAFE_INTEGER): number {
+  if (v === undefined) return def;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > max)
+    throw invalid(`Expected integer between 1 and ${max} for ${name} but received ${describe(v)}`);
+  return v;
+}
+
+function nonNegativeInt(name: string, v: unknown, def: number, max = Number.MAX_SAFE_INTEGER): number {
+  if (v === undefined) return def;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > max)
+    throw invalid(`Expected integer between 0 and ${max} for ${name} but received ${describe(v)}`);
+  return v;
+}
+
+function oneOf<T extends string>(name: string, v: unknown, allowed: readonly T[], def: T): T {
+  if (v === undefined) return def;
+  if (typeof v !== 'string' || !allowed.includes(v as T))
+    throw invalid(`Expected one of ${allowed.join(', ')} for ${name} but received ${describe(v)}`);
+  return v as T;
+}
+
+function triple(name: string, v: unknown, def: [number, number, number]): [number, number, number] {
+  if (v === undefined) return def;
+  if (!Array.isArray(v) || v.length !== 3 || !v.every((x) => typeof x === 'number' && Number.isFinite(x)))
+    throw invalid(`Expected an array of 3 finite numbers for ${name} but received ${describe(v)}`);
+  return [v[0], v[1], v[2]];
+}
+
+export interface TensorOptions {
+  size: number;
+  resize?: 'letterbox' | 'stretch';
+  pad?: number;
+  channels?: 'bgr' | 'rgb';
+  layout?: 'nchw-float32' | 'nhwc-uint8';
+  mean?: [number, number, number];
+  std?: [number, number, number];
+}
+
+/** Tensor layouts the shipped models expect (see ../shared/models/README.md). */
+export const tensorPresets = {
+  yolox: { size: 416, resize: 'letterbox', pad: 114, channels: 'bgr', layout: 'nchw-float32' },
+  nanodet: {
+    size: 320,
+    resize: 'stretch',
+    channels: 'bgr',
+    layout: 'nchw-float32',
+    mean: [103.53, 116.28, 123.675],
+    std: [57.375, 57.12, 58.395],
+  },
+} as const satisfies Record<string, TensorOptions>;
+
+export function validateTensor(t: unknown): NativeTensorOptions {
+  if (typeof t !== 'object' || t === null) throw invalid(`Expected an object for tensor but received ${describe(t)}`);
+  const o = t as Record<string, unknown>;
+  const std = triple('tensor.std', o.std, [1, 1, 1]);
+  if (std.some((s) => s === 0)) throw invalid('tensor.std must not contain 0');
+  return {
+    size: positiveInt('tensor.size', o.size, 416, 4096),
+    resize: oneOf('tensor.resize', o.resize, ['letterbox', 'stretch'] as const, 'letterbox'),
+    pad: nonNegativeInt('tensor.pad', o.pad, 114, 255),
+    channels: oneOf('tensor.channels', o.channels, ['bgr', 'rgb'] as const, 'bgr'),
+    layout: oneOf('tensor.layout', o.layout, ['nchw-float32', 'nhwc-uint8'] as const, 'nchw-float32'),
+    mean: triple('tensor.mean', o.mean, [0, 0, 0]),
+    std,
+  };
+}
+
+export interface SourceOptions {
+  /** RTSP transport; TCP survives lossy Wi-Fi better and is the default. */
+  transport?: 'tcp' | 'udp';
+  connectTimeoutMs?: number;
+  readTimeoutMs?: number;
+  hwaccel?: 'auto' | 'vaapi' | 'none';
+  vaapiDevice?: string;
+  /** Decoder threads; 0 lets FFmpeg choose. */
+  threads?: number;
+  /** Frames per second handed to JS, chosen by presentation time; 0 = every frame. */
+  fps?: number;
+  /** Width of the grey motion plane; 0 = none. */
+  motionWidth?: number;
+  tensor?: TensorOptions;
+  /** drop: keep only the newest sampled frame when JS is behind (live default); wait: never lose one (file default). */
+  backpressure?: 'drop' | 'wait';
+  queueSize?: number;
+  /** Play a file at its own frame rate, like a camera. */
+  realtime?: boolean;
+  /** Restart a file at its end with continuous timestamps. */
+  loop?: boolean;
+  /** How many recent sampled frames stay available for snapshot(). */
+  snapshotFrames?: number;
+  v4l2?: { videoSize?: string; frameRate?: string; inputFormat?: string };
+}
+
+export function validateSourceOptions(source: unknown, options: SourceOptions = {}): NativeSourceOptions {
+  const { kind, url, label } = classifySource(source);
+  if (typeof options !== 'object' || options === null)
+    throw invalid(`Expected an object for options but received ${describe(options)}`);
+  const fps = options.fps ?? 0;
+  if (typeof fps !== 'number' || !Number.isFinite(fps) || fps < 0 || fps > 240)
+    throw invalid(`Expected a number between 0 and 240 for fps but received ${describe(fps)}`);
+  const live = kind !== 'file';
+  const backpressure = oneOf('backpressure', options.backpressure, ['drop', 'wait'] as const, live ? 'drop' : 'wait');
+  const v4l2 = options.v4l2 ?? {};
+  for (const [k, v] of Object.entries(v4l2))
+    if (v !== undefined && (typeof v !== 'string' || !/^[\w.:/-]{1,32}$/.test(v)))
+      throw invalid(`Expected a short word for v4l2.${k} but received ${describe(v)}`);
+  const vaapiDevice = options.vaapiDevice;
+  if (vaapiDevice !== undefined && !/^\/dev\/dri\/renderD\d+$/.test(vaapiDevice))
+    throw invalid(`Expected /dev/dri/renderDN for vaapiDevice but received ${describe(vaapiDevice)}`);
+  return {
+    url,
+    label,
+    transport: oneOf('transport', options.transport, ['tcp', 'udp'] as const, 'tcp'),
+    connectTimeoutMs: positiveInt('connectTimeoutMs', options.connectTimeoutMs, 10_000, 600_000),
+    readTimeoutMs: positiveInt('readTimeoutMs', options.readTimeoutMs, 10_000, 600_000),
+    hwaccel: oneOf('hwaccel', options.hwaccel, ['auto', 'vaapi', 'none'] as const, 'auto'),
+    ...(vaapiDevice ? { vaapiDevice } : {}),
+    threads: nonNegativeInt('threads', options.threads, 0, 64),
+    sampleFps: fps,
+    motionWidth: nonNegativeInt('motionWidth', options.motionWidth, 0, 4096),
+    ...(options.tensor !== undefined ? { tensor: validateTensor(options.tensor) } : {}),
+    backpressure,
+    queueSize: positiveInt('queueSize', options.queueSize, backpressure === 'drop' ? 1 : 4, 64),
+    realtime: options.realtime ?? false,
+    loop: options.loop ?? false,
+    snapshotFrames: nonNegativeInt('snapshotFrames', options.snapshotFrames, 4, 64),
+    ...(v4l2.videoSize ? { videoSize: v4l2.videoSize } : {}),
+    ...(v4l2.frameRate ? { frameRate: v4l2.frameRate } : {}),
+    ...(v4l2.inputFormat ? { inputFormat: v4l2.inputFormat } : {}),
+  };
+}

@@ -1,0 +1,104 @@
+// Shapes that cross the native boundary. Validation happens in bindings/options.ts before anything reaches C++.
+
+export type ErrorCode =
+  | 'NOT_FOUND'
+  | 'PERMISSION_DENIED'
+  | 'UNAUTHORIZED'
+  | 'CONNECTION_REFUSED'
+  | 'PROTOCOL_ERROR'
+  | 'TIMEOUT'
+  | 'UNSUPPORTED_CODEC'
+  | 'UNSUPPORTED_INPUT'
+  | 'CORRUPT_DATA'
+  | 'IO_ERROR'
+  | 'OUT_OF_MEMORY'
+  | 'CLOSED'
+  | 'INVALID_STATE'
+  | 'INVALID_ARGUMENT'
+  | 'NO_FRAME'
+  | 'MEDIA_ERROR';
+
+export interface NativeStreamInfo {
+  codec: string;
+  profile: string;
+  pixelFormat: string;
+  container: string;
+  width: number;
+  height: number;
+  fps: number;
+  timeBase: [number, number];
+  durationSeconds: number | null;
+  bitRate: number;
+  frameCount: number | null;
+  live: boolean;
+}
+
+export interface ProbeOptions {
+  url: string;
+  label: string;
+  transport?: 'tcp' | 'udp';
+  connectTimeoutMs?: number;
+  readTimeoutMs?: number;
+}
+
+export interface NativeTensorOptions {
+  size: number;
+  resize: 'letterbox' | 'stretch';
+  pad: number;
+  channels: 'bgr' | 'rgb';
+  layout: 'nchw-float32' | 'nhwc-uint8';
+  mean: [number, number, number];
+  std: [number, number, number];
+}
+
+export interface NativeSourceOptions extends ProbeOptions {
+  hwaccel: 'auto' | 'vaapi' | 'none';
+  vaapiDevice?: string;
+  threads: number;
+  sampleFps: number;
+  motionWidth: number;
+  tensor?: NativeTensorOptions;
+  backpressure: 'drop' | 'wait';
+  queueSize: number;
+  realtime: boolean;
+  loop: boolean;
+  snapshotFrames: number;
+  videoSize?: string;
+  frameRate?: string;
+  inputFormat?: string;
+}
+
+export interface NativeFrame {
+  index: number;
+  pts: number;
+  wallClockMs: number;
+  keyframe: boolean;
+  width: number;
+  height: number;
+  counters: { decoded: number; sampled: number; dropped: number };
+  tensor?: {
+    data: Float32Array | Uint8Array;
+    size: number;
+    scaleX: number;
+    scaleY: number;
+    contentWidth: number;
+    contentHeight: number;
+  };
+  motion?: { data: Uint8Array; width: number; height: number };
+}
+
+export interface NativeStats {
+  state: 'idle' | 'opening' | 'running' | 'ended';
+  packets: number;
+  bytes: number;
+  decoded: number;
+  sampled: number;
+  dropped: number;
+  decodeErrors: number;
+  keyframes: number;
+  loops: number;
+  queued: number;
+  lastPacketWallMs: number | null;
+  lastPts: number | null;
+  hwaccel: string;
+}

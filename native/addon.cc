@@ -1,0 +1,94 @@
+// Entry point of the guardian native addon: the media core (sources, probing, snapshots).
+#include <napi.h>
+
+#include <cstdarg>
+#include <cstdio>
+#include <cstdlib>
+
+#include "input.h"
+#include "source.h"
+
+extern "C" {
+#include <libavcodec/avcodec.h>
+#include <libavformat/avformat.h>
+#include <libavutil/log.h>
+#include <libswscale/swscale.h>
+}
+
+namespace guardian {
+namespace {
+
+// FFmpeg logs can contain URLs with credentials: they are off unless GUARDIAN_AV_LOG is set, and redacted then.
+void RedactingLog(void* avcl, int level, const char* fmt, va_list vl) {
+  if (level > av_log_get_level()) return;
+  char line[1024];
+  int prefix = 1;
+  av_log_format_line(avcl, level, fmt, vl, line, sizeof(line), &prefix);
+  std::fprintf(stderr, "[libav] %s", RedactUrl(line).c_str());
+}
+
+class ProbeWorker : public Napi::AsyncWorker {
+ public:
+  ProbeWorker(Napi::Env env, InputOptions opts)
+      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), opts_(std::move(opts)) {}
+  Napi::Promise Promise() { return deferred_.Promise(); }
+  void Execute() override {
+    Input input(opts_, &closing_);
+    err_ = input.Open();
+    info_ = input.info();
+  }
+  void OnOK() override {
+    if (!err_.ok()) return deferred_.Reject(JsError(Env(), err_).Value());
+    deferred_.Resolve(StreamInfoObject(Env(), info_));
+  }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  InputOptions opts_;
+  std::atomic<bool> closing_{false};
+  MediaError err_;
+  StreamInfo info_;
+};
+
+Napi::Value Probe(const Napi::CallbackInfo& info) {
+  Napi::Object o = info[0].As<Napi::Object>();
+  InputOptions opts;
+  opts.url = o.Get("url").As<Napi::String>().Utf8Value();
+  if (o.Get("label").IsString()) opts.label = o.Get("label").As<Napi::String>().Utf8Value();
+  if (o.Get("transport").IsString()) opts.transport = o.Get("transport").As<Napi::String>().Utf8Value();
+  if (o.Get("connectTimeoutMs").IsNumber())
+    opts.connectTimeoutMs = o.Get("connectTimeoutMs").As<Napi::Number>().Int64Value();
+  if (o.Get("readTimeoutMs").IsNumber()) opts.readTimeoutMs = o.Get("readTimeoutMs").As<Napi::Number>().Int64Value();
+  auto* worker = new ProbeWorker(info.Env(), std::move(opts));
+  Napi::Promise p = worker->Promise();
+  worker->Queue();
+  return p;
+}
+
+std::string Version(unsigned v) {
+  return std::to_string(v >> 16) + "." + std::to_string((v >> 8) & 0xff) + "." + std::to_string(v & 0xff);
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  const char* logEnv = std::getenv("GUARDIAN_AV_LOG");
+  av_log_set_level(logEnv && *logEnv ? AV_LOG_WARNING : AV_LOG_QUIET);
+  av_log_set_callback(RedactingLog);
+  avformat_network_init();
+  env.AddCleanupHook([] { Source::StopAll(); });
+
+  exports.Set("NativeSource", Source::Init(env));
+  exports.Set("probe", Napi::Function::New(env, Probe));
+  Napi::Object versions = Napi::Object::New(env);
+  versions.Set("libavformat", Version(avformat_version()));
+  versions.Set("libavcodec", Version(avcodec_version()));
+  versions.Set("libswscale", Version(swscale_version()));
+  versions.Set("libavutil", Version(avutil_version()));
+  exports.Set("versions", versions);
+  return exports;
+}
+
+}  // namespace
+}  // namespace guardian
+
+static Napi::Object InitAddon(Napi::Env env, Napi::Object exports) { return guardian::Init(env, exports); }
+NODE_API_MODULE(guardian, InitAddon)

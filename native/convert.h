@@ -1,0 +1,62 @@
+// Colour conversion and scaling of decoded frames into model tensors and grey motion planes.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+extern "C" {
+#include <libavutil/frame.h>
+#include <libswscale/swscale.h>
+}
+
+namespace guardian {
+
+struct TensorSpec {
+  int size = 0;                     // square side S; 0 = no tensor
+  bool letterbox = true;            // false = stretch to S x S
+  int pad = 114;                    // letterbox fill value (0-255, before normalisation)
+  bool bgr = true;                  // channel order
+  bool float32 = true;              // float32 NCHW; otherwise uint8 NHWC
+  float mean[3] = {0, 0, 0};        // per output channel, applied to float32 only
+  float std[3] = {1, 1, 1};
+};
+
+struct Letterbox {
+  double scale = 1;   // model pixels per source pixel (x and y equal in letterbox mode)
+  double scaleY = 1;  // differs from scale in stretch mode
+  int width = 0, height = 0;  // size of the image inside the tensor
+};
+
+// Caches one SwsContext per (source format/size, destination) so per-frame work is only the scaling itself.
+class Scaler {
+ public:
+  ~Scaler();
+  Scaler() = default;
+  Scaler(const Scaler&) = delete;
+  Scaler& operator=(const Scaler&) = delete;
+  // Scales src into dst planes of format dstFmt (w x h). Returns false on failure.
+  bool Scale(const AVFrame* src, AVPixelFormat dstFmt, int w, int h, uint8_t* const dst[4], const int dstStride[4],
+             int flags = SWS_BILINEAR);
+
+ private:
+  SwsContext* ctx_ = nullptr;
+  int srcW_ = 0, srcH_ = 0, srcFmt_ = -1, dstW_ = 0, dstH_ = 0, dstFmt_ = -1, flags_ = 0;
+};
+
+class FrameConverter {
+ public:
+  // Writes the tensor into out (TensorBytes(spec) bytes). Returns false on failure.
+  bool Tensor(const AVFrame* frame, const TensorSpec& spec, uint8_t* out, Letterbox* lb);
+  // Writes a grey plane of width w (height keeps the aspect ratio, rounded to even) into out.
+  bool Motion(const AVFrame* frame, int w, uint8_t* out, int* outH);
+
+ private:
+  Scaler tensorScaler_, motionScaler_;
+  std::vector<uint8_t> rgb_;  // scaled packed image before letterbox/normalisation
+};
+
+size_t TensorBytes(const TensorSpec& spec);
+int MotionHeight(int srcW, int srcH, int w);
+
+}  // namespace guardian

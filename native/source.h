@@ -1,0 +1,113 @@
+// A media source as a JS object: demux + decode on a native thread, sampled frames handed to JS.
+#pragma once
+#include <napi.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "convert.h"
+#include "decoder.h"
+#include "input.h"
+
+namespace guardian {
+
+struct SourceOptions {
+  InputOptions input;
+  DecoderOptions decoder;
+  double sampleFps = 0;   // <= 0: every decoded frame is sampled
+  int motionWidth = 0;    // 0: no motion plane
+  TensorSpec tensor;      // size 0: no tensor
+  bool dropWhenBusy = true;  // keep only the newest sampled frame when JS is behind
+  size_t queueSize = 1;
+  bool realtime = false;  // pace a file at its own frame rate
+  bool loop = false;      // restart a file at its end, with continuous timestamps
+  size_t snapshotFrames = 4;
+};
+
+// One sampled frame: buffers are malloc'd here and handed to JS, which frees them with a finalizer.
+struct Sample {
+  int64_t index = 0;
+  double pts = 0;
+  double wallClockMs = 0;
+  bool keyframe = false;
+  int64_t decoded = 0, sampled = 0, dropped = 0;
+  int width = 0, height = 0;
+  uint8_t* tensor = nullptr;
+  size_t tensorBytes = 0;
+  uint8_t* motion = nullptr;
+  int motionWidth = 0, motionHeight = 0;
+  Letterbox letterbox;
+  ~Sample();
+};
+
+struct Counters {
+  int64_t packets = 0, bytes = 0, decoded = 0, sampled = 0, dropped = 0, decodeErrors = 0, keyframes = 0, loops = 0;
+  double lastPacketWallMs = 0, lastPts = -1;
+};
+
+class Source : public Napi::ObjectWrap<Source> {
+ public:
+  static Napi::Function Init(Napi::Env env);
+  explicit Source(const Napi::CallbackInfo& info);
+  ~Source() override;
+  static void StopAll();
+
+ private:
+  enum class Phase { Idle, Opening, Running, Ended };
+
+  Napi::Value Open(const Napi::CallbackInfo& info);
+  Napi::Value Read(const Napi::CallbackInfo& info);
+  Napi::Value Snapshot(const Napi::CallbackInfo& info);
+  Napi::Value Stats(const Napi::CallbackInfo& info);
+  Napi::Value Close(const Napi::CallbackInfo& info);
+
+  void Run();
+  void Loop(Input& input, Decoder& decoder);
+  void HandleFrame(Decoder& decoder, const AVFrame* frame, const AVStream* stream);
+  void Pace(double t);
+  void Notify();
+  void Settle(Napi::Env env);
+  void StopThread();
+  Napi::Object InfoObject(Napi::Env env);
+  Napi::Object FrameObject(Napi::Env env, std::unique_ptr<Sample> s);
+
+  SourceOptions opts_;
+  std::thread thread_;
+  std::atomic<bool> closing_{false};
+  std::atomic<bool> notifyPending_{false};
+  Napi::ThreadSafeFunction tsfn_;
+  bool tsfnAlive_ = false;  // JS thread only
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  Phase phase_ = Phase::Idle;
+  bool threadExited_ = false;
+  MediaError openError_, endError_;
+  bool endErrorReported_ = false;
+  StreamInfo info_;
+  std::string hwaccel_ = "none", hwaccelError_;
+  std::deque<std::unique_ptr<Sample>> queue_;
+  std::deque<std::pair<int64_t, AVFrame*>> snapshots_;  // recent sampled frames, for JPEG on request
+  Counters counters_;
+
+  // Decode-thread only.
+  FrameConverter converter_;
+  AVFrame* scratch_ = nullptr;
+  double nextSample_ = -1, loopOffset_ = 0, firstPts_ = -1, maxPts_ = -1, lastFramePts_ = -1;
+  double paceWall_ = -1, pacePts_ = 0;
+
+  // JS thread only.
+  std::unique_ptr<Napi::Promise::Deferred> openDeferred_, readDeferred_;
+  std::vector<Napi::Promise::Deferred> closeDeferreds_;
+};
+
+Napi::Error JsError(Napi::Env env, const MediaError& e);
+Napi::Object StreamInfoObject(Napi::Env env, const StreamInfo& info);
+
+}  // namespace guardian

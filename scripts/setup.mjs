@@ -1,0 +1,150 @@
+#!/usr/bin/env node
+// Idempotent bootstrap: system packages, npm dependencies, the native addon. Runs before `npm test` and `npm run demo`,
+// so a fresh clone needs nothing but Node and npm. Uses only Node's standard library (node_modules may not exist yet).
+import { execFileSync, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const quiet = process.argv.includes('--quiet');
+const log = (msg) => {
+  if (!quiet) console.log(`[setup] ${msg}`);
+};
+
+// Debian/Ubuntu packages, by what needs them.
+const APT_PACKAGES = {
+  'native media core': [
+    'pkg-config',
+    'cmake',
+    'g++',
+    'make',
+    'libavformat-dev',
+    'libavcodec-dev',
+    'libavutil-dev',
+    'libswscale-dev',
+    'libavdevice-dev',
+  ],
+  'tests and benchmarks (ffprobe/ffmpeg as references)': ['ffmpeg'],
+};
+
+function run(cmd, args, opts = {}) {
+  const r = spawnSync(cmd, args, { stdio: quiet ? ['ignore', 'ignore', 'inherit'] : 'inherit', cwd: root, ...opts });
+  if (r.status !== 0) {
+    console.error(`[setup] failed: ${cmd} ${args.join(' ')} (exit ${r.status ?? r.signal})`);
+    process.exit(1);
+  }
+}
+
+function missingAptPackages() {
+  const wanted = [...new Set(Object.values(APT_PACKAGES).flat())];
+  if (spawnSync('dpkg-query', ['--version'], { stdio: 'ignore' }).status !== 0)
+    return { wanted, missing: [], dpkg: false };
+  const missing = wanted.filter((p) => {
+    const r = spawnSync('dpkg-query', ['-W', `-f=\${Status}`, p], { encoding: 'utf8' });
+    return r.status !== 0 || !r.stdout.includes('install ok installed');
+  });
+  return { wanted, missing, dpkg: true };
+}
+
+function ensureAptPackages() {
+  const { missing, dpkg } = missingAptPackages();
+  if (!dpkg) {
+    log(
+      'not a Debian/Ubuntu system: make sure FFmpeg development libraries, pkg-config, cmake and a C++17 compiler are installed',
+    );
+    return;
+  }
+  if (missing.length === 0) return;
+  const line = `apt-get install -y --no-install-recommends ${missing.join(' ')}`;
+  if (process.getuid?.() !== 0) {
+    console.error(
+      `[setup] missing system packages: ${missing.join(' ')}\n[setup] install them with:\n  sudo apt-get update && sudo ${line}`,
+    );
+    process.exit(1);
+  }
+  log(`installing system packages: ${missing.join(' ')}`);
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  run('apt-get', ['update', '-qq'], { env });
+  run('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...missing], { env });
+}
+
+function hashFiles(files) {
+  const h = createHash('sha256');
+  for (const f of files) {
+    h.update(f);
+    if (existsSync(f)) h.update(readFileSync(f));
+  }
+  return h.digest('hex');
+}
+
+// Node's own headers (include/node) so that nothing is downloaded by the native build.
+function nodeDir() {
+  for (const dir of [process.env.npm_config_nodedir, join(dirname(process.execPath), '..'), '/usr', '/usr/local']) {
+    if (dir && existsSync(join(dir, 'include', 'node', 'node_api.h'))) return dir;
+  }
+  return undefined;
+}
+
+function ensureNpmDependencies() {
+  const stamp = join(root, 'node_modules', '.guardian-lock-hash');
+  const want = hashFiles([join(root, 'package-lock.json'), join(root, 'package.json')]);
+  if (existsSync(stamp) && readFileSync(stamp, 'utf8') === want) return;
+  log('installing npm dependencies (npm ci)');
+  const env = { ...process.env, ONNXRUNTIME_NODE_INSTALL: 'skip' };
+  const nd = nodeDir();
+  if (nd) env.npm_config_nodedir = nd;
+  run('npm', ['ci', '--no-audit', '--no-fund'], { env });
+  writeFileSync(stamp, want);
+}
+
+function listFiles(dir) {
+  return readdirSync(dir)
+    .map((f) => join(dir, f))
+    .filter((f) => statSync(f).isFile())
+    .sort();
+}
+
+function ensureNativeBuild() {
+  const out = join(root, 'build', 'Release', 'guardian.node');
+  const stamp = join(root, 'build', '.guardian-native-hash');
+  const want = hashFiles([...listFiles(join(root, 'native')), join(root, 'CMakeLists.txt'), process.version]);
+  if (existsSync(out) && existsSync(stamp) && readFileSync(stamp, 'utf8') === want) return;
+  log('building the native addon (cmake-js)');
+  const env = { ...process.env };
+  const nd = nodeDir();
+  if (nd) env.npm_config_nodedir = nd;
+  run(join(root, 'node_modules', '.bin', 'cmake-js'), ['compile', '--directory', root, '--out', join(root, 'build')], {
+    env,
+  });
+  mkdirSync(dirname(stamp), { recursive: true });
+  writeFileSync(stamp, want);
+}
+
+function checkNode() {
+  const [major, minor] = process.versions.node.split('.').map(Number);
+  if (major < 20 || (major === 20 && minor < 17)) {
+    console.error(`[setup] Node.js >= 20.17 is required (this is ${process.version})`);
+    process.exit(1);
+  }
+}
+
+checkNode();
+ensureAptPackages();
+ensureNpmDependencies();
+ensureNativeBuild();
+try {
+  const v = execFileSync(
+    process.execPath,
+    [
+      '-e',
+      `console.log(JSON.stringify(require(${JSON.stringify(join(root, 'build', 'Release', 'guardian.node'))}).versions))`,
+    ],
+    { encoding: 'utf8' },
+  );
+  log(`ready (libav ${v.trim()})`);
+} catch (err) {
+  console.error(`[setup] the native addon does not load: ${err.message}`);
+  process.exit(1);
+}

@@ -1,0 +1,23 @@
+// The `guardian` command: one binary for the edge, the VM and the tools.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+import { Command } from 'commander';
+
+import { registerDemoCommand } from './commands/demo.ts';
+import { registerMediaCommands } from './commands/media.ts';
+import { projectRoot } from './shared/paths.ts';
+
+const pkg = JSON.parse(readFileSync(join(projectRoot, 'package.json'), 'utf8')) as { version: string };
+
+const program = new Command();
+program
+  .name('guardian')
+  .description('Privacy-first home security: cameras, detection, recording, and an encrypted link to your own server')
+  .version(pkg.version)
+  .showHelpAfterError();
+
+registerMediaCommands(program);
+registerDemoCommand(program);
+
+await program.parseAsync(process.argv);

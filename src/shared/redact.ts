@@ -1,0 +1,6 @@
+// Credentials never leave a URL in text meant for people: rtsp://user:pass@host/x -> rtsp://***@host/x
+const USERINFO = /([a-z][a-z0-9+.-]*:\/\/)[^/?#@\s]*@/gi;
+
+export function redactUrl(text: string): string {
+  return text.replace(USERINFO, '$1***@');
+}
