@@ -18,7 +18,6 @@ function invalid(message: string): MediaError {
 export type SourceKind = 'file' | 'rtsp' | 'v4l2';
 
 // A control character or a leading dash would let a "URL" act as something else; refuse both.
-// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
 const CONTROL = /[\u0000-\u001f\u007f]/;
 
 export function classifySource(source: unknown): { kind: SourceKind; url: string; label: string } {

@@ -4,9 +4,16 @@
 #include <cmath>
 #include <cstring>
 
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
 namespace guardian {
 
 namespace {
+// Area averaging: antialiased like OpenCV's INTER_AREA, and about half the taps of swscale's bilinear when shrinking.
+constexpr int kTensorScaleFlags = SWS_AREA;
+
 // JPEG-range YUV formats are deprecated in swscale; use the plain format and say the range is full.
 AVPixelFormat Normalise(AVPixelFormat f, bool* fullRange) {
   *fullRange = false;
@@ -54,28 +61,92 @@ int MotionHeight(int srcW, int srcH, int w) {
   return std::max(2, h & ~1);
 }
 
-bool FrameConverter::Tensor(const AVFrame* frame, const TensorSpec& spec, uint8_t* out, Letterbox* lb) {
+FrameConverter::~FrameConverter() { av_frame_free(&half_); }
+
+void FrameConverter::TensorContentSize(int srcW, int srcH, const TensorSpec& spec, int* w, int* h) {
   const int S = spec.size;
-  int nw = S, nh = S;
+  if (!spec.letterbox) {
+    *w = *h = S;
+    return;
+  }
+  double r = std::min(static_cast<double>(S) / srcW, static_cast<double>(S) / srcH);
+  // Same rounding as the YOLOX reference preprocessing: int(w * r).
+  *w = std::max(1, std::min(S, static_cast<int>(srcW * r)));
+  *h = std::max(1, std::min(S, static_cast<int>(srcH * r)));
+}
+
+const AVFrame* FrameConverter::Reduce(const AVFrame* frame, int w, int h) {
+  const AVPixelFormat fmt = static_cast<AVPixelFormat>(frame->format);
+  if ((fmt != AV_PIX_FMT_YUV420P && fmt != AV_PIX_FMT_YUVJ420P) || frame->width < 2 * w || frame->height < 2 * h ||
+      frame->width < 4 || frame->height < 4)
+    return frame;
+  const int hw = frame->width / 2, hh = frame->height / 2;
+  if (!half_ || half_->width != hw || half_->height != hh || half_->format != fmt) {
+    av_frame_free(&half_);
+    half_ = av_frame_alloc();
+    half_->format = fmt;
+    half_->width = hw;
+    half_->height = hh;
+    if (!half_ || av_frame_get_buffer(half_, 32) < 0) {
+      av_frame_free(&half_);
+      return frame;
+    }
+  }
+  half_->color_range = frame->color_range;
+  half_->colorspace = frame->colorspace;
+  for (int p = 0; p < 3; p++) {
+    const int pw = p == 0 ? hw : (hw + 1) / 2;
+    const int ph = p == 0 ? hh : (hh + 1) / 2;
+    const int srcPh = p == 0 ? frame->height : (frame->height + 1) / 2;
+    const int srcPw = p == 0 ? frame->width : (frame->width + 1) / 2;
+    for (int y = 0; y < ph; y++) {
+      const int y0 = std::min(2 * y, srcPh - 1), y1 = std::min(2 * y + 1, srcPh - 1);
+      const uint8_t* a = frame->data[p] + static_cast<ptrdiff_t>(y0) * frame->linesize[p];
+      const uint8_t* b = frame->data[p] + static_cast<ptrdiff_t>(y1) * frame->linesize[p];
+      uint8_t* o = half_->data[p] + static_cast<ptrdiff_t>(y) * half_->linesize[p];
+      const int full = std::min(pw, srcPw / 2);
+      int x = 0;
+#ifdef __SSE2__
+      // 16 output pixels per step: vertical then horizontal rounded averages (within 1 of the exact box mean).
+      const __m128i lowBytes = _mm_set1_epi16(0x00ff);
+      for (; x + 16 <= full; x += 16) {
+        __m128i v0 = _mm_avg_epu8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(a + 2 * x)),
+                                  _mm_loadu_si128(reinterpret_cast<const __m128i*>(b + 2 * x)));
+        __m128i v1 = _mm_avg_epu8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(a + 2 * x + 16)),
+                                  _mm_loadu_si128(reinterpret_cast<const __m128i*>(b + 2 * x + 16)));
+        __m128i h0 = _mm_avg_epu16(_mm_and_si128(v0, lowBytes), _mm_srli_epi16(v0, 8));
+        __m128i h1 = _mm_avg_epu16(_mm_and_si128(v1, lowBytes), _mm_srli_epi16(v1, 8));
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(o + x), _mm_packus_epi16(h0, h1));
+      }
+#endif
+      for (; x < full; x++)
+        o[x] = static_cast<uint8_t>((a[2 * x] + a[2 * x + 1] + b[2 * x] + b[2 * x + 1] + 2) >> 2);
+      for (int x = full; x < pw; x++) o[x] = static_cast<uint8_t>((a[srcPw - 1] + b[srcPw - 1] + 1) >> 1);
+    }
+  }
+  return half_;
+}
+
+bool FrameConverter::Tensor(const AVFrame* frame, int srcW, int srcH, const TensorSpec& spec, uint8_t* out,
+                            Letterbox* lb) {
+  const int S = spec.size;
+  int nw, nh;
+  TensorContentSize(srcW, srcH, spec, &nw, &nh);
   if (spec.letterbox) {
-    double r = std::min(static_cast<double>(S) / frame->width, static_cast<double>(S) / frame->height);
-    // Same rounding as the YOLOX reference preprocessing: int(w * r).
-    nw = std::max(1, std::min(S, static_cast<int>(frame->width * r)));
-    nh = std::max(1, std::min(S, static_cast<int>(frame->height * r)));
-    lb->scale = lb->scaleY = r;
+    lb->scale = lb->scaleY = std::min(static_cast<double>(S) / srcW, static_cast<double>(S) / srcH);
   } else {
-    lb->scale = static_cast<double>(S) / frame->width;
-    lb->scaleY = static_cast<double>(S) / frame->height;
+    lb->scale = static_cast<double>(S) / srcW;
+    lb->scaleY = static_cast<double>(S) / srcH;
   }
   lb->width = nw;
   lb->height = nh;
-  AVPixelFormat fmt = spec.bgr ? AV_PIX_FMT_BGR24 : AV_PIX_FMT_RGB24;
 
   if (!spec.float32) {
+    AVPixelFormat fmt = spec.bgr ? AV_PIX_FMT_BGR24 : AV_PIX_FMT_RGB24;
     // uint8 NHWC: scale straight into the tensor, then fill the padding.
     uint8_t* dst[4] = {out, nullptr, nullptr, nullptr};
     int stride[4] = {S * 3, 0, 0, 0};
-    if (!tensorScaler_.Scale(frame, fmt, nw, nh, dst, stride)) return false;
+    if (!tensorScaler_.Scale(frame, fmt, nw, nh, dst, stride, kTensorScaleFlags)) return false;
     for (int y = 0; y < S; y++) {
       uint8_t* row = out + static_cast<size_t>(y) * S * 3;
       if (y >= nh) std::memset(row, spec.pad, static_cast<size_t>(S) * 3);
@@ -84,17 +155,23 @@ bool FrameConverter::Tensor(const AVFrame* frame, const TensorSpec& spec, uint8_
     return true;
   }
 
-  rgb_.resize(static_cast<size_t>(nw) * nh * 3 + 64);  // swscale may write a little past the end of a row
-  uint8_t* dst[4] = {rgb_.data(), nullptr, nullptr, nullptr};
-  int stride[4] = {nw * 3, 0, 0, 0};
-  if (!tensorScaler_.Scale(frame, fmt, nw, nh, dst, stride)) return false;
+  // float32 NCHW: scale into planar G,B,R (swscale's GBRP) so each channel converts as one contiguous run.
+  const size_t contentPlane = static_cast<size_t>(nw) * nh;
+  rgb_.resize(contentPlane * 3 + 64);  // slack: swscale may write a little past a row
+  uint8_t* planes[4] = {rgb_.data(), rgb_.data() + contentPlane, rgb_.data() + 2 * contentPlane, nullptr};
+  int strides[4] = {nw, nw, nw, 0};
+  if (!tensorScaler_.Scale(frame, AV_PIX_FMT_GBRP, nw, nh, planes, strides, kTensorScaleFlags)) return false;
+  const uint8_t* g = planes[0];
+  const uint8_t* b = planes[1];
+  const uint8_t* r = planes[2];
+  const uint8_t* order[3] = {spec.bgr ? b : r, g, spec.bgr ? r : b};
 
   float* t = reinterpret_cast<float*>(out);
   const size_t plane = static_cast<size_t>(S) * S;
   for (int c = 0; c < 3; c++) {
     const float k = 1.0f / spec.std[c];
-    const float b = -spec.mean[c] * k;
-    const float padValue = spec.pad * k + b;
+    const float bias = -spec.mean[c] * k;
+    const float padValue = spec.pad * k + bias;
     float* p = t + c * plane;
     for (int y = 0; y < S; y++) {
       float* row = p + static_cast<size_t>(y) * S;
@@ -102,17 +179,15 @@ bool FrameConverter::Tensor(const AVFrame* frame, const TensorSpec& spec, uint8_
         std::fill(row, row + S, padValue);
         continue;
       }
-      const uint8_t* src = rgb_.data() + static_cast<size_t>(y) * nw * 3 + c;
-      for (int x = 0; x < nw; x++) row[x] = src[x * 3] * k + b;
+      const uint8_t* src = order[c] + static_cast<size_t>(y) * nw;
+      for (int x = 0; x < nw; x++) row[x] = src[x] * k + bias;
       std::fill(row + nw, row + S, padValue);
     }
   }
   return true;
 }
 
-bool FrameConverter::Motion(const AVFrame* frame, int w, uint8_t* out, int* outH) {
-  int h = MotionHeight(frame->width, frame->height, w);
-  *outH = h;
+bool FrameConverter::Motion(const AVFrame* frame, int w, int h, uint8_t* out) {
   uint8_t* dst[4] = {out, nullptr, nullptr, nullptr};
   int stride[4] = {w, 0, 0, 0};
   // Area averaging suppresses sensor noise that would otherwise look like motion.

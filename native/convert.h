@@ -46,13 +46,20 @@ class Scaler {
 
 class FrameConverter {
  public:
-  // Writes the tensor into out (TensorBytes(spec) bytes). Returns false on failure.
-  bool Tensor(const AVFrame* frame, const TensorSpec& spec, uint8_t* out, Letterbox* lb);
-  // Writes a grey plane of width w (height keeps the aspect ratio, rounded to even) into out.
-  bool Motion(const AVFrame* frame, int w, uint8_t* out, int* outH);
+  ~FrameConverter();
+  // A cheaper source for scaling down to at most w x h: the frame itself, or a 2x2 box-averaged copy of a planar
+  // 4:2:0 frame that is still at least twice the target size (swscale's cost grows with the input area).
+  const AVFrame* Reduce(const AVFrame* frame, int w, int h);
+  // Writes the tensor into out (TensorBytes(spec) bytes). Geometry follows the original size srcW x srcH; pixels
+  // come from `frame`, which may be a reduced copy. Returns false on failure.
+  bool Tensor(const AVFrame* frame, int srcW, int srcH, const TensorSpec& spec, uint8_t* out, Letterbox* lb);
+  // Writes a grey plane of width w and height h into out.
+  bool Motion(const AVFrame* frame, int w, int h, uint8_t* out);
+  static void TensorContentSize(int srcW, int srcH, const TensorSpec& spec, int* w, int* h);
 
  private:
   Scaler tensorScaler_, motionScaler_;
+  AVFrame* half_ = nullptr;
   std::vector<uint8_t> rgb_;  // scaled packed image before letterbox/normalisation
 };
 

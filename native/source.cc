@@ -5,11 +5,19 @@
 #include <cstdlib>
 #include <set>
 
+#ifdef __linux__
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
+
 #include "jpeg.h"
 
 namespace guardian {
 
 namespace {
+constexpr size_t kSlack = 64;  // swscale may write a little past the end of a row
+
 double NowMs() {
   return std::chrono::duration<double, std::milli>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
@@ -35,10 +43,14 @@ bool Bool(const Napi::Object& o, const char* key, bool def) {
   Napi::Value v = o.Get(key);
   return v.IsBoolean() ? v.As<Napi::Boolean>().Value() : def;
 }
-void FreeExternal(Napi::Env env, void* data, size_t* bytes) {
-  Napi::MemoryManagement::AdjustExternalMemory(env, -static_cast<int64_t>(*bytes));
-  std::free(data);
-  delete bytes;
+struct ExternalHint {
+  std::shared_ptr<BufferPool> pool;
+  size_t bytes;
+};
+void FreeExternal(Napi::Env env, void* data, ExternalHint* hint) {
+  Napi::MemoryManagement::AdjustExternalMemory(env, -static_cast<int64_t>(hint->bytes));
+  hint->pool->Put(static_cast<uint8_t*>(data), hint->bytes);
+  delete hint;
 }
 
 // Snapshot encoding runs on the libuv pool; it owns its own reference to the frame.
@@ -81,8 +93,8 @@ void Source::StopAll() {
 }
 
 Sample::~Sample() {
-  std::free(tensor);
-  std::free(motion);
+  pool->Put(tensor, tensorBytes + kSlack);
+  pool->Put(motion, static_cast<size_t>(motionWidth) * motionHeight + kSlack);
 }
 
 Napi::Error JsError(Napi::Env env, const MediaError& e) {
@@ -224,12 +236,20 @@ void Source::Run() {
   }
   Notify();
   if (err.ok()) {
+    // Conversion runs on its own thread so tensor work overlaps with decoding instead of delaying it.
+    std::thread converter([this] { ConvertLoop(); });
     try {
       Loop(input, decoder);
     } catch (const std::exception& e) {
       std::lock_guard<std::mutex> lock(mu_);
       endError_ = MakeError("MEDIA_ERROR", opts_.input.label + ": " + e.what());
     }
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      decodeDone_ = true;
+    }
+    cv_.notify_all();
+    converter.join();
   }
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -274,7 +294,16 @@ void Source::Loop(Input& input, Decoder& decoder) {
       decoder.Send(nullptr);
       drain();
       decoder.Flush();
-      if (!opts_.loop || closing_ || firstPts_ < 0) break;
+      if (!opts_.loop || closing_ || firstPts_ < 0) {
+        // A file whose index promises more frames than it holds was cut short (copy interrupted, disk full...).
+        std::lock_guard<std::mutex> lock(mu_);
+        const int64_t expected = input.info().frameCount;
+        if (!closing_ && expected > 0 && counters_.decoded < expected)
+          fatal = MakeError("CORRUPT_DATA", opts_.input.label + ": file is truncated: decoded " +
+                                                std::to_string(counters_.decoded) + " of " + std::to_string(expected) +
+                                                " frames");
+        break;
+      }
       if (input.SeekToStart() < 0) {
         fatal = input.ErrorFor("cannot loop", ret);
         break;
@@ -366,47 +395,102 @@ void Source::HandleFrame(Decoder& decoder, const AVFrame* frame, const AVStream*
 
   int err = 0;
   const AVFrame* sw = decoder.ToSoftware(frame, scratch_, &err);
-  if (!sw) {
-    std::lock_guard<std::mutex> lock(mu_);
+  AVFrame* ref = sw ? av_frame_clone(sw) : nullptr;
+  std::unique_lock<std::mutex> lock(mu_);
+  if (!ref) {
     counters_.decodeErrors++;
     return;
   }
+  Pending p{counters_.sampled++, pts, NowMs(), key, ref};
+  if (opts_.dropWhenBusy) {
+    // Never stall demux: a frame still waiting for conversion is replaced by the newer one.
+    while (!convertQueue_.empty()) {
+      av_frame_free(&convertQueue_.front().frame);
+      convertQueue_.pop_front();
+      counters_.dropped++;
+    }
+  } else {
+    cv_.wait(lock, [this] { return convertQueue_.size() < 4 || closing_.load(); });
+    if (closing_) {
+      av_frame_free(&p.frame);
+      return;
+    }
+  }
+  convertQueue_.push_back(p);
+  lock.unlock();
+  cv_.notify_all();
+}
 
+void Source::ConvertLoop() {
+#ifdef __linux__
+  // Analysis yields to demux/decode: a late conversion costs a dropped sample, a late decode costs the stream.
+  setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), 10);
+#endif
+  for (;;) {
+    Pending p;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait(lock, [this] { return !convertQueue_.empty() || decodeDone_ || closing_.load(); });
+      if (closing_ || convertQueue_.empty()) break;
+      p = convertQueue_.front();
+      convertQueue_.pop_front();
+    }
+    cv_.notify_all();  // room for the decoder
+    Convert(p);
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto& p : convertQueue_) av_frame_free(&p.frame);
+  convertQueue_.clear();
+}
+
+void Source::Convert(Pending& p) {
+  const AVFrame* sw = p.frame;
   auto s = std::make_unique<Sample>();
-  s->pts = pts;
-  s->wallClockMs = NowMs();
-  s->keyframe = key;
+  s->pool = pool_;
+  s->index = p.index;
+  s->pts = p.pts;
+  s->wallClockMs = p.wallClockMs;
+  s->keyframe = p.keyframe;
   s->width = sw->width;
   s->height = sw->height;
   bool ok = true;
-  if (opts_.tensor.size > 0) {
-    s->tensorBytes = TensorBytes(opts_.tensor);
-    s->tensor = static_cast<uint8_t*>(std::malloc(s->tensorBytes + 64));  // slack for swscale's row writes
-    ok = s->tensor && converter_.Tensor(sw, opts_.tensor, s->tensor, &s->letterbox);
-  }
-  if (ok && opts_.motionWidth > 0) {
+  int needW = 0, needH = 0;
+  if (opts_.tensor.size > 0) FrameConverter::TensorContentSize(sw->width, sw->height, opts_.tensor, &needW, &needH);
+  if (opts_.motionWidth > 0) {
     s->motionWidth = std::min(opts_.motionWidth, sw->width);
     s->motionHeight = MotionHeight(sw->width, sw->height, s->motionWidth);
-    s->motion = static_cast<uint8_t*>(std::malloc(static_cast<size_t>(s->motionWidth) * s->motionHeight + 64));
-    ok = s->motion && converter_.Motion(sw, s->motionWidth, s->motion, &s->motionHeight);
+    needW = std::max(needW, s->motionWidth);
+    needH = std::max(needH, s->motionHeight);
   }
-  AVFrame* keep = (ok && opts_.snapshotFrames > 0) ? av_frame_clone(sw) : nullptr;
+  const AVFrame* src = converter_.Reduce(sw, needW, needH);
+  if (opts_.tensor.size > 0) {
+    s->tensorBytes = TensorBytes(opts_.tensor);
+    s->tensor = pool_->Get(s->tensorBytes + kSlack);
+    ok = s->tensor && converter_.Tensor(src, sw->width, sw->height, opts_.tensor, s->tensor, &s->letterbox);
+  }
+  if (ok && opts_.motionWidth > 0) {
+    s->motion = pool_->Get(static_cast<size_t>(s->motionWidth) * s->motionHeight + kSlack);
+    ok = s->motion && converter_.Motion(src, s->motionWidth, s->motionHeight, s->motion);
+  }
 
   std::unique_lock<std::mutex> lock(mu_);
   if (!ok) {
     counters_.decodeErrors++;
+    av_frame_free(&p.frame);
     return;
   }
-  s->index = counters_.sampled++;
-  if (keep) {
-    snapshots_.emplace_back(s->index, keep);
+  if (opts_.snapshotFrames > 0) {
+    snapshots_.emplace_back(s->index, p.frame);  // the ring now owns the frame
+    p.frame = nullptr;
     while (snapshots_.size() > opts_.snapshotFrames) {
       av_frame_free(&snapshots_.front().second);
       snapshots_.pop_front();
     }
+  } else {
+    av_frame_free(&p.frame);
   }
   if (opts_.dropWhenBusy) {
-    // Live sources: never stall demux; the newest frame replaces what JS has not taken yet.
+    // Live sources: the newest frame replaces what JS has not taken yet.
     while (queue_.size() >= opts_.queueSize) {
       queue_.pop_front();
       counters_.dropped++;
@@ -439,7 +523,8 @@ Napi::Object Source::FrameObject(Napi::Env env, std::unique_ptr<Sample> s) {
   auto external = [&](uint8_t*& data, size_t bytes) {
     // Ownership moves to JS: the ArrayBuffer's finalizer frees the memory when JS drops the last view.
     Napi::MemoryManagement::AdjustExternalMemory(env, static_cast<int64_t>(bytes));
-    Napi::ArrayBuffer ab = Napi::ArrayBuffer::New(env, data, bytes, FreeExternal, new size_t(bytes));
+    Napi::ArrayBuffer ab =
+        Napi::ArrayBuffer::New(env, data, bytes, FreeExternal, new ExternalHint{s->pool, bytes + kSlack});
     data = nullptr;
     return ab;
   };
@@ -485,6 +570,7 @@ void Source::Settle(Napi::Env env) {
     std::lock_guard<std::mutex> lock(mu_);
     ended = phase_ == Phase::Ended;
     opening = phase_ == Phase::Opening;
+    if (closing_) queue_.clear();  // after close() nothing more is delivered
     exited = threadExited_;
     openErr = openError_;
     if (readDeferred_ && !queue_.empty()) {
@@ -509,7 +595,7 @@ void Source::Settle(Napi::Env env) {
     } else if (!endErr.ok()) {
       auto d = std::move(readDeferred_);
       d->Reject(JsError(env, endErr).Value());
-    } else if (ended && exited) {
+    } else if (closing_ || (ended && exited)) {
       // Queue drained and the thread is gone: end of stream.
       bool empty;
       {

@@ -11,6 +11,7 @@
 #include <string>
 #include <thread>
 
+#include "buffer_pool.h"
 #include "convert.h"
 #include "decoder.h"
 #include "input.h"
@@ -30,8 +31,9 @@ struct SourceOptions {
   size_t snapshotFrames = 4;
 };
 
-// One sampled frame: buffers are malloc'd here and handed to JS, which frees them with a finalizer.
+// One sampled frame: buffers come from the pool and are handed to JS, whose finalizer gives them back.
 struct Sample {
+  std::shared_ptr<BufferPool> pool;
   int64_t index = 0;
   double pts = 0;
   double wallClockMs = 0;
@@ -69,7 +71,16 @@ class Source : public Napi::ObjectWrap<Source> {
 
   void Run();
   void Loop(Input& input, Decoder& decoder);
+  // A sampled frame between the decode thread and the conversion thread.
+  struct Pending {
+    int64_t index = 0;
+    double pts = 0, wallClockMs = 0;
+    bool keyframe = false;
+    AVFrame* frame = nullptr;
+  };
   void HandleFrame(Decoder& decoder, const AVFrame* frame, const AVStream* stream);
+  void ConvertLoop();
+  void Convert(Pending& p);
   void Pace(double t);
   void Notify();
   void Settle(Napi::Env env);
@@ -92,12 +103,15 @@ class Source : public Napi::ObjectWrap<Source> {
   bool endErrorReported_ = false;
   StreamInfo info_;
   std::string hwaccel_ = "none", hwaccelError_;
-  std::deque<std::unique_ptr<Sample>> queue_;
+  std::deque<std::unique_ptr<Sample>> queue_;  // converted frames waiting for JS
+  std::deque<Pending> convertQueue_;
+  std::shared_ptr<BufferPool> pool_ = std::make_shared<BufferPool>(16);           // sampled frames waiting for conversion
+  bool decodeDone_ = false;
   std::deque<std::pair<int64_t, AVFrame*>> snapshots_;  // recent sampled frames, for JPEG on request
   Counters counters_;
 
+  FrameConverter converter_;  // conversion thread only
   // Decode-thread only.
-  FrameConverter converter_;
   AVFrame* scratch_ = nullptr;
   double nextSample_ = -1, loopOffset_ = 0, firstPts_ = -1, maxPts_ = -1, lastFramePts_ = -1;
   double paceWall_ = -1, pacePts_ = 0;

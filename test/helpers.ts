@@ -1,0 +1,87 @@
+// Shared by the tests: paths to the shared media, and ffmpeg/ffprobe as independent references.
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+
+import { sharedPath } from '../src/shared/paths.ts';
+
+export const execFileAsync = promisify(execFile);
+
+export const media = {
+  vtest: sharedPath('media', 'vtest.mp4'),
+  vtest1080: sharedPath('media', 'vtest-1080p.mp4'),
+  city: sharedPath('media', 'city-no-people.mp4'),
+};
+
+/** Frames FFmpeg itself reads by decoding the whole file (ffprobe -count_frames). */
+export async function ffprobeFrameCount(file: string): Promise<number> {
+  const { stdout } = await execFileAsync('ffprobe', [
+    '-v',
+    'error',
+    '-select_streams',
+    'v:0',
+    '-count_frames',
+    '-show_entries',
+    'stream=nb_read_frames',
+    '-of',
+    'default=nw=1:nk=1',
+    file,
+  ]);
+  return Number(stdout.trim());
+}
+
+export async function ffprobeJson(file: string): Promise<{
+  streams: { codec_name: string; width: number; height: number }[];
+  format: { duration?: string };
+}> {
+  const { stdout } = await execFileAsync('ffprobe', [
+    '-v',
+    'error',
+    '-show_streams',
+    '-show_format',
+    '-of',
+    'json',
+    file,
+  ]);
+  return JSON.parse(stdout);
+}
+
+/** Raw bytes of one frame as FFmpeg's own filters produce it. */
+export async function ffmpegRawFrame(
+  file: string,
+  frameIndex: number,
+  filters: string,
+  pixFmt: string,
+): Promise<Buffer> {
+  const { stdout } = await execFileAsync(
+    'ffmpeg',
+    [
+      '-v',
+      'error',
+      '-threads',
+      '1',
+      '-i',
+      file,
+      '-vf',
+      `select=eq(n\\,${frameIndex}),${filters},format=${pixFmt}`,
+      '-vsync',
+      '0',
+      '-frames:v',
+      '1',
+      '-f',
+      'rawvideo',
+      '-',
+    ],
+    { encoding: 'buffer', maxBuffer: 64 * 1024 * 1024 },
+  );
+  return stdout;
+}
+
+export function tempDir(prefix = 'guardian-test-'): { path: string; remove: () => void } {
+  const path = mkdtempSync(join(tmpdir(), prefix));
+  return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
+}
+
+export const isRoot = process.getuid?.() === 0;

@@ -1,0 +1,112 @@
+// The model tensors must be exactly what FFmpeg's own scale+pad produces, in the layouts the models expect.
+import assert from 'node:assert/strict';
+
+import { type Frame, openSource, type SourceOptions, tensorPresets } from '../../bindings/index.ts';
+import { ffmpegRawFrame, media } from '../helpers.ts';
+
+const FRAME = 50; // a frame with pedestrians in view
+
+async function frameAt(file: string, options: SourceOptions): Promise<Frame> {
+  const src = await openSource(file, { ...options, fps: 0, threads: 1 });
+  try {
+    for await (const f of src) if (f.index === FRAME) return f;
+  } finally {
+    await src.close();
+  }
+  throw new Error('frame not reached');
+}
+
+function compare(actual: (i: number) => number, expected: Buffer, count: number) {
+  let max = 0;
+  let sum = 0;
+  for (let i = 0; i < count; i++) {
+    const d = Math.abs(actual(i) - (expected[i] ?? 0));
+    sum += d;
+    if (d > max) max = d;
+  }
+  return { max, mean: sum / count };
+}
+
+describe('media core: model tensors', function () {
+  this.timeout(60_000);
+
+  it('YOLOX letterbox (BGR, float32 NCHW, pad 114) matches ffmpeg area scale+pad', async () => {
+    const S = 416;
+    const f = await frameAt(media.vtest, { tensor: tensorPresets.yolox });
+    // 768x576 -> 416x312 at the top-left, like the YOLOX reference preprocessing.
+    assert.deepEqual([f.tensor?.contentWidth, f.tensor?.contentHeight], [416, 312]);
+    // Reference in planar G,B,R (full chroma per pixel, as the addon computes float tensors).
+    const ref = await ffmpegRawFrame(
+      media.vtest,
+      FRAME,
+      `scale=416:312:flags=area,format=gbrp,pad=${S}:${S}:0:0:color=0x727272`,
+      'gbrp',
+    );
+    assert.equal(ref.length, S * S * 3);
+    const t = f.tensor?.data as Float32Array;
+    const plane = S * S;
+    const refPlaneOf = [1, 0, 2]; // tensor channel (B,G,R) -> ffmpeg gbrp plane (G,B,R)
+    const { max, mean } = compare(
+      (i) => {
+        const c = Math.floor(i / plane);
+        const refIndex = (refPlaneOf[c] ?? 0) * plane + (i % plane);
+        return (t[i] ?? -1) - (ref[refIndex] ?? 0) + (ref[i] ?? 0);
+      },
+      ref,
+      ref.length,
+    );
+    assert.ok(max <= 2 && mean < 0.2, `max ${max}, mean ${mean}`);
+    // The padding is exactly 114 below the image.
+    assert.equal(t[0 * plane + 400 * S + 10], 114);
+    assert.equal(t[2 * plane + 415 * S + 415], 114);
+  });
+
+  it('NanoDet stretch with per-channel mean/std matches ffmpeg scale, normalised', async () => {
+    const S = 320;
+    const f = await frameAt(media.vtest, { tensor: tensorPresets.nanodet });
+    const ref = await ffmpegRawFrame(media.vtest, FRAME, `scale=${S}:${S}:flags=area`, 'gbrp');
+    const t = f.tensor?.data as Float32Array;
+    const { mean: meanC, std } = tensorPresets.nanodet;
+    const plane = S * S;
+    const refPlaneOf = [1, 0, 2];
+    const { max } = compare(
+      (i) => {
+        const c = Math.floor(i / plane);
+        // undo the normalisation to compare in pixel units
+        const pixel = (t[i] ?? 0) * (std[c] ?? 1) + (meanC[c] ?? 0);
+        return pixel - (ref[(refPlaneOf[c] ?? 0) * plane + (i % plane)] ?? 0) + (ref[i] ?? 0);
+      },
+      ref,
+      ref.length,
+    );
+    assert.ok(max <= 2.01, `max ${max}`);
+  });
+
+  it('uint8 NHWC RGB letterbox matches ffmpeg, and 1080p is letterboxed to 416x234', async () => {
+    const S = 416;
+    const f = await frameAt(media.vtest1080, {
+      tensor: { size: S, layout: 'nhwc-uint8', channels: 'rgb', pad: 0 },
+    });
+    assert.deepEqual([f.tensor?.contentWidth, f.tensor?.contentHeight], [416, 234]);
+    assert.ok(f.tensor?.data instanceof Uint8Array);
+    const ref = await ffmpegRawFrame(
+      media.vtest1080,
+      FRAME,
+      `scale=416:234:flags=area,format=rgb24,pad=${S}:${S}:0:0:color=black`,
+      'rgb24',
+    );
+    const t = f.tensor?.data as Uint8Array;
+    const { max, mean } = compare((i) => t[i] ?? -1, ref, ref.length);
+    // 1080p is first box-averaged 2x2 (cheaper scaling), so it differs a little more from one-step area scaling.
+    assert.ok(max <= 32 && mean < 1, `max ${max}, mean ${mean}`);
+    assert.ok(Math.abs((f.tensor?.scaleX ?? 0) - 416 / 1920) < 1e-9);
+  });
+
+  it('motion plane is the luma of the frame at the configured width', async () => {
+    const f = await frameAt(media.vtest, { motionWidth: 160 });
+    const ref = await ffmpegRawFrame(media.vtest, FRAME, 'scale=160:120:flags=area', 'gray');
+    const m = f.motion?.data as Uint8Array;
+    const { mean } = compare((i) => m[i] ?? -1, ref, ref.length);
+    assert.ok(mean < 1.5, `mean abs difference ${mean}`);
+  });
+});
