@@ -27,6 +27,14 @@ const APT_PACKAGES = {
     'libavdevice-dev',
   ],
   'tests and benchmarks (ffprobe/ffmpeg as references)': ['ffmpeg'],
+  'tests (GStreamer RTSP test server, network namespaces)': [
+    'python3-gi',
+    'gir1.2-gst-rtsp-server-1.0',
+    'gstreamer1.0-plugins-base',
+    'gstreamer1.0-plugins-good',
+    'gstreamer1.0-plugins-bad',
+    'iproute2',
+  ],
 };
 
 function run(cmd, args, opts = {}) {

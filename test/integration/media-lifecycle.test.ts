@@ -52,11 +52,12 @@ describe('media core: lifecycle', function () {
     while (src.stats().sampled < 40 && Date.now() < deadline) await sleep(50);
     const stats = src.stats();
     assert.ok(stats.sampled >= 40, `demux kept going without reads: ${stats.sampled} sampled`);
-    assert.ok(stats.dropped >= stats.sampled - 2, `${stats.dropped} dropped of ${stats.sampled}`);
+    // At most three frames are in flight (being converted, waiting for conversion, waiting for JS).
+    assert.ok(stats.dropped >= stats.sampled - 3, `${stats.dropped} dropped of ${stats.sampled}`);
     const first = await src.read();
     assert.ok(first);
-    assert.equal(first.index, first.counters.sampled - 1, 'the frame read is the newest sampled one');
-    assert.equal(first.counters.dropped, first.index, 'every older sampled frame was dropped');
+    assert.ok(first.index >= stats.sampled - 3, `read sample ${first.index}, the newest of ${stats.sampled}`);
+    assert.ok(first.counters.dropped >= first.index - 2, 'the older sampled frames were dropped');
     await src.close();
   });
 

@@ -1,0 +1,199 @@
+// Keeps one camera connected: opens it through the media core, watches for stalls, reconnects with capped
+// exponential backoff and jitter, and measures what arrives (fps, bitrate). Status: connecting/online/offline/error.
+import { EventEmitter } from 'node:events';
+
+import { type Frame, MediaError, type MediaSource, openSource, type SourceOptions } from '../../../bindings/index.ts';
+import type { Logger } from '../../shared/log.ts';
+import type { CameraConnection, CameraHealth, CameraStatus } from './registry.ts';
+
+export interface BackoffOptions {
+  initialMs: number;
+  maxMs: number;
+  factor: number;
+  /** 0.2 = each delay is randomly 20 % shorter or longer, so cameras do not reconnect in lockstep. */
+  jitter: number;
+}
+
+export interface SupervisorOptions {
+  stallTimeoutMs: number;
+  connectTimeoutMs: number;
+  backoff: BackoffOptions;
+  /** Extra media-core options for analysis (tensor, motion plane). */
+  source?: SourceOptions;
+  onFrame?: (frame: Frame, source: MediaSource) => void | Promise<void>;
+}
+
+export const defaultSupervisorOptions: SupervisorOptions = {
+  stallTimeoutMs: 10_000,
+  connectTimeoutMs: 10_000,
+  backoff: { initialMs: 1000, maxMs: 30_000, factor: 2, jitter: 0.2 },
+};
+
+// Errors that need the owner to change something; the camera is still retried, at the slowest rate.
+const NEEDS_ATTENTION = new Set([
+  'UNAUTHORIZED',
+  'NOT_FOUND',
+  'PERMISSION_DENIED',
+  'UNSUPPORTED_CODEC',
+  'UNSUPPORTED_INPUT',
+]);
+
+export function backoffDelay(attempt: number, b: BackoffOptions, random = Math.random): number {
+  const base = Math.min(b.maxMs, b.initialMs * b.factor ** attempt);
+  return Math.max(0, Math.round(base * (1 + b.jitter * (2 * random() - 1))));
+}
+
+export class CameraSupervisor extends EventEmitter {
+  private stopped = true;
+  private source: MediaSource | undefined;
+  private wake: (() => void) | undefined;
+  private loop: Promise<void> | undefined;
+  private state: CameraHealth = {
+    status: 'connecting',
+    lastSeen: null,
+    lastError: null,
+    lastErrorCode: null,
+    reconnects: 0,
+    inputFps: null,
+    bitrateKbps: null,
+  };
+
+  constructor(
+    readonly connection: CameraConnection,
+    private readonly options: SupervisorOptions,
+    private readonly log: Logger,
+  ) {
+    super();
+  }
+
+  health(): CameraHealth {
+    return { ...this.state };
+  }
+
+  start(): void {
+    if (!this.stopped) return;
+    this.stopped = false;
+    this.loop = this.run();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.wake?.();
+    await this.source?.close();
+    await this.loop;
+  }
+
+  private update(patch: Partial<CameraHealth>): void {
+    const before = this.state.status;
+    this.state = { ...this.state, ...patch };
+    if (patch.status && patch.status !== before) {
+      const fields = { camera: this.connection.id, status: patch.status, from: before };
+      if (patch.status === 'online') this.log.info(fields, 'camera online');
+      else if (patch.status === 'connecting') this.log.debug(fields, 'camera connecting');
+      else
+        this.log.warn(
+          { ...fields, code: this.state.lastErrorCode, error: this.state.lastError },
+          `camera ${patch.status}`,
+        );
+    }
+    this.emit('health', this.health());
+  }
+
+  private async run(): Promise<void> {
+    let attempt = 0;
+    while (!this.stopped) {
+      const wasOnline = await this.connectOnce();
+      if (this.stopped) break;
+      if (wasOnline) attempt = 0;
+      const delay = backoffDelay(attempt++, this.options.backoff);
+      this.update({ reconnects: this.state.reconnects + 1 });
+      this.log.debug({ camera: this.connection.id, delayMs: delay }, 'reconnecting after delay');
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, delay);
+        this.wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.wake = undefined;
+    }
+    this.update({ status: this.state.status === 'online' ? 'offline' : this.state.status });
+  }
+
+  /** One connection, from open to failure. Returns whether it delivered frames. */
+  private async connectOnce(): Promise<boolean> {
+    const c = this.connection;
+    const file = c.kind === 'file';
+    this.update({ status: 'connecting' });
+    let online = false;
+    let stalled = false;
+    let watchdog: NodeJS.Timeout | undefined;
+    try {
+      const transport = c.options.transport === 'udp' ? 'udp' : 'tcp';
+      this.source = await openSource(c.detectUrl, {
+        ...this.options.source,
+        fps: c.detectFps,
+        transport,
+        connectTimeoutMs: this.options.connectTimeoutMs,
+        readTimeoutMs: this.options.stallTimeoutMs,
+        backpressure: 'drop',
+        // A file camera (demos, tests) plays in real time and loops, like a live stream.
+        realtime: file,
+        loop: file && c.options.loop !== false,
+      });
+      if (this.stopped) return false;
+      const src = this.source;
+      let last = { t: performance.now(), decoded: 0, bytes: 0 };
+      // Stall detection: no packet for stallTimeoutMs closes the source, which ends the read loop.
+      watchdog = setInterval(() => {
+        const s = src.stats();
+        const now = performance.now();
+        const lastPacket = s.lastPacketWallMs ?? 0;
+        if (online && Date.now() - lastPacket > this.options.stallTimeoutMs) {
+          stalled = true;
+          void src.close();
+          return;
+        }
+        const dt = (now - last.t) / 1000;
+        if (dt >= 1.9) {
+          this.update({
+            inputFps: Math.round(((s.decoded - last.decoded) / dt) * 10) / 10,
+            bitrateKbps: Math.round(((s.bytes - last.bytes) * 8) / dt / 100) / 10,
+            lastSeen: lastPacket > 0 ? Math.round(lastPacket) : this.state.lastSeen,
+          });
+          last = { t: now, decoded: s.decoded, bytes: s.bytes };
+        }
+      }, 500);
+      for await (const frame of src) {
+        if (!online) {
+          online = true;
+          this.update({ status: 'online', lastSeen: Date.now(), lastError: null, lastErrorCode: null });
+        }
+        this.state.lastSeen = Date.now();
+        if (this.options.onFrame) {
+          try {
+            await this.options.onFrame(frame, src);
+          } catch (err) {
+            // Analysis failing must not take the camera down.
+            this.log.error({ camera: c.id, err }, 'frame handler failed');
+          }
+        }
+      }
+      if (this.stopped) return online;
+      throw stalled
+        ? new MediaError('TIMEOUT', `${src.label}: no data for ${this.options.stallTimeoutMs} ms (stalled)`)
+        : new MediaError('PROTOCOL_ERROR', `${src.label}: stream ended`);
+    } catch (err) {
+      if (this.stopped) return online;
+      const e = err as { code?: string; message?: string };
+      const code = stalled ? 'TIMEOUT' : (e.code ?? 'MEDIA_ERROR');
+      const status: CameraStatus = NEEDS_ATTENTION.has(code) ? 'error' : 'offline';
+      this.update({ status, lastError: e.message ?? String(err), lastErrorCode: code });
+      return online;
+    } finally {
+      clearInterval(watchdog);
+      await this.source?.close();
+      this.source = undefined;
+    }
+  }
+}
