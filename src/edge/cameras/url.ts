@@ -14,7 +14,6 @@ export interface ParsedUrl {
   password?: string;
 }
 
-// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
 const CONTROL_OR_SPACE = /[\u0000-\u0020\u007f]/;
 const METADATA_HOSTS = new Set(['metadata', 'metadata.google.internal', 'metadata.azure.com', 'instance-data']);
 
