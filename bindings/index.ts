@@ -1,7 +1,7 @@
 // The media core as TypeScript sees it: probe a source, open it, read sampled frames, take snapshots.
 import { loadAddon, type NativeSourceHandle } from './native.ts';
 import { classifySource, MediaError, type SourceOptions, validateSourceOptions } from './options.ts';
-import type { ErrorCode, NativeFrame, NativeStats, NativeStreamInfo } from './types.ts';
+import type { ErrorCode, NativeFrame, NativeStats, NativeStreamInfo, V4l2DeviceInfo } from './types.ts';
 
 export { classifySource, MediaError, type SourceOptions, tensorPresets } from './options.ts';
 export type {
@@ -9,6 +9,7 @@ export type {
   NativeFrame as Frame,
   NativeStats as SourceStats,
   NativeStreamInfo as StreamInfo,
+  V4l2DeviceInfo,
 } from './types.ts';
 
 export interface OpenedStreamInfo extends NativeStreamInfo {
@@ -118,6 +119,20 @@ export class MediaSource implements AsyncIterable<NativeFrame> {
 
 export function openSource(source: string, options?: SourceOptions): Promise<MediaSource> {
   return MediaSource.open(source, options);
+}
+
+/** V4L2 capabilities of a /dev/videoN node: driver, card, bus, capture formats and sizes. */
+export async function queryV4l2(path: string): Promise<V4l2DeviceInfo> {
+  if (!/^\/[\w./-]+$/.test(path) || path.split('/').includes('..'))
+    throw new MediaError(
+      'INVALID_ARGUMENT',
+      `Expected a device path such as /dev/video0 but received ${JSON.stringify(path)}`,
+    );
+  try {
+    return await loadAddon().v4l2Query(path);
+  } catch (err) {
+    throw wrap(err);
+  }
 }
 
 export function libavVersions(): Record<string, string> {

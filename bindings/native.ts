@@ -4,7 +4,14 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import type { NativeFrame, NativeSourceOptions, NativeStats, NativeStreamInfo, ProbeOptions } from './types.ts';
+import type {
+  NativeFrame,
+  NativeSourceOptions,
+  NativeStats,
+  NativeStreamInfo,
+  ProbeOptions,
+  V4l2DeviceInfo,
+} from './types.ts';
 
 export interface NativeSourceHandle {
   open(): Promise<NativeStreamInfo & { hwaccel: string; hwaccelError: string | null }>;
@@ -17,6 +24,7 @@ export interface NativeSourceHandle {
 export interface NativeAddon {
   NativeSource: new (options: NativeSourceOptions) => NativeSourceHandle;
   probe(options: ProbeOptions): Promise<NativeStreamInfo>;
+  v4l2Query(path: string): Promise<V4l2DeviceInfo>;
   versions: Record<string, string>;
 }
 

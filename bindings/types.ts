@@ -102,3 +102,12 @@ export interface NativeStats {
   lastPts: number | null;
   hwaccel: string;
 }
+
+export interface V4l2DeviceInfo {
+  driver: string;
+  card: string;
+  busInfo: string;
+  capture: boolean;
+  streaming: boolean;
+  formats: { fourcc: string; description: string; sizes: string[] }[];
+}

@@ -7,6 +7,7 @@
 
 #include "input.h"
 #include "source.h"
+#include "v4l2.h"
 
 extern "C" {
 #include <libavcodec/avcodec.h>
@@ -78,6 +79,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
 
   exports.Set("NativeSource", Source::Init(env));
   exports.Set("probe", Napi::Function::New(env, Probe));
+  exports.Set("v4l2Query", Napi::Function::New(env, V4l2Query));
   Napi::Object versions = Napi::Object::New(env);
   versions.Set("libavformat", Version(avformat_version()));
   versions.Set("libavcodec", Version(avcodec_version()));
