@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { Command } from 'commander';
 
 import { registerDemoCommand } from './commands/demo.ts';
+import { registerDiscoverCommand } from './commands/discover.ts';
 import { registerMediaCommands } from './commands/media.ts';
 import { projectRoot } from './shared/paths.ts';
 
@@ -18,6 +19,7 @@ program
   .showHelpAfterError();
 
 registerMediaCommands(program);
+registerDiscoverCommand(program);
 registerDemoCommand(program);
 
 await program.parseAsync(process.argv);

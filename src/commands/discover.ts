@@ -1,0 +1,75 @@
+// `guardian discover`: ONVIF cameras on the network and USB cameras on this machine, each with a camera entry
+// ready to add. ONVIF credentials come from GUARDIAN_ONVIF_USERNAME / GUARDIAN_ONVIF_PASSWORD (never the command line).
+import type { Command } from 'commander';
+
+import { discoverOnvif, type OnvifDevice } from '../edge/discovery/onvif.ts';
+import { listUsbCameras, type UsbCamera } from '../edge/discovery/usb.ts';
+import { fail, printJson } from './output.ts';
+
+export interface DiscoveryResult {
+  onvif: OnvifDevice[];
+  usb: UsbCamera[];
+}
+
+export async function discoverAll(opts: {
+  timeoutMs: number;
+  interface?: string;
+  onvif: boolean;
+  usb: boolean;
+  username?: string;
+  password?: string;
+}): Promise<DiscoveryResult> {
+  const [onvif, usb] = await Promise.all([
+    opts.onvif
+      ? discoverOnvif({
+          timeoutMs: opts.timeoutMs,
+          ...(opts.interface ? { interface: opts.interface } : {}),
+          ...(opts.username ? { username: opts.username, password: opts.password ?? '' } : {}),
+        })
+      : [],
+    opts.usb ? listUsbCameras() : [],
+  ]);
+  return { onvif, usb };
+}
+
+export function registerDiscoverCommand(program: Command): void {
+  program
+    .command('discover')
+    .description('Find ONVIF cameras on the local network and USB cameras on this machine')
+    .option('--json', 'print JSON')
+    .option('--timeout <ms>', 'how long to wait for ONVIF answers', (v) => Number(v), 3000)
+    .option('--interface <name>', 'network interface for the ONVIF probe')
+    .option('--no-onvif', 'skip ONVIF discovery')
+    .option('--no-usb', 'skip USB discovery')
+    .action(async (opts: { json?: boolean; timeout: number; interface?: string; onvif: boolean; usb: boolean }) => {
+      try {
+        if (!Number.isFinite(opts.timeout) || opts.timeout < 100 || opts.timeout > 60_000)
+          throw Object.assign(new Error('Expected --timeout between 100 and 60000 ms'), { code: 'INVALID_ARGUMENT' });
+        const result = await discoverAll({
+          timeoutMs: opts.timeout,
+          onvif: opts.onvif,
+          usb: opts.usb,
+          ...(opts.interface ? { interface: opts.interface } : {}),
+          ...(process.env.GUARDIAN_ONVIF_USERNAME
+            ? { username: process.env.GUARDIAN_ONVIF_USERNAME, password: process.env.GUARDIAN_ONVIF_PASSWORD ?? '' }
+            : {}),
+        });
+        if (opts.json) return printJson(result);
+        if (!result.onvif.length && !result.usb.length) console.log('No cameras found.');
+        for (const d of result.onvif) {
+          console.log(`ONVIF ${[d.manufacturer, d.model].filter(Boolean).join(' ') || d.urn} at ${d.xaddr}`);
+          if (d.error) console.log(`  cannot inspect: ${d.error.message} [${d.error.code}]`);
+          for (const p of d.profiles)
+            console.log(`  ${p.name}: ${p.encoding ?? '?'} ${p.width ?? '?'}x${p.height ?? '?'} ${p.streamUri ?? ''}`);
+          if (d.camera) console.log(`  camera entry: ${JSON.stringify(d.camera)}`);
+        }
+        for (const u of result.usb) {
+          console.log(`USB ${u.name} at ${u.device}${u.driver ? ` (${u.driver})` : ''}`);
+          for (const f of u.formats) console.log(`  ${f.fourcc} ${f.description}: ${f.sizes.join(', ')}`);
+          console.log(`  camera entry: ${JSON.stringify(u.camera)}`);
+        }
+      } catch (err) {
+        fail(err, Boolean(opts.json));
+      }
+    });
+}
