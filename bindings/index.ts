@@ -1,9 +1,19 @@
 // The media core as TypeScript sees it: probe a source, open it, read sampled frames, take snapshots.
 import { loadAddon, type NativeSourceHandle } from './native.ts';
 import { classifySource, MediaError, type SourceOptions, validateSourceOptions } from './options.ts';
-import type { ErrorCode, NativeFrame, NativeStats, NativeStreamInfo, V4l2DeviceInfo } from './types.ts';
+import type {
+  CropTensor,
+  ErrorCode,
+  MotionResult,
+  NativeFrame,
+  NativeMotionDetector,
+  NativeMotionOptions,
+  NativeStats,
+  NativeStreamInfo,
+  V4l2DeviceInfo,
+} from './types.ts';
 
-export { classifySource, MediaError, type SourceOptions, tensorPresets } from './options.ts';
+export { classifySource, MediaError, type SourceOptions, type TensorOptions, tensorPresets } from './options.ts';
 export type {
   ErrorCode,
   NativeFrame as Frame,
@@ -11,6 +21,7 @@ export type {
   NativeStreamInfo as StreamInfo,
   V4l2DeviceInfo,
 } from './types.ts';
+export type { CropTensor, MotionResult, NativeMotionOptions as MotionOptions };
 
 export interface OpenedStreamInfo extends NativeStreamInfo {
   /** Which decoder runs: vaapi or none (software). */
@@ -97,6 +108,24 @@ export class MediaSource implements AsyncIterable<NativeFrame> {
     }
   }
 
+  /** The model tensor of a region of a recent sampled frame (same layout as the frame's own tensor). */
+  async cropTensor(
+    index: number,
+    region: { x: number; y: number; width: number; height: number },
+  ): Promise<CropTensor> {
+    const { x, y, width, height } = region;
+    if (![x, y, width, height].every((v) => Number.isInteger(v) && v >= 0) || width < 2 || height < 2)
+      throw new MediaError(
+        'INVALID_ARGUMENT',
+        `Expected a region of non-negative integers at least 2x2 but received ${JSON.stringify(region)}`,
+      );
+    try {
+      return await this.handle.cropTensor(index, x, y, width, height);
+    } catch (err) {
+      throw wrap(err);
+    }
+  }
+
   stats(): NativeStats {
     return this.handle.stats();
   }
@@ -132,6 +161,20 @@ export async function queryV4l2(path: string): Promise<V4l2DeviceInfo> {
     return await loadAddon().v4l2Query(path);
   } catch (err) {
     throw wrap(err);
+  }
+}
+
+/** Motion detection on grey planes (C++): running-average background, contrast stretch, regions, masks. */
+export class MotionDetector {
+  private readonly native: NativeMotionDetector;
+  constructor(options: NativeMotionOptions = {}) {
+    this.native = new (loadAddon().MotionDetector)(options);
+  }
+  detect(plane: { data: Uint8Array; width: number; height: number }): MotionResult {
+    return this.native.detect(plane.data, plane.width, plane.height);
+  }
+  configure(options: NativeMotionOptions): void {
+    this.native.configure(options);
   }
 }
 

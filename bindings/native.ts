@@ -5,7 +5,10 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import type {
+  CropTensor,
   NativeFrame,
+  NativeMotionDetector,
+  NativeMotionOptions,
   NativeSourceOptions,
   NativeStats,
   NativeStreamInfo,
@@ -17,6 +20,7 @@ export interface NativeSourceHandle {
   open(): Promise<NativeStreamInfo & { hwaccel: string; hwaccelError: string | null }>;
   read(): Promise<NativeFrame | null>;
   snapshot(index: number, width: number, quality: number): Promise<Buffer>;
+  cropTensor(index: number, x: number, y: number, w: number, h: number): Promise<CropTensor>;
   stats(): NativeStats;
   close(): Promise<void>;
 }
@@ -25,6 +29,7 @@ export interface NativeAddon {
   NativeSource: new (options: NativeSourceOptions) => NativeSourceHandle;
   probe(options: ProbeOptions): Promise<NativeStreamInfo>;
   v4l2Query(path: string): Promise<V4l2DeviceInfo>;
+  MotionDetector: new (options: NativeMotionOptions) => NativeMotionDetector;
   versions: Record<string, string>;
 }
 

@@ -73,6 +73,8 @@ export interface NativeFrame {
   pts: number;
   wallClockMs: number;
   keyframe: boolean;
+  /** Milliseconds the conversion thread spent on this frame's tensor and motion plane. */
+  convertMs: number;
   width: number;
   height: number;
   counters: { decoded: number; sampled: number; dropped: number };
@@ -110,4 +112,40 @@ export interface V4l2DeviceInfo {
   capture: boolean;
   streaming: boolean;
   formats: { fourcc: string; description: string; sizes: string[] }[];
+}
+
+export interface CropTensor {
+  data: Float32Array | Uint8Array;
+  size: number;
+  scaleX: number;
+  scaleY: number;
+  contentWidth: number;
+  contentHeight: number;
+  /** Where the crop starts in the frame (even pixels). */
+  offsetX: number;
+  offsetY: number;
+}
+
+export interface NativeMotionOptions {
+  threshold?: number;
+  minArea?: number;
+  alpha?: number;
+  recalibrateFraction?: number;
+  dilate?: number;
+  /** Polygons to ignore, points in 0-1 frame coordinates. */
+  mask?: [number, number][][];
+}
+
+export interface MotionResult {
+  /** Regions with motion, [x1, y1, x2, y2] in 0-1 frame coordinates. */
+  boxes: [number, number, number, number][];
+  /** Changed share of the unmasked frame. */
+  fraction: number;
+  /** True when a global change (lights, IR switch) made the detector re-learn the scene. */
+  calibrating: boolean;
+}
+
+export interface NativeMotionDetector {
+  detect(plane: Uint8Array, width: number, height: number): MotionResult;
+  configure(options: NativeMotionOptions): void;
 }

@@ -6,6 +6,7 @@
 #include <cstdlib>
 
 #include "input.h"
+#include "motion.h"
 #include "source.h"
 #include "v4l2.h"
 
@@ -80,6 +81,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("NativeSource", Source::Init(env));
   exports.Set("probe", Napi::Function::New(env, Probe));
   exports.Set("v4l2Query", Napi::Function::New(env, V4l2Query));
+  exports.Set("MotionDetector", MotionDetector::Init(env));
   Napi::Object versions = Napi::Object::New(env);
   versions.Set("libavformat", Version(avformat_version()));
   versions.Set("libavcodec", Version(avcodec_version()));

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <set>
 
 #ifdef __linux__
@@ -75,6 +76,57 @@ class SnapshotWorker : public Napi::AsyncWorker {
   MediaError err_;
   std::vector<uint8_t> jpeg_;
 };
+// A model tensor from a region of a recent frame (detection on a crop around motion), on the libuv pool.
+class CropTensorWorker : public Napi::AsyncWorker {
+ public:
+  CropTensorWorker(Napi::Env env, AVFrame* frame, int x, int y, int w, int h, TensorSpec spec)
+      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), frame_(frame), x_(x), y_(y), w_(w),
+        h_(h), spec_(spec) {}
+  ~CropTensorWorker() override { av_frame_free(&frame_); }
+  Napi::Promise Promise() { return deferred_.Promise(); }
+  void Execute() override {
+    // Chroma is subsampled: keep the crop on even coordinates.
+    x_ = std::clamp(x_ & ~1, 0, frame_->width - 2);
+    y_ = std::clamp(y_ & ~1, 0, frame_->height - 2);
+    w_ = std::clamp(w_ & ~1, 2, frame_->width - x_);
+    h_ = std::clamp(h_ & ~1, 2, frame_->height - y_);
+    frame_->crop_left = x_;
+    frame_->crop_top = y_;
+    frame_->crop_right = frame_->width - x_ - w_;
+    frame_->crop_bottom = frame_->height - y_ - h_;
+    if (av_frame_apply_cropping(frame_, 0) < 0) return SetError("cannot crop frame");
+    data_.resize(TensorBytes(spec_) + kSlack);
+    FrameConverter conv;
+    const AVFrame* src = conv.Reduce(frame_, spec_.size, spec_.size);
+    if (!conv.Tensor(src, frame_->width, frame_->height, spec_, data_.data(), &lb_)) SetError("cannot convert crop");
+  }
+  void OnOK() override {
+    Napi::Env env = Env();
+    const size_t bytes = TensorBytes(spec_);
+    Napi::ArrayBuffer ab = Napi::ArrayBuffer::New(env, bytes);
+    std::memcpy(ab.Data(), data_.data(), bytes);
+    Napi::Object t = Napi::Object::New(env);
+    if (spec_.float32) t.Set("data", Napi::Float32Array::New(env, bytes / 4, ab, 0));
+    else t.Set("data", Napi::Uint8Array::New(env, bytes, ab, 0));
+    t.Set("size", spec_.size);
+    t.Set("scaleX", lb_.scale);
+    t.Set("scaleY", lb_.scaleY);
+    t.Set("contentWidth", lb_.width);
+    t.Set("contentHeight", lb_.height);
+    t.Set("offsetX", x_);
+    t.Set("offsetY", y_);
+    deferred_.Resolve(t);
+  }
+  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  AVFrame* frame_;
+  int x_, y_, w_, h_;
+  TensorSpec spec_;
+  Letterbox lb_;
+  std::vector<uint8_t> data_;
+};
 }  // namespace
 
 std::set<Source*>& LiveSources() {
@@ -126,7 +178,8 @@ Napi::Object StreamInfoObject(Napi::Env env, const StreamInfo& in) {
 Napi::Function Source::Init(Napi::Env env) {
   return DefineClass(env, "NativeSource",
                      {InstanceMethod<&Source::Open>("open"), InstanceMethod<&Source::Read>("read"),
-                      InstanceMethod<&Source::Snapshot>("snapshot"), InstanceMethod<&Source::Stats>("stats"),
+                      InstanceMethod<&Source::Snapshot>("snapshot"), InstanceMethod<&Source::CropTensor>("cropTensor"),
+                      InstanceMethod<&Source::Stats>("stats"),
                       InstanceMethod<&Source::Close>("close")});
 }
 
@@ -444,6 +497,7 @@ void Source::ConvertLoop() {
 }
 
 void Source::Convert(Pending& p) {
+  const auto started = std::chrono::steady_clock::now();
   const AVFrame* sw = p.frame;
   auto s = std::make_unique<Sample>();
   s->pool = pool_;
@@ -473,6 +527,7 @@ void Source::Convert(Pending& p) {
     ok = s->motion && converter_.Motion(src, s->motionWidth, s->motionHeight, s->motion);
   }
 
+  s->convertMs = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
   std::unique_lock<std::mutex> lock(mu_);
   if (!ok) {
     counters_.decodeErrors++;
@@ -513,6 +568,7 @@ Napi::Object Source::FrameObject(Napi::Env env, std::unique_ptr<Sample> s) {
   o.Set("pts", s->pts);
   o.Set("wallClockMs", s->wallClockMs);
   o.Set("keyframe", s->keyframe);
+  o.Set("convertMs", s->convertMs);
   o.Set("width", s->width);
   o.Set("height", s->height);
   Napi::Object counters = Napi::Object::New(env);
@@ -655,6 +711,31 @@ Napi::Value Source::Snapshot(const Napi::CallbackInfo& info) {
     return d.Promise();
   }
   auto* worker = new SnapshotWorker(env, frame, width, quality);
+  Napi::Promise p = worker->Promise();
+  worker->Queue();
+  return p;
+}
+
+// cropTensor(index, x, y, w, h) -> Promise<tensor> of that region of a recent sampled frame, same tensor layout.
+Napi::Value Source::CropTensor(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int64_t index = info[0].As<Napi::Number>().Int64Value();
+  int x = info[1].As<Napi::Number>().Int32Value(), y = info[2].As<Napi::Number>().Int32Value();
+  int w = info[3].As<Napi::Number>().Int32Value(), h = info[4].As<Napi::Number>().Int32Value();
+  AVFrame* frame = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto& s : snapshots_)
+      if (s.first == index) frame = av_frame_clone(s.second);
+  }
+  if (!frame || opts_.tensor.size <= 0) {
+    auto d = Napi::Promise::Deferred::New(env);
+    d.Reject(JsError(env, {"NO_FRAME", opts_.input.label + ": frame " + std::to_string(index) +
+                                           " is no longer available (or no tensor is configured)"})
+                 .Value());
+    return d.Promise();
+  }
+  auto* worker = new CropTensorWorker(env, frame, x, y, w, h, opts_.tensor);
   Napi::Promise p = worker->Promise();
   worker->Queue();
   return p;

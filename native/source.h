@@ -38,6 +38,7 @@ struct Sample {
   double pts = 0;
   double wallClockMs = 0;
   bool keyframe = false;
+  double convertMs = 0;  // time spent making the tensor and motion plane
   int64_t decoded = 0, sampled = 0, dropped = 0;
   int width = 0, height = 0;
   uint8_t* tensor = nullptr;
@@ -66,6 +67,7 @@ class Source : public Napi::ObjectWrap<Source> {
   Napi::Value Open(const Napi::CallbackInfo& info);
   Napi::Value Read(const Napi::CallbackInfo& info);
   Napi::Value Snapshot(const Napi::CallbackInfo& info);
+  Napi::Value CropTensor(const Napi::CallbackInfo& info);
   Napi::Value Stats(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
 

@@ -130,6 +130,69 @@ function ensureNativeBuild() {
   writeFileSync(stamp, want);
 }
 
+// OpenVINO runtime for the openvino inference backend: the C API libraries from the pinned PyPI wheel, unpacked into
+// .vendor/openvino/libs. Python is used only here, to download and unzip; nothing needs it at run time.
+const OPENVINO_VERSION = '2026.4.1';
+
+function findPip() {
+  for (const py of ['python3', '/usr/bin/python3']) {
+    if (spawnSync(py, ['-m', 'pip', '--version'], { stdio: 'ignore' }).status === 0) return py;
+  }
+  return undefined;
+}
+
+function ensureOpenVino() {
+  const dir = join(root, '.vendor', 'openvino');
+  const stamp = join(dir, 'VERSION');
+  if (existsSync(stamp) && readFileSync(stamp, 'utf8').trim() === OPENVINO_VERSION) return;
+  if (process.env.GUARDIAN_SKIP_OPENVINO === '1') return;
+  const py = findPip();
+  if (!py) {
+    console.error(
+      '[setup] warning: no python3 with pip, so the OpenVINO backend is unavailable (apt-get install python3-pip)',
+    );
+    return;
+  }
+  log(`downloading the OpenVINO ${OPENVINO_VERSION} runtime (PyPI wheel)`);
+  const wheels = join(dir, 'wheel');
+  mkdirSync(wheels, { recursive: true });
+  const arch = process.arch === 'arm64' ? 'manylinux_2_31_aarch64' : 'manylinux_2_28_x86_64';
+  const dl = spawnSync(
+    py,
+    [
+      '-m',
+      'pip',
+      'download',
+      '--quiet',
+      '--no-deps',
+      '--only-binary=:all:',
+      '--python-version',
+      '3.11',
+      '--platform',
+      arch,
+      '-d',
+      wheels,
+      `openvino==${OPENVINO_VERSION}`,
+    ],
+    { stdio: quiet ? ['ignore', 'ignore', 'inherit'] : 'inherit' },
+  );
+  const wheel = existsSync(wheels) ? readdirSync(wheels).find((f) => f.endsWith('.whl')) : undefined;
+  if (dl.status !== 0 || !wheel) {
+    console.error('[setup] warning: could not download the OpenVINO wheel; the OpenVINO backend is unavailable');
+    return;
+  }
+  const unzip = `import sys, zipfile
+z = zipfile.ZipFile(sys.argv[1])
+for n in z.namelist():
+    if n.startswith('openvino/libs/'):
+        z.extract(n, sys.argv[2])`;
+  run(py, ['-c', unzip, join(wheels, wheel), join(dir, 'unpacked')]);
+  spawnSync('rm', ['-rf', join(dir, 'libs')]);
+  run('mv', [join(dir, 'unpacked', 'openvino', 'libs'), join(dir, 'libs')]);
+  spawnSync('rm', ['-rf', wheels, join(dir, 'unpacked')]);
+  writeFileSync(stamp, `${OPENVINO_VERSION}\n`);
+}
+
 function checkNode() {
   const [major, minor] = process.versions.node.split('.').map(Number);
   if (major < 20 || (major === 20 && minor < 17)) {
@@ -142,6 +205,7 @@ checkNode();
 ensureAptPackages();
 ensureNpmDependencies();
 ensureNativeBuild();
+ensureOpenVino();
 try {
   const v = execFileSync(
     process.execPath,

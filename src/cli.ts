@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { Command } from 'commander';
 
 import { registerDemoCommand } from './commands/demo.ts';
+import { registerDetectCommand } from './commands/detect.ts';
 import { registerDiscoverCommand } from './commands/discover.ts';
 import { registerMediaCommands } from './commands/media.ts';
 import { projectRoot } from './shared/paths.ts';
@@ -19,6 +20,7 @@ program
   .showHelpAfterError();
 
 registerMediaCommands(program);
+registerDetectCommand(program);
 registerDiscoverCommand(program);
 registerDemoCommand(program);
 
