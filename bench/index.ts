@@ -2,9 +2,11 @@
 import { cpus } from 'node:os';
 
 import { benchDecode } from './decode.ts';
+import { benchDetect } from './detect.ts';
 
 const entries: Record<string, (progress: (msg: string) => void) => Promise<unknown>> = {
   decode: benchDecode,
+  detect: benchDetect,
 };
 
 const args = process.argv.slice(2);

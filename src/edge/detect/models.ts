@@ -83,12 +83,12 @@ export function decodeYolox(
       for (let gx = 0; gx < grid; gx++, row++) {
         if (row >= n) break;
         const o = row * stride;
-        const obj = data[o + 4] ?? 0;
+        const obj = data[o + 4] as number;
         if (obj < opts.minScore) continue; // score = obj * cls <= obj
         let best = 0;
         let bestClass = 0;
         for (let c = 0; c < classes; c++) {
-          const v = data[o + 5 + c] ?? 0;
+          const v = data[o + 5 + c] as number;
           if (v > best) {
             best = v;
             bestClass = c;
@@ -130,11 +130,15 @@ export function decodeNanodet(
     const reg = outputs.find((t) => last(t) !== classes && last(t) % 4 === 0 && rows(t) === n);
     if (!cls || !reg) continue;
     const bins = last(reg) / 4;
+    const scores = cls.data;
+    const boxes = reg.data;
     for (let i = 0; i < n; i++) {
+      // Hot loop (N x 80 per level): plain indexed reads, no per-element fallbacks.
+      const row = i * classes;
       let best = 0;
       let bestClass = 0;
       for (let c = 0; c < classes; c++) {
-        const v = cls.data[i * classes + c] ?? 0;
+        const v = scores[row + c] as number;
         if (v > best) {
           best = v;
           bestClass = c;
@@ -148,11 +152,11 @@ export function decodeNanodet(
         // softmax over bins, then the expectation
         const base = i * 4 * bins + side * bins;
         let max = Number.NEGATIVE_INFINITY;
-        for (let k = 0; k < bins; k++) max = Math.max(max, reg.data[base + k] ?? 0);
+        for (let k = 0; k < bins; k++) max = Math.max(max, boxes[base + k] as number);
         let sum = 0;
         let expect = 0;
         for (let k = 0; k < bins; k++) {
-          const e = Math.exp((reg.data[base + k] ?? 0) - max);
+          const e = Math.exp((boxes[base + k] as number) - max);
           sum += e;
           expect += e * k;
         }
