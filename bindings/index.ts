@@ -2,6 +2,7 @@
 import { loadAddon, type NativeSourceHandle } from './native.ts';
 import { classifySource, MediaError, type SourceOptions, validateSourceOptions } from './options.ts';
 import type {
+  ClipResult,
   CropTensor,
   ErrorCode,
   MotionResult,
@@ -19,9 +20,10 @@ export type {
   NativeFrame as Frame,
   NativeStats as SourceStats,
   NativeStreamInfo as StreamInfo,
+  RecorderEvent,
   V4l2DeviceInfo,
 } from './types.ts';
-export type { CropTensor, MotionResult, NativeMotionOptions as MotionOptions };
+export type { ClipResult, CropTensor, MotionResult, NativeMotionOptions as MotionOptions };
 
 export interface OpenedStreamInfo extends NativeStreamInfo {
   /** Which decoder runs: vaapi or none (software). */
@@ -175,6 +177,27 @@ export class MotionDetector {
   }
   configure(options: NativeMotionOptions): void {
     this.native.configure(options);
+  }
+}
+
+/** One MP4 from [start, end] seconds of consecutive segment files, by stream copy from the keyframe at or before start. */
+export async function exportClip(options: {
+  inputs: string[];
+  start: number;
+  end: number;
+  output: string;
+}): Promise<ClipResult> {
+  const { inputs, start, end, output } = options;
+  if (!Array.isArray(inputs) || inputs.length === 0 || !inputs.every((p) => typeof p === 'string' && p.startsWith('/')))
+    throw new MediaError('INVALID_ARGUMENT', 'Expected a non-empty list of absolute segment paths for inputs');
+  if (!(Number.isFinite(start) && Number.isFinite(end) && start >= 0 && end > start))
+    throw new MediaError('INVALID_ARGUMENT', `Expected 0 <= start < end but received ${start}..${end}`);
+  if (typeof output !== 'string' || !output.startsWith('/'))
+    throw new MediaError('INVALID_ARGUMENT', 'Expected an absolute path for output');
+  try {
+    return await loadAddon().exportClip({ inputs, start, end, output });
+  } catch (err) {
+    throw wrap(err);
   }
 }
 

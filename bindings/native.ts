@@ -5,6 +5,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import type {
+  ClipResult,
   CropTensor,
   NativeFrame,
   NativeMotionDetector,
@@ -30,6 +31,7 @@ export interface NativeAddon {
   probe(options: ProbeOptions): Promise<NativeStreamInfo>;
   v4l2Query(path: string): Promise<V4l2DeviceInfo>;
   MotionDetector: new (options: NativeMotionOptions) => NativeMotionDetector;
+  exportClip(options: { inputs: string[]; start: number; end: number; output: string }): Promise<ClipResult>;
   versions: Record<string, string>;
 }
 

@@ -1,6 +1,6 @@
 // Validates the one plain options object each native call takes, with messages that name the field.
 import { redactUrl } from '../src/shared/redact.ts';
-import type { ErrorCode, NativeSourceOptions, NativeTensorOptions } from './types.ts';
+import type { ErrorCode, NativeSourceOptions, NativeTensorOptions, RecorderEvent } from './types.ts';
 
 export class MediaError extends Error {
   readonly code: ErrorCode;
@@ -132,6 +132,12 @@ export interface SourceOptions {
   /** How many recent sampled frames stay available for snapshot(). */
   snapshotFrames?: number;
   v4l2?: { videoSize?: string; frameRate?: string; inputFormat?: string };
+  /** false: record only, no decoding (a main stream whose sub stream is analysed). */
+  decode?: boolean;
+  /** Stream-copy the video into fragmented MP4 segments under dir/<date>/<hour>/. */
+  record?: { dir: string; camera: string; segmentSeconds?: number };
+  /** Called on the JS thread for every finished segment and when recording pauses or resumes. */
+  onRecord?: (event: RecorderEvent) => void;
 }
 
 export function validateSourceOptions(source: unknown, options: SourceOptions = {}): NativeSourceOptions {
@@ -150,9 +156,28 @@ export function validateSourceOptions(source: unknown, options: SourceOptions = 
   const vaapiDevice = options.vaapiDevice;
   if (vaapiDevice !== undefined && !/^\/dev\/dri\/renderD\d+$/.test(vaapiDevice))
     throw invalid(`Expected /dev/dri/renderDN for vaapiDevice but received ${describe(vaapiDevice)}`);
+  let record: NativeSourceOptions['record'];
+  if (options.record !== undefined) {
+    const r = options.record;
+    if (typeof r?.dir !== 'string' || !r.dir.startsWith('/'))
+      throw invalid(`Expected an absolute directory for record.dir but received ${describe(r?.dir)}`);
+    if (typeof r.camera !== 'string' || !/^[a-z0-9][a-z0-9-]{0,63}$/.test(r.camera))
+      throw invalid(
+        `Expected a camera id (lowercase letters, digits, dashes) for record.camera but received ${describe(r.camera)}`,
+      );
+    const seconds = r.segmentSeconds ?? 10;
+    if (typeof seconds !== 'number' || !(seconds >= 1 && seconds <= 600))
+      throw invalid(`Expected a number between 1 and 600 for record.segmentSeconds but received ${describe(seconds)}`);
+    record = { dir: r.dir, camera: r.camera, segmentSeconds: seconds };
+  }
+  if (options.onRecord !== undefined && typeof options.onRecord !== 'function')
+    throw invalid('Expected a function for onRecord');
   return {
     url,
     label,
+    decode: options.decode ?? true,
+    ...(record ? { record } : {}),
+    ...(options.onRecord ? { onRecord: options.onRecord } : {}),
     transport: oneOf('transport', options.transport, ['tcp', 'udp'] as const, 'tcp'),
     connectTimeoutMs: positiveInt('connectTimeoutMs', options.connectTimeoutMs, 10_000, 600_000),
     readTimeoutMs: positiveInt('readTimeoutMs', options.readTimeoutMs, 10_000, 600_000),

@@ -66,6 +66,31 @@ export interface NativeSourceOptions extends ProbeOptions {
   videoSize?: string;
   frameRate?: string;
   inputFormat?: string;
+  decode: boolean;
+  record?: { dir: string; camera: string; segmentSeconds: number };
+  onRecord?: (event: RecorderEvent) => void;
+}
+
+/** What the segment recorder reports: a finished segment, or recording paused/resumed (disk full...). */
+export interface RecorderEvent {
+  type: 'segment' | 'paused' | 'resumed' | 'error';
+  path: string;
+  startMs?: number;
+  endMs?: number;
+  durationSeconds?: number;
+  bytes?: number;
+  frames?: number;
+  code?: string;
+  message?: string;
+}
+
+export interface ClipResult {
+  durationSeconds: number;
+  /** Where the clip really starts (the keyframe at or before the requested start), in seconds of the inputs. */
+  startSeconds: number;
+  bytes: number;
+  frames: number;
+  startsOnKeyframe: boolean;
 }
 
 export interface NativeFrame {
@@ -92,6 +117,7 @@ export interface NativeFrame {
 export interface NativeStats {
   state: 'idle' | 'opening' | 'running' | 'ended';
   packets: number;
+  videoPackets: number;
   bytes: number;
   decoded: number;
   sampled: number;

@@ -7,6 +7,7 @@
 
 #include "input.h"
 #include "motion.h"
+#include "recorder.h"
 #include "source.h"
 #include "v4l2.h"
 
@@ -67,6 +68,46 @@ Napi::Value Probe(const Napi::CallbackInfo& info) {
   return p;
 }
 
+class ClipWorker : public Napi::AsyncWorker {
+ public:
+  ClipWorker(Napi::Env env, std::vector<std::string> inputs, double start, double end, std::string output)
+      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), inputs_(std::move(inputs)),
+        start_(start), end_(end), output_(std::move(output)) {}
+  Napi::Promise Promise() { return deferred_.Promise(); }
+  void Execute() override { error_ = ExportClip(inputs_, start_, end_, output_, &result_); }
+  void OnOK() override {
+    Napi::Env env = Env();
+    if (!error_.empty()) return deferred_.Reject(JsError(env, MakeError("CLIP_FAILED", error_)).Value());
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("durationSeconds", result_.durationSeconds);
+    o.Set("startSeconds", result_.startSeconds);
+    o.Set("bytes", static_cast<double>(result_.bytes));
+    o.Set("frames", static_cast<double>(result_.frames));
+    o.Set("startsOnKeyframe", result_.startsOnKeyframe);
+    deferred_.Resolve(o);
+  }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  std::vector<std::string> inputs_;
+  double start_, end_;
+  std::string output_, error_;
+  ClipResult result_;
+};
+
+// exportClip({ inputs: string[], start, end, output }) -> Promise<{ durationSeconds, startSeconds, bytes, ... }>
+Napi::Value ExportClipJs(const Napi::CallbackInfo& info) {
+  Napi::Object o = info[0].As<Napi::Object>();
+  Napi::Array arr = o.Get("inputs").As<Napi::Array>();
+  std::vector<std::string> inputs;
+  for (uint32_t i = 0; i < arr.Length(); i++) inputs.push_back(arr.Get(i).As<Napi::String>().Utf8Value());
+  auto* w = new ClipWorker(info.Env(), std::move(inputs), o.Get("start").As<Napi::Number>().DoubleValue(),
+                           o.Get("end").As<Napi::Number>().DoubleValue(), o.Get("output").As<Napi::String>().Utf8Value());
+  Napi::Promise p = w->Promise();
+  w->Queue();
+  return p;
+}
+
 std::string Version(unsigned v) {
   return std::to_string(v >> 16) + "." + std::to_string((v >> 8) & 0xff) + "." + std::to_string(v & 0xff);
 }
@@ -82,6 +123,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("probe", Napi::Function::New(env, Probe));
   exports.Set("v4l2Query", Napi::Function::New(env, V4l2Query));
   exports.Set("MotionDetector", MotionDetector::Init(env));
+  exports.Set("exportClip", Napi::Function::New(env, ExportClipJs));
   Napi::Object versions = Napi::Object::New(env);
   versions.Set("libavformat", Version(avformat_version()));
   versions.Set("libavcodec", Version(avcodec_version()));

@@ -204,6 +204,17 @@ Source::Source(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Source>(info) 
   opts_.realtime = Bool(o, "realtime", false);
   opts_.loop = Bool(o, "loop", false);
   opts_.snapshotFrames = static_cast<size_t>(std::max(0.0, Num(o, "snapshotFrames", 4)));
+  opts_.decode = Bool(o, "decode", true);
+  Napi::Value rec = o.Get("record");
+  if (rec.IsObject()) {
+    Napi::Object r = rec.As<Napi::Object>();
+    opts_.record = true;
+    opts_.recorder.dir = Str(r, "dir", "");
+    opts_.recorder.camera = Str(r, "camera", "camera");
+    opts_.recorder.segmentSeconds = Num(r, "segmentSeconds", 10);
+  }
+  Napi::Value onRecord = o.Get("onRecord");
+  if (onRecord.IsFunction()) onRecord_ = Napi::Persistent(onRecord.As<Napi::Function>());
   Napi::Value t = o.Get("tensor");
   if (t.IsObject()) {
     Napi::Object to = t.As<Napi::Object>();
@@ -274,7 +285,8 @@ void Source::Run() {
   Input input(opts_.input, &closing_);
   Decoder decoder;
   MediaError err = input.Open();
-  if (err.ok()) err = decoder.Open(input.videoStream(), input.decoder(), opts_.decoder, opts_.input.label);
+  if (err.ok() && opts_.decode)
+    err = decoder.Open(input.videoStream(), input.decoder(), opts_.decoder, opts_.input.label);
   {
     std::lock_guard<std::mutex> lock(mu_);
     info_ = input.info();
@@ -291,12 +303,22 @@ void Source::Run() {
   if (err.ok()) {
     // Conversion runs on its own thread so tensor work overlaps with decoding instead of delaying it.
     std::thread converter([this] { ConvertLoop(); });
+    std::unique_ptr<SegmentRecorder> recorder;
+    if (opts_.record)
+      recorder = std::make_unique<SegmentRecorder>(opts_.recorder, [this](RecorderEvent e) {
+        {
+          std::lock_guard<std::mutex> lock(mu_);
+          recordEvents_.push_back(std::move(e));
+        }
+        Notify();
+      });
     try {
-      Loop(input, decoder);
+      Loop(input, decoder, recorder.get());
     } catch (const std::exception& e) {
       std::lock_guard<std::mutex> lock(mu_);
       endError_ = MakeError("MEDIA_ERROR", opts_.input.label + ": " + e.what());
     }
+    recorder.reset();  // finishes the segment being written
     {
       std::lock_guard<std::mutex> lock(mu_);
       decodeDone_ = true;
@@ -314,7 +336,7 @@ void Source::Run() {
   tsfn_.Release();
 }
 
-void Source::Loop(Input& input, Decoder& decoder) {
+void Source::Loop(Input& input, Decoder& decoder, SegmentRecorder* recorder) {
   AVPacket* pkt = av_packet_alloc();
   AVFrame* frame = av_frame_alloc();
   const AVStream* stream = input.videoStream();
@@ -344,17 +366,19 @@ void Source::Loop(Input& input, Decoder& decoder) {
         std::lock_guard<std::mutex> lock(mu_);
         counters_.decodeErrors++;
       }
-      decoder.Send(nullptr);
-      drain();
-      decoder.Flush();
-      if (!opts_.loop || closing_ || firstPts_ < 0) {
+      if (opts_.decode) {
+        decoder.Send(nullptr);
+        drain();
+        decoder.Flush();
+      }
+      if (!opts_.loop || closing_ || firstPacketPts_ < 0) {
         // A file whose index promises more frames than it holds was cut short (copy interrupted, disk full...).
         std::lock_guard<std::mutex> lock(mu_);
         const int64_t expected = input.info().frameCount;
-        if (!closing_ && expected > 0 && counters_.decoded < expected)
-          fatal = MakeError("CORRUPT_DATA", opts_.input.label + ": file is truncated: decoded " +
-                                                std::to_string(counters_.decoded) + " of " + std::to_string(expected) +
-                                                " frames");
+        if (!closing_ && expected > 0 && counters_.videoPackets < expected)
+          fatal = MakeError("CORRUPT_DATA", opts_.input.label + ": file is truncated: read " +
+                                                std::to_string(counters_.videoPackets) + " of " +
+                                                std::to_string(expected) + " frames");
         break;
       }
       if (input.SeekToStart() < 0) {
@@ -362,9 +386,9 @@ void Source::Loop(Input& input, Decoder& decoder) {
         break;
       }
       // Timestamps continue across the loop as if the file were one endless stream.
-      loopOffset_ += (maxPts_ - firstPts_) + frameInterval;
-      firstPts_ = -1;
-      maxPts_ = -1;
+      loopOffset_ += (maxPacketPts_ - firstPacketPts_) + frameInterval;
+      firstPacketPts_ = -1;
+      maxPacketPts_ = -1;
       std::lock_guard<std::mutex> lock(mu_);
       counters_.loops++;
       continue;
@@ -383,9 +407,25 @@ void Source::Loop(Input& input, Decoder& decoder) {
       av_packet_unref(pkt);
       continue;
     }
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      counters_.videoPackets++;
+      if (pkt->flags & AV_PKT_FLAG_KEY) counters_.keyframes++;
+    }
+    if (pkt->pts != AV_NOPTS_VALUE) {
+      const double p = pkt->pts * tb;
+      if (firstPacketPts_ < 0 || p < firstPacketPts_) firstPacketPts_ = p;
+      if (p > maxPacketPts_) maxPacketPts_ = p;
+    }
     if (opts_.realtime) {
       int64_t ts = pkt->dts != AV_NOPTS_VALUE ? pkt->dts : pkt->pts;
       if (ts != AV_NOPTS_VALUE) Pace(ts * tb + loopOffset_);
+    }
+    // Recording first, from the packet as it arrived: it does not depend on decoding succeeding.
+    if (recorder) recorder->Write(pkt, stream, static_cast<int64_t>(std::llround(loopOffset_ / tb)));
+    if (!opts_.decode) {
+      av_packet_unref(pkt);
+      continue;
     }
     ret = decoder.Send(pkt);
     av_packet_unref(pkt);
@@ -426,15 +466,12 @@ void Source::HandleFrame(Decoder& decoder, const AVFrame* frame, const AVStream*
   double pts;
   if (frame->best_effort_timestamp != AV_NOPTS_VALUE) pts = frame->best_effort_timestamp * tb;
   else pts = lastFramePts_ >= 0 ? lastFramePts_ - loopOffset_ + (info_.fps > 0 ? 1.0 / info_.fps : 0.04) : 0;
-  if (firstPts_ < 0) firstPts_ = pts;
-  if (pts > maxPts_) maxPts_ = pts;
   pts += loopOffset_;
   lastFramePts_ = pts;
   const bool key = IsKeyframe(frame);
   {
     std::lock_guard<std::mutex> lock(mu_);
     counters_.decoded++;
-    if (key) counters_.keyframes++;
     counters_.lastPts = pts;
   }
 
@@ -639,6 +676,34 @@ void Source::Settle(Napi::Env env) {
       endErrorReported_ = true;
     }
   }
+  std::deque<RecorderEvent> events;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    events.swap(recordEvents_);
+  }
+  if (!onRecord_.IsEmpty()) {
+    for (const RecorderEvent& e : events) {
+      Napi::Object o = Napi::Object::New(env);
+      o.Set("type", e.type);
+      o.Set("path", e.path);
+      if (e.type == "segment") {
+        o.Set("startMs", e.startMs);
+        o.Set("endMs", e.endMs);
+        o.Set("durationSeconds", e.durationSeconds);
+        o.Set("bytes", static_cast<double>(e.bytes));
+        o.Set("frames", static_cast<double>(e.frames));
+      }
+      if (!e.code.empty()) {
+        o.Set("code", e.code);
+        o.Set("message", e.message);
+      }
+      try {
+        onRecord_.Call({o});
+      } catch (const Napi::Error&) {
+        // A failing listener must not stop delivery of the other events.
+      }
+    }
+  }
   if (openDeferred_ && !opening) {
     auto d = std::move(openDeferred_);
     if (!openErr.ok()) d->Reject(JsError(env, openErr).Value());
@@ -748,6 +813,7 @@ Napi::Value Source::Stats(const Napi::CallbackInfo& info) {
   const char* phases[] = {"idle", "opening", "running", "ended"};
   o.Set("state", phases[static_cast<int>(phase_)]);
   o.Set("packets", static_cast<double>(counters_.packets));
+  o.Set("videoPackets", static_cast<double>(counters_.videoPackets));
   o.Set("bytes", static_cast<double>(counters_.bytes));
   o.Set("decoded", static_cast<double>(counters_.decoded));
   o.Set("sampled", static_cast<double>(counters_.sampled));

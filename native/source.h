@@ -15,6 +15,7 @@
 #include "convert.h"
 #include "decoder.h"
 #include "input.h"
+#include "recorder.h"
 
 namespace guardian {
 
@@ -29,6 +30,9 @@ struct SourceOptions {
   bool realtime = false;  // pace a file at its own frame rate
   bool loop = false;      // restart a file at its end, with continuous timestamps
   size_t snapshotFrames = 4;
+  bool decode = true;        // false: record only (a main stream whose sub stream is analysed)
+  bool record = false;
+  RecorderOptions recorder;
 };
 
 // One sampled frame: buffers come from the pool and are handed to JS, whose finalizer gives them back.
@@ -50,7 +54,7 @@ struct Sample {
 };
 
 struct Counters {
-  int64_t packets = 0, bytes = 0, decoded = 0, sampled = 0, dropped = 0, decodeErrors = 0, keyframes = 0, loops = 0;
+  int64_t videoPackets = 0, packets = 0, bytes = 0, decoded = 0, sampled = 0, dropped = 0, decodeErrors = 0, keyframes = 0, loops = 0;
   double lastPacketWallMs = 0, lastPts = -1;
 };
 
@@ -72,7 +76,7 @@ class Source : public Napi::ObjectWrap<Source> {
   Napi::Value Close(const Napi::CallbackInfo& info);
 
   void Run();
-  void Loop(Input& input, Decoder& decoder);
+  void Loop(Input& input, Decoder& decoder, SegmentRecorder* recorder);
   // A sampled frame between the decode thread and the conversion thread.
   struct Pending {
     int64_t index = 0;
@@ -106,8 +110,10 @@ class Source : public Napi::ObjectWrap<Source> {
   StreamInfo info_;
   std::string hwaccel_ = "none", hwaccelError_;
   std::deque<std::unique_ptr<Sample>> queue_;  // converted frames waiting for JS
-  std::deque<Pending> convertQueue_;
-  std::shared_ptr<BufferPool> pool_ = std::make_shared<BufferPool>(16);           // sampled frames waiting for conversion
+  std::deque<Pending> convertQueue_;           // sampled frames waiting for conversion
+  std::deque<RecorderEvent> recordEvents_;  // segment finished, paused, resumed: delivered to onRecord
+  Napi::FunctionReference onRecord_;
+  std::shared_ptr<BufferPool> pool_ = std::make_shared<BufferPool>(16);
   bool decodeDone_ = false;
   std::deque<std::pair<int64_t, AVFrame*>> snapshots_;  // recent sampled frames, for JPEG on request
   Counters counters_;
@@ -115,7 +121,8 @@ class Source : public Napi::ObjectWrap<Source> {
   FrameConverter converter_;  // conversion thread only
   // Decode-thread only.
   AVFrame* scratch_ = nullptr;
-  double nextSample_ = -1, loopOffset_ = 0, firstPts_ = -1, maxPts_ = -1, lastFramePts_ = -1;
+  double nextSample_ = -1, loopOffset_ = 0, lastFramePts_ = -1;
+  double firstPacketPts_ = -1, maxPacketPts_ = -1;  // of the current pass over a looping file
   double paceWall_ = -1, pacePts_ = 0;
 
   // JS thread only.

@@ -42,4 +42,26 @@ export const edgeMigrations: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 2,
+    name: 'recordings',
+    sql: `
+      -- One row per finished fragmented-MP4 segment. path is relative to the recordings root.
+      CREATE TABLE segments (
+        id INTEGER PRIMARY KEY,
+        camera_id TEXT NOT NULL,
+        path TEXT NOT NULL UNIQUE,
+        start_ms INTEGER NOT NULL,
+        end_ms INTEGER NOT NULL,
+        duration REAL NOT NULL,
+        bytes INTEGER NOT NULL,
+        frames INTEGER NOT NULL,
+        -- continuous: kept for the continuous retention; event: overlaps an event; protected: kept by the owner
+        retain TEXT NOT NULL DEFAULT 'continuous' CHECK (retain IN ('continuous', 'event', 'protected')),
+        created_at INTEGER NOT NULL
+      );
+      CREATE INDEX segments_camera_start ON segments (camera_id, start_ms);
+      CREATE INDEX segments_start ON segments (start_ms);
+    `,
+  },
 ];

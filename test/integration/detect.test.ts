@@ -163,7 +163,12 @@ describe('detection accuracy (YOLOX-nano, NanoDet)', function () {
 
   it('on 1080p, a crop around motion finds the same people as the full frame, mapped to frame coordinates', async () => {
     const spec = resolveModel('yolox');
-    const src = await openSource(media.vtest1080, { fps: 5, tensor: spec.tensor, motionWidth: 160 });
+    const src = await openSource(media.vtest1080, {
+      fps: 5,
+      tensor: spec.tensor,
+      motionWidth: 160,
+      snapshotFrames: 32,
+    });
     let frame: Frame | null = null;
     for await (const f of src) if (f.pts >= 5 && (frame = f)) break;
     assert.ok(frame);

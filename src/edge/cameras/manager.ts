@@ -1,15 +1,19 @@
 // Runs one supervisor per enabled camera and keeps the registry's status rows up to date.
 import type { Logger } from '../../shared/log.ts';
+import type { RecordingService } from '../recording/service.ts';
 import type { CameraRegistry } from './registry.ts';
 import { CameraSupervisor, defaultSupervisorOptions, type SupervisorOptions } from './supervisor.ts';
 
 export class CameraManager {
   private readonly supervisors = new Map<string, CameraSupervisor>();
+  /** Record-only supervisors, for cameras whose recorded main stream differs from the analysed sub stream. */
+  private readonly recorders = new Map<string, CameraSupervisor>();
 
   constructor(
     private readonly registry: CameraRegistry,
     private readonly log: Logger,
     private readonly options: SupervisorOptions = defaultSupervisorOptions,
+    private readonly recording?: RecordingService,
   ) {}
 
   start(): void {
@@ -41,7 +45,26 @@ export class CameraManager {
       this.registry.setHealth(id, { ...cam.health, status: 'disabled' });
       return;
     }
-    const sup = new CameraSupervisor(this.registry.connection(id), this.options, this.log.child({ camera: id }));
+    const connection = this.registry.connection(id);
+    const log = this.log.child({ camera: id });
+    const recording = this.recording;
+    const separateRecordStream = connection.recordUrl !== connection.detectUrl;
+    const record = recording ? () => recording.sourceOptions(id) : undefined;
+    const sup = new CameraSupervisor(
+      connection,
+      { ...this.options, stream: 'detect', ...(record && !separateRecordStream ? { record } : {}) },
+      log,
+    );
+    if (record && separateRecordStream) {
+      // The main stream is only recorded (stream copy), never decoded: its own connection and supervisor.
+      const rec = new CameraSupervisor(
+        connection,
+        { ...this.options, stream: 'record', record, onFrame: undefined },
+        log,
+      );
+      this.recorders.set(id, rec);
+      rec.start();
+    }
     sup.on('health', (h) => {
       try {
         this.registry.setHealth(id, h);
@@ -55,8 +78,9 @@ export class CameraManager {
 
   private async stopCamera(id: string): Promise<void> {
     const sup = this.supervisors.get(id);
-    if (!sup) return;
+    const rec = this.recorders.get(id);
     this.supervisors.delete(id);
-    await sup.stop();
+    this.recorders.delete(id);
+    await Promise.all([sup?.stop(), rec?.stop()]);
   }
 }

@@ -21,6 +21,10 @@ export interface SupervisorOptions {
   /** Extra media-core options for analysis (tensor, motion plane). */
   source?: SourceOptions;
   onFrame?: (frame: Frame, source: MediaSource) => void | Promise<void>;
+  /** detect (default): the analysed stream, decoded; record: the main stream, recorded only, never decoded. */
+  stream?: 'detect' | 'record';
+  /** Recording options for this stream's source (from RecordingService.sourceOptions). */
+  record?: () => Pick<SourceOptions, 'record' | 'onRecord'>;
 }
 
 export const defaultSupervisorOptions: SupervisorOptions = {
@@ -130,8 +134,11 @@ export class CameraSupervisor extends EventEmitter {
     let watchdog: NodeJS.Timeout | undefined;
     try {
       const transport = c.options.transport === 'udp' ? 'udp' : 'tcp';
-      this.source = await openSource(c.detectUrl, {
+      const url = this.options.stream === 'record' ? c.recordUrl : c.detectUrl;
+      this.source = await openSource(url, {
         ...this.options.source,
+        ...(this.options.record ? this.options.record() : {}),
+        decode: this.options.stream !== 'record',
         fps: c.detectFps,
         transport,
         connectTimeoutMs: this.options.connectTimeoutMs,
@@ -143,7 +150,12 @@ export class CameraSupervisor extends EventEmitter {
       });
       if (this.stopped) return false;
       const src = this.source;
-      let last = { t: performance.now(), decoded: 0, bytes: 0 };
+      const markOnline = () => {
+        if (online) return;
+        online = true;
+        this.update({ status: 'online', lastSeen: Date.now(), lastError: null, lastErrorCode: null });
+      };
+      let last = { t: performance.now(), decoded: 0, bytes: 0, packets: 0 };
       // Stall detection: no packet for stallTimeoutMs closes the source, which ends the read loop.
       watchdog = setInterval(() => {
         const s = src.stats();
@@ -154,21 +166,20 @@ export class CameraSupervisor extends EventEmitter {
           void src.close();
           return;
         }
+        // A record-only stream delivers no frames: packets arriving are what makes it online.
+        if (s.videoPackets > 0) markOnline();
         const dt = (now - last.t) / 1000;
         if (dt >= 1.9) {
           this.update({
-            inputFps: Math.round(((s.decoded - last.decoded) / dt) * 10) / 10,
+            inputFps: Math.round(((s.videoPackets - last.packets) / dt) * 10) / 10,
             bitrateKbps: Math.round(((s.bytes - last.bytes) * 8) / dt / 100) / 10,
             lastSeen: lastPacket > 0 ? Math.round(lastPacket) : this.state.lastSeen,
           });
-          last = { t: now, decoded: s.decoded, bytes: s.bytes };
+          last = { t: now, decoded: s.decoded, bytes: s.bytes, packets: s.videoPackets };
         }
       }, 500);
       for await (const frame of src) {
-        if (!online) {
-          online = true;
-          this.update({ status: 'online', lastSeen: Date.now(), lastError: null, lastErrorCode: null });
-        }
+        markOnline();
         this.state.lastSeen = Date.now();
         if (this.options.onFrame) {
           try {

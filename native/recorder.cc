@@ -1,0 +1,284 @@
+#include "recorder.h"
+
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <algorithm>
+#include <vector>
+
+#include "errors.h"
+
+namespace guardian {
+
+namespace {
+double NowMs() {
+  return std::chrono::duration<double, std::milli>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+bool MakeDirs(const std::string& path) {
+  for (size_t i = 1; i <= path.size(); i++) {
+    if (i == path.size() || path[i] == '/') {
+      std::string part = path.substr(0, i);
+      if (mkdir(part.c_str(), 0750) != 0 && errno != EEXIST) return false;
+    }
+  }
+  return true;
+}
+
+int64_t FileSize(const std::string& path) {
+  struct stat st {};
+  return stat(path.c_str(), &st) == 0 ? static_cast<int64_t>(st.st_size) : 0;
+}
+}  // namespace
+
+void SegmentRecorder::Fail(const std::string& what, int err) {
+  RecorderEvent e;
+  e.type = paused_ ? "error" : "paused";
+  e.code = err == AVERROR(ENOSPC) ? "DISK_FULL" : CodeForAvError(err, false, false);
+  e.message = what + ": " + DescribeAvError(err);
+  e.path = path_;
+  CloseSegment(false);
+  if (!paused_) {
+    paused_ = true;
+    emit_(e);
+  }
+  lastRetryMs_ = NowMs();
+}
+
+bool SegmentRecorder::Open(const AVStream* in, int64_t dts, double wallMs) {
+  time_t secs = static_cast<time_t>(wallMs / 1000);
+  struct tm t {};
+  gmtime_r(&secs, &t);
+  char day[16], hour[8], stamp[32];
+  strftime(day, sizeof day, "%Y-%m-%d", &t);
+  strftime(hour, sizeof hour, "%H", &t);
+  strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &t);
+  std::string dir = opts_.dir + "/" + day + "/" + hour;
+  if (!MakeDirs(dir)) {
+    Fail("cannot create " + dir, AVERROR(errno));
+    return false;
+  }
+  path_ = dir + "/" + opts_.camera + "-" + stamp + ".mp4";
+  // Two segments in one second (very short GOP): keep names unique.
+  for (int n = 1; FileSize(path_) > 0 || FileSize(path_ + ".part") > 0; n++)
+    path_ = dir + "/" + opts_.camera + "-" + stamp + "-" + std::to_string(n) + ".mp4";
+  partPath_ = path_ + ".part";
+
+  int ret = avformat_alloc_output_context2(&out_, nullptr, "mp4", partPath_.c_str());
+  if (ret < 0 || !out_) {
+    Fail("cannot create muxer", ret < 0 ? ret : AVERROR(ENOMEM));
+    return false;
+  }
+  AVStream* st = avformat_new_stream(out_, nullptr);
+  avcodec_parameters_copy(st->codecpar, in->codecpar);
+  st->codecpar->codec_tag = 0;
+  st->time_base = in->time_base;
+  if ((ret = avio_open(&out_->pb, partPath_.c_str(), AVIO_FLAG_WRITE)) < 0) {
+    Fail("cannot create " + partPath_, ret);
+    return false;
+  }
+  AVDictionary* o = nullptr;
+  // Fragmented MP4: every keyframe starts a fragment, so a crash loses at most the last GOP.
+  av_dict_set(&o, "movflags", "frag_keyframe+empty_moov+default_base_moof", 0);
+  ret = avformat_write_header(out_, &o);
+  av_dict_free(&o);
+  if (ret < 0) {
+    Fail("cannot write header", ret);
+    return false;
+  }
+  tb_ = out_->streams[0]->time_base;
+  firstDts_ = dts;
+  lastDts_ = dts;
+  frames_ = 0;
+  startMs_ = wallMs;
+  if (paused_) {
+    paused_ = false;
+    RecorderEvent e;
+    e.type = "resumed";
+    e.path = path_;
+    emit_(e);
+  }
+  return true;
+}
+
+void SegmentRecorder::CloseSegment(bool ok) {
+  if (!out_) return;
+  bool written = ok && av_write_trailer(out_) >= 0;
+  if (out_->pb) {
+    avio_flush(out_->pb);
+    if (out_->pb->error < 0) written = false;
+    if (avio_closep(&out_->pb) < 0) written = false;
+  }
+  avformat_free_context(out_);
+  out_ = nullptr;
+  if (!written || frames_ == 0) {
+    // Nothing usable finished: leave the .part file for startup reconciliation (it may hold whole fragments).
+    if (frames_ == 0) std::remove(partPath_.c_str());
+    return;
+  }
+  if (std::rename(partPath_.c_str(), path_.c_str()) != 0) return;
+  RecorderEvent e;
+  e.type = "segment";
+  e.path = path_;
+  e.startMs = startMs_;
+  e.durationSeconds = (lastDts_ + lastDuration_ - firstDts_) * av_q2d(tb_);
+  e.endMs = startMs_ + e.durationSeconds * 1000;
+  e.bytes = FileSize(path_);
+  e.frames = frames_;
+  emit_(e);
+}
+
+void SegmentRecorder::Write(const AVPacket* pkt, const AVStream* in, int64_t offsetTs) {
+  int64_t dts = pkt->dts != AV_NOPTS_VALUE ? pkt->dts : pkt->pts;
+  if (dts == AV_NOPTS_VALUE) return;  // cannot place it in time
+  dts += offsetTs;
+  int64_t pts = pkt->pts != AV_NOPTS_VALUE ? pkt->pts + offsetTs : dts;
+  const bool key = (pkt->flags & AV_PKT_FLAG_KEY) != 0;
+  const double now = NowMs();
+  double wall = anchorWallMs_ + (dts - anchorDts_) * av_q2d(in->time_base) * 1000;
+  if (anchorWallMs_ < 0 || wall < now - 5000 || dts < anchorDts_) {
+    // First packet, or the stream fell behind the clock (a stall): re-anchor on now.
+    anchorWallMs_ = now;
+    anchorDts_ = dts;
+    wall = now;
+  }
+
+  if (out_ && key && (dts - firstDts_) * av_q2d(in->time_base) >= opts_.segmentSeconds) CloseSegment(true);
+  if (!out_) {
+    if (!key) return;                                   // segments start on a keyframe
+    if (paused_ && now - lastRetryMs_ < 2000) return;   // disk full: retry every 2 s
+    if (!Open(in, dts, wall)) return;
+  }
+  if (dts < lastDts_) return;  // non-monotonic timestamps (stream restart): skip rather than corrupt the file
+  AVPacket* copy = av_packet_clone(pkt);
+  copy->stream_index = 0;
+  copy->pts = pts - firstDts_;
+  copy->dts = dts - firstDts_;
+  copy->pos = -1;
+  av_packet_rescale_ts(copy, in->time_base, tb_);
+  lastDuration_ = pkt->duration > 0 ? pkt->duration : (dts > lastDts_ ? dts - lastDts_ : 0);
+  lastDts_ = dts;
+  int ret = av_write_frame(out_, copy);
+  av_packet_free(&copy);
+  // Write errors (ENOSPC...) surface in the I/O context, not always in av_write_frame's result.
+  if (ret >= 0 && out_->pb && out_->pb->error < 0) ret = out_->pb->error;
+  if (ret < 0) {
+    Fail("cannot write " + partPath_, ret);
+    return;
+  }
+  frames_++;
+}
+
+void SegmentRecorder::Finish() { CloseSegment(true); }
+
+std::string ExportClip(const std::vector<std::string>& inputs, double start, double end, const std::string& output,
+                       ClipResult* result) {
+  AVFormatContext* out = nullptr;
+  int ret = avformat_alloc_output_context2(&out, nullptr, "mp4", output.c_str());
+  if (ret < 0 || !out) return "cannot create muxer: " + DescribeAvError(ret);
+  std::string error;
+  bool headerWritten = false;
+  double offset = 0;  // seconds of input consumed before the current segment
+  int64_t firstOut = AV_NOPTS_VALUE;
+  int64_t lastOutDts = AV_NOPTS_VALUE, lastOutPts = 0, lastDuration = 0;
+  AVRational outTb{1, 90000};
+  AVPacket* pkt = av_packet_alloc();
+  for (size_t i = 0; i < inputs.size() && error.empty(); i++) {
+    AVFormatContext* in = nullptr;
+    if ((ret = avformat_open_input(&in, inputs[i].c_str(), nullptr, nullptr)) < 0) {
+      error = inputs[i] + ": " + DescribeAvError(ret);
+      break;
+    }
+    avformat_find_stream_info(in, nullptr);
+    int vi = av_find_best_stream(in, AVMEDIA_TYPE_VIDEO, -1, -1, nullptr, 0);
+    if (vi < 0) {
+      avformat_close_input(&in);
+      error = inputs[i] + ": no video stream";
+      break;
+    }
+    AVStream* ist = in->streams[vi];
+    const double segDuration = in->duration > 0 ? in->duration / static_cast<double>(AV_TIME_BASE) : 0;
+    if (!headerWritten) {
+      AVStream* ost = avformat_new_stream(out, nullptr);
+      avcodec_parameters_copy(ost->codecpar, ist->codecpar);
+      ost->codecpar->codec_tag = 0;
+      ost->time_base = ist->time_base;
+      if ((ret = avio_open(&out->pb, output.c_str(), AVIO_FLAG_WRITE)) < 0) {
+        avformat_close_input(&in);
+        error = "cannot create " + output + ": " + DescribeAvError(ret);
+        break;
+      }
+      AVDictionary* o = nullptr;
+      av_dict_set(&o, "movflags", "+faststart", 0);  // index first: plays and seeks at once in a browser
+      ret = avformat_write_header(out, &o);
+      av_dict_free(&o);
+      if (ret < 0) {
+        avformat_close_input(&in);
+        error = "cannot write header: " + DescribeAvError(ret);
+        break;
+      }
+      headerWritten = true;
+      outTb = out->streams[0]->time_base;
+      // Start on the keyframe at or before the requested start.
+      double local = start - offset;
+      if (local > 0) av_seek_frame(in, vi, static_cast<int64_t>(local / av_q2d(ist->time_base)), AVSEEK_FLAG_BACKWARD);
+    }
+    int64_t segStartOut = static_cast<int64_t>(offset / av_q2d(outTb));
+    while ((ret = av_read_frame(in, pkt)) >= 0) {
+      if (pkt->stream_index != vi) {
+        av_packet_unref(pkt);
+        continue;
+      }
+      double t = offset + (pkt->pts != AV_NOPTS_VALUE ? pkt->pts : pkt->dts) * av_q2d(ist->time_base);
+      if (t > end) {
+        av_packet_unref(pkt);
+        break;
+      }
+      av_packet_rescale_ts(pkt, ist->time_base, outTb);
+      pkt->dts += segStartOut;
+      pkt->pts += segStartOut;
+      if (firstOut == AV_NOPTS_VALUE) {
+        result->startsOnKeyframe = (pkt->flags & AV_PKT_FLAG_KEY) != 0;
+        if (!result->startsOnKeyframe) {  // cannot start mid-GOP
+          av_packet_unref(pkt);
+          continue;
+        }
+        firstOut = pkt->dts;
+        result->startSeconds = t;
+      }
+      pkt->dts -= firstOut;
+      pkt->pts -= firstOut;
+      if (lastOutDts != AV_NOPTS_VALUE && pkt->dts <= lastOutDts) pkt->dts = lastOutDts + 1;
+      if (pkt->pts < pkt->dts) pkt->pts = pkt->dts;
+      lastOutDts = pkt->dts;
+      lastOutPts = std::max(lastOutPts, pkt->pts);
+      lastDuration = pkt->duration;
+      pkt->stream_index = 0;
+      pkt->pos = -1;
+      if ((ret = av_write_frame(out, pkt)) < 0) {
+        error = "cannot write " + output + ": " + DescribeAvError(ret);
+        av_packet_unref(pkt);
+        break;
+      }
+      result->frames++;
+      av_packet_unref(pkt);
+    }
+    offset += segDuration;
+    avformat_close_input(&in);
+    if (offset >= end) break;
+  }
+  av_packet_free(&pkt);
+  if (headerWritten && error.empty() && (ret = av_write_trailer(out)) < 0) error = "cannot finish " + output;
+  if (out->pb) avio_closep(&out->pb);
+  if (lastOutDts != AV_NOPTS_VALUE) result->durationSeconds = (lastOutPts + lastDuration) * av_q2d(outTb);
+  avformat_free_context(out);
+  if (error.empty() && result->frames == 0) error = "no frames in the requested interval";
+  if (!error.empty()) std::remove(output.c_str());
+  else result->bytes = FileSize(output);
+  return error;
+}
+
+}  // namespace guardian

@@ -1,0 +1,325 @@
+// Recording: indexes the segments the native recorder finishes, keeps retention, guards the disk, reconciles the
+// index with the files at startup, and cuts event clips from segments by stream copy.
+import { EventEmitter } from 'node:events';
+import { existsSync, mkdirSync, readdirSync, renameSync, statfsSync, statSync, unlinkSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+
+import {
+  type ClipResult,
+  exportClip,
+  openSource,
+  type RecorderEvent,
+  type SourceOptions,
+} from '../../../bindings/index.ts';
+import type { Db } from '../../shared/db.ts';
+import type { Logger } from '../../shared/log.ts';
+import { SegmentIndex } from './segments.ts';
+
+export interface RecordingConfig {
+  root: string;
+  segmentSeconds: number;
+  retention: { continuousDays: number; eventDays: number };
+  /** Seconds of video kept before and after an event in its clip and in event retention. */
+  preRollSeconds: number;
+  postRollSeconds: number;
+  /** In "events" mode, segments no event claimed are deleted after this long (the rolling pre-event buffer). */
+  eventsBufferSeconds: number;
+  disk: {
+    /** Free space always kept on the recordings disk. */
+    minFreeBytes: number;
+    /** ...or this many minutes of recording at the current bitrate, whichever is more. */
+    minFreeMinutes: number;
+  };
+}
+
+export const defaultRecordingConfig = (root: string): RecordingConfig => ({
+  root,
+  segmentSeconds: 10,
+  retention: { continuousDays: 7, eventDays: 30 },
+  preRollSeconds: 5,
+  postRollSeconds: 5,
+  eventsBufferSeconds: 120,
+  disk: { minFreeBytes: 1024 ** 3, minFreeMinutes: 60 },
+});
+
+export type RecordingMode = 'continuous' | 'events';
+
+export interface CameraRecordingStatus {
+  recording: boolean;
+  paused: boolean;
+  reason: string | null;
+  lastSegmentMs: number | null;
+  bytesPerSecond: number;
+}
+
+export interface ReconcileReport {
+  indexedFiles: number;
+  removedRows: number;
+  salvagedPartial: number;
+  movedAside: number;
+}
+
+const DAY = 86_400_000;
+
+function walk(dir: string, out: string[] = []): string[] {
+  let entries: import('node:fs').Dirent[];
+  try {
+    entries = readdirSync(dir, { withFileTypes: true });
+  } catch {
+    return out;
+  }
+  for (const e of entries) {
+    if (e.name.startsWith('.')) continue; // .damaged and other housekeeping
+    const p = join(dir, e.name);
+    if (e.isDirectory()) walk(p, out);
+    else if (e.name.endsWith('.mp4') || e.name.endsWith('.mp4.part')) out.push(p);
+  }
+  return out;
+}
+
+/** <camera>-YYYYMMDD-HHMMSS[-n].mp4 (UTC) -> epoch ms */
+function startFromName(name: string): number | undefined {
+  const m = /-(\d{4})(\d{2})(\d{2})-(\d{2})(\d{2})(\d{2})(?:-\d+)?\.mp4/.exec(name);
+  if (!m) return undefined;
+  return Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6]));
+}
+
+/** Reads a whole file without decoding: packets and frame rate give its playable duration. */
+async function measure(path: string): Promise<{ duration: number; frames: number } | undefined> {
+  try {
+    const src = await openSource(path, { decode: false });
+    await src.read();
+    const stats = src.stats();
+    const fps = src.info.fps || 10;
+    await src.close();
+    return stats.videoPackets > 0 ? { duration: stats.videoPackets / fps, frames: stats.videoPackets } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export class RecordingService extends EventEmitter {
+  readonly index: SegmentIndex;
+  private readonly status = new Map<string, CameraRecordingStatus>();
+  private readonly modes = new Map<string, RecordingMode>();
+  private timer: NodeJS.Timeout | undefined;
+  private diskFull = false;
+
+  constructor(
+    db: Db,
+    readonly config: RecordingConfig,
+    private readonly log: Logger,
+  ) {
+    super();
+    mkdirSync(config.root, { recursive: true });
+    this.index = new SegmentIndex(db, config.root);
+  }
+
+  start(intervalMs = 30_000): void {
+    this.timer = setInterval(() => void this.enforce(), intervalMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+
+  setMode(cameraId: string, mode: RecordingMode): void {
+    this.modes.set(cameraId, mode);
+  }
+
+  cameraStatus(cameraId: string): CameraRecordingStatus {
+    return (
+      this.status.get(cameraId) ?? {
+        recording: false,
+        paused: false,
+        reason: null,
+        lastSegmentMs: null,
+        bytesPerSecond: 0,
+      }
+    );
+  }
+
+  /** What to add to a camera's recording-stream source so the native recorder writes into this service. */
+  sourceOptions(cameraId: string): Pick<SourceOptions, 'record' | 'onRecord'> {
+    this.status.set(cameraId, { ...this.cameraStatus(cameraId), recording: true });
+    return {
+      record: { dir: join(this.config.root, cameraId), camera: cameraId, segmentSeconds: this.config.segmentSeconds },
+      onRecord: (e) => this.onRecorderEvent(cameraId, e),
+    };
+  }
+
+  onRecorderEvent(cameraId: string, e: RecorderEvent): void {
+    const st = this.cameraStatus(cameraId);
+    if (e.type === 'segment') {
+      const seg = this.index.add({
+        cameraId,
+        path: this.index.relative(e.path),
+        startMs: e.startMs ?? Date.now(),
+        endMs: e.endMs ?? Date.now(),
+        duration: e.durationSeconds ?? 0,
+        bytes: e.bytes ?? 0,
+        frames: e.frames ?? 0,
+      });
+      const bps = seg.duration > 0 ? seg.bytes / seg.duration : st.bytesPerSecond;
+      this.status.set(cameraId, { ...st, recording: true, lastSegmentMs: seg.endMs, bytesPerSecond: bps });
+      this.emit('segment', seg);
+      this.guardDisk();
+    } else if (e.type === 'paused') {
+      this.status.set(cameraId, { ...st, paused: true, reason: `${e.message} [${e.code}]` });
+      this.log.error({ camera: cameraId, code: e.code, error: e.message }, 'recording paused');
+      this.emit('paused', cameraId, e);
+      this.guardDisk();
+    } else if (e.type === 'resumed') {
+      this.status.set(cameraId, { ...st, paused: false, reason: null });
+      this.log.info({ camera: cameraId }, 'recording resumed');
+      this.emit('resumed', cameraId);
+    }
+  }
+
+  /** Current recording bitrate of all cameras, bytes per second. */
+  bytesPerSecond(): number {
+    let sum = 0;
+    for (const s of this.status.values()) if (s.recording) sum += s.bytesPerSecond;
+    return sum;
+  }
+
+  freeBytes(): number {
+    const s = statfsSync(this.config.root);
+    return Number(s.bavail) * Number(s.bsize);
+  }
+
+  private deleteSegment(seg: { id: number; path: string }): void {
+    try {
+      unlinkSync(this.index.absolute(seg));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+    this.index.remove(seg.id);
+  }
+
+  /** Frees space by deleting the oldest unprotected segments; reports when nothing more can be freed. */
+  guardDisk(): { freedBytes: number; diskFull: boolean } {
+    const need = Math.max(this.config.disk.minFreeBytes, this.config.disk.minFreeMinutes * 60 * this.bytesPerSecond());
+    let free = this.freeBytes();
+    let freed = 0;
+    while (free < need) {
+      const batch = this.index.oldestEvictable(8);
+      if (!batch.length) break;
+      for (const seg of batch) {
+        this.deleteSegment(seg);
+        freed += seg.bytes;
+        if (free + freed >= need) break;
+      }
+      free = this.freeBytes();
+    }
+    const full = free < need;
+    if (freed) this.log.warn({ freedBytes: freed, freeBytes: free }, 'low disk space: deleted the oldest recordings');
+    if (full !== this.diskFull) {
+      this.diskFull = full;
+      if (full)
+        this.log.error({ freeBytes: free, neededBytes: need }, 'recordings disk is full and nothing can be deleted');
+      this.emit('disk', { full, freeBytes: free });
+    }
+    return { freedBytes: freed, diskFull: full };
+  }
+
+  /** Retention classes, the events-mode buffer and the disk watermark. */
+  async enforce(now = Date.now()): Promise<{ deleted: number }> {
+    let deleted = 0;
+    const r = this.config.retention;
+    for (const seg of [
+      ...this.index.expired('continuous', now - r.continuousDays * DAY),
+      ...this.index.expired('event', now - r.eventDays * DAY),
+    ]) {
+      this.deleteSegment(seg);
+      deleted++;
+    }
+    // Events mode: keep unclaimed video only as a rolling pre-event buffer.
+    for (const [cameraId, mode] of this.modes) {
+      if (mode !== 'events') continue;
+      for (const seg of this.index.expired('continuous', now - this.config.eventsBufferSeconds * 1000)) {
+        if (seg.cameraId !== cameraId) continue;
+        this.deleteSegment(seg);
+        deleted++;
+      }
+    }
+    this.guardDisk();
+    return { deleted };
+  }
+
+  /** An event happened: its video (with pre/post roll) follows event retention. */
+  claimForEvent(cameraId: string, startMs: number, endMs: number): number {
+    return this.index.markRetain(
+      cameraId,
+      startMs - this.config.preRollSeconds * 1000,
+      endMs + this.config.postRollSeconds * 1000,
+      'event',
+    );
+  }
+
+  /** Makes startup consistent: rows without files go, files without rows are indexed, partial segments salvaged. */
+  async reconcile(): Promise<ReconcileReport> {
+    const report: ReconcileReport = { indexedFiles: 0, removedRows: 0, salvagedPartial: 0, movedAside: 0 };
+    for (const seg of this.index.list()) {
+      if (!existsSync(this.index.absolute(seg))) {
+        this.index.remove(seg.id);
+        report.removedRows++;
+      }
+    }
+    const known = this.index.paths();
+    for (let file of walk(this.config.root)) {
+      const partial = file.endsWith('.part');
+      if (!partial && known.has(this.index.relative(file))) continue;
+      const m = await measure(file);
+      if (!m) {
+        // Nothing playable: keep it aside for inspection rather than delete evidence.
+        const aside = join(this.config.root, '.damaged', this.index.relative(file).replaceAll('/', '_'));
+        mkdirSync(dirname(aside), { recursive: true });
+        renameSync(file, aside);
+        report.movedAside++;
+        continue;
+      }
+      if (partial) {
+        const finished = file.slice(0, -'.part'.length);
+        renameSync(file, finished);
+        file = finished;
+        report.salvagedPartial++;
+      } else {
+        report.indexedFiles++;
+      }
+      const rel = this.index.relative(file);
+      const cameraId = rel.split('/')[0] ?? 'unknown';
+      const startMs = startFromName(basename(file)) ?? statSync(file).mtimeMs - m.duration * 1000;
+      this.index.add({
+        cameraId,
+        path: rel,
+        startMs,
+        endMs: startMs + m.duration * 1000,
+        duration: m.duration,
+        bytes: statSync(file).size,
+        frames: m.frames,
+      });
+    }
+    if (report.indexedFiles || report.removedRows || report.salvagedPartial || report.movedAside)
+      this.log.warn(report, 'recordings reconciled with the index');
+    return report;
+  }
+
+  /** One MP4 for [startMs, endMs] of a camera, by stream copy from the keyframe at or before the start. */
+  async clip(
+    cameraId: string,
+    startMs: number,
+    endMs: number,
+    output: string,
+  ): Promise<ClipResult & { startMs: number }> {
+    const segs = this.index.overlapping(cameraId, startMs, endMs);
+    const first = segs[0];
+    if (!first) throw Object.assign(new Error(`no recording of ${cameraId} covers that time`), { code: 'NOT_FOUND' });
+    const start = Math.max(0, (startMs - first.startMs) / 1000);
+    const end = (endMs - first.startMs) / 1000;
+    mkdirSync(dirname(output), { recursive: true });
+    const result = await exportClip({ inputs: segs.map((s) => this.index.absolute(s)), start, end, output });
+    return { ...result, startMs: first.startMs + result.startSeconds * 1000 };
+  }
+}
