@@ -3,10 +3,12 @@ import { cpus } from 'node:os';
 
 import { benchDecode } from './decode.ts';
 import { benchDetect } from './detect.ts';
+import { benchRecord } from './record.ts';
 
 const entries: Record<string, (progress: (msg: string) => void) => Promise<unknown>> = {
   decode: benchDecode,
   detect: benchDetect,
+  record: benchRecord,
 };
 
 const args = process.argv.slice(2);
