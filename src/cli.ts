@@ -4,9 +4,9 @@ import { join } from 'node:path';
 
 import { Command } from 'commander';
 
-import { registerDemoCommand } from './commands/demo.ts';
 import { registerDetectCommand } from './commands/detect.ts';
 import { registerDiscoverCommand } from './commands/discover.ts';
+import { registerEdgeCommands } from './commands/edge.ts';
 import { registerMediaCommands } from './commands/media.ts';
 import { projectRoot } from './shared/paths.ts';
 
@@ -22,6 +22,6 @@ program
 registerMediaCommands(program);
 registerDetectCommand(program);
 registerDiscoverCommand(program);
-registerDemoCommand(program);
+registerEdgeCommands(program);
 
 await program.parseAsync(process.argv);

@@ -64,4 +64,68 @@ export const edgeMigrations: readonly Migration[] = [
       CREATE INDEX segments_start ON segments (start_ms);
     `,
   },
+  {
+    version: 3,
+    name: 'events, outbox, auth, screenshots',
+    sql: `
+      CREATE TABLE events (
+        id TEXT PRIMARY KEY,                -- ULID made at the edge
+        camera_id TEXT NOT NULL,
+        track_id INTEGER NOT NULL,
+        label TEXT NOT NULL,
+        labels TEXT NOT NULL,               -- JSON array of labels seen
+        zones TEXT NOT NULL DEFAULT '[]',   -- JSON array of zone names entered
+        start_ms INTEGER NOT NULL,
+        end_ms INTEGER,                     -- NULL while the event is in progress
+        max_score REAL NOT NULL,
+        mean_score REAL NOT NULL,
+        detections INTEGER NOT NULL,
+        box_path TEXT NOT NULL,             -- JSON [[t_ms, x1, y1, x2, y2], ...]
+        snapshot TEXT,                      -- file names relative to the data dir
+        thumbnail TEXT,
+        clip TEXT,
+        protected INTEGER NOT NULL DEFAULT 0,
+        updated_ms INTEGER NOT NULL
+      );
+      CREATE INDEX events_start ON events (start_ms DESC, id DESC);
+      CREATE INDEX events_camera_start ON events (camera_id, start_ms DESC);
+      CREATE INDEX events_label_start ON events (label, start_ms DESC);
+      CREATE TABLE outbox (
+        id INTEGER PRIMARY KEY,
+        kind TEXT NOT NULL,                 -- event.start | event.update | event.end | archive
+        ref TEXT NOT NULL,
+        priority INTEGER NOT NULL DEFAULT 5, -- lower is sooner
+        payload TEXT NOT NULL,
+        bytes INTEGER NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_ms INTEGER NOT NULL,
+        last_error TEXT,
+        created_ms INTEGER NOT NULL
+      );
+      CREATE INDEX outbox_due ON outbox (priority, next_attempt_ms, id);
+      CREATE TABLE users (
+        name TEXT PRIMARY KEY,
+        password_hash TEXT NOT NULL,
+        created_ms INTEGER NOT NULL
+      );
+      CREATE TABLE sessions (
+        token_hash TEXT PRIMARY KEY,        -- sha256 of the cookie value: a stolen database holds no live session
+        user TEXT NOT NULL REFERENCES users(name) ON DELETE CASCADE,
+        csrf TEXT NOT NULL,
+        expires_ms INTEGER NOT NULL
+      );
+      CREATE TABLE api_tokens (
+        token_hash TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        created_ms INTEGER NOT NULL
+      );
+      CREATE TABLE screenshots (
+        id TEXT PRIMARY KEY,
+        camera_id TEXT NOT NULL,
+        file TEXT NOT NULL,
+        label TEXT NOT NULL DEFAULT 'unlabelled',
+        taken_ms INTEGER NOT NULL
+      );
+    `,
+  },
 ];

@@ -20,7 +20,7 @@ export interface SupervisorOptions {
   backoff: BackoffOptions;
   /** Extra media-core options for analysis (tensor, motion plane). */
   source?: SourceOptions;
-  onFrame?: (frame: Frame, source: MediaSource) => void | Promise<void>;
+  onFrame?: (frame: Frame, source: MediaSource, cameraId: string) => void | Promise<void>;
   /** detect (default): the analysed stream, decoded; record: the main stream, recorded only, never decoded. */
   stream?: 'detect' | 'record';
   /** Recording options for this stream's source (from RecordingService.sourceOptions). */
@@ -72,6 +72,11 @@ export class CameraSupervisor extends EventEmitter {
 
   health(): CameraHealth {
     return { ...this.state };
+  }
+
+  /** The media source of the current connection, if connected. */
+  currentSource(): MediaSource | undefined {
+    return this.source;
   }
 
   start(): void {
@@ -183,7 +188,7 @@ export class CameraSupervisor extends EventEmitter {
         this.state.lastSeen = Date.now();
         if (this.options.onFrame) {
           try {
-            await this.options.onFrame(frame, src);
+            await this.options.onFrame(frame, src, c.id);
           } catch (err) {
             // Analysis failing must not take the camera down.
             this.log.error({ camera: c.id, err }, 'frame handler failed');

@@ -1,4 +1,6 @@
 // ONNX Runtime (onnxruntime-node, CPU execution provider): the embedded default backend.
+import './ort-privacy.ts';
+
 import * as ort from 'onnxruntime-node';
 
 import type { InferenceBackend, OutputTensor } from '../types.ts';

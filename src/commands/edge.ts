@@ -1,0 +1,110 @@
+// `guardian edge --config FILE` and `guardian demo`: the appliance itself.
+import { spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+import type { Command } from 'commander';
+import YAML from 'yaml';
+
+import { startEdge } from '../edge/runtime.ts';
+import { loadConfig, validateConfig } from '../shared/config.ts';
+import { ValidationError } from '../shared/errors.ts';
+import { createLogger } from '../shared/log.ts';
+import { sharedPath } from '../shared/paths.ts';
+
+function printConfigErrors(err: unknown): never {
+  if (err instanceof ValidationError) {
+    process.stderr.write(`guardian: the configuration has ${err.issues.length} problem(s):\n`);
+    for (const i of err.issues) process.stderr.write(`  - ${i.field}: ${i.message}\n`);
+    process.exit(2);
+  }
+  throw err;
+}
+
+function runUntilSignal(stop: () => Promise<void>): void {
+  let stopping = false;
+  const onSignal = (sig: string) => {
+    if (stopping) return;
+    stopping = true;
+    process.stderr.write(`\nguardian: ${sig}: finishing recordings and stopping...\n`);
+    stop().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.on('SIGTERM', () => onSignal('SIGTERM'));
+  process.on('SIGINT', () => onSignal('SIGINT'));
+}
+
+export function registerEdgeCommands(program: Command): void {
+  program
+    .command('edge')
+    .description('Run the edge appliance: cameras, detection, recording, events and the web API')
+    .requiredOption(
+      '--config <file>',
+      'YAML configuration (GUARDIAN_CONFIG__SECTION__KEY environment variables override it)',
+    )
+    .action(async (opts: { config: string }) => {
+      const log = createLogger();
+      let config: ReturnType<typeof loadConfig>;
+      try {
+        config = loadConfig(resolve(opts.config));
+      } catch (err) {
+        printConfigErrors(err);
+      }
+      const edge = await startEdge(config, { log, configPath: resolve(opts.config) });
+      if (!edge.ctx.auth.hasAdmin()) log.warn(`first run: open ${edge.url}/ to set the admin password`);
+      runUntilSignal(edge.stop);
+    });
+
+  program
+    .command('demo')
+    .description('Start Guardian on its built-in sample video: live view, events, clips and snapshots within a minute')
+    .option('--data-dir <dir>', 'where the demo keeps its database and recordings', join(tmpdir(), 'guardian-demo'))
+    .option('--port <n>', 'HTTP port', (v) => Number(v), 8080)
+    .option('--admin-password <pw>', 'admin password (default: generated and printed)')
+    .option('--no-open', 'do not open a browser')
+    .action(async (opts: { dataDir: string; port: number; adminPassword?: string; open: boolean }) => {
+      // Quiet by default (the media process inherits the level); GUARDIAN_LOG_LEVEL=info shows everything.
+      process.env.GUARDIAN_LOG_LEVEL ??= 'warn';
+      const log = createLogger();
+      const dataDir = resolve(opts.dataDir);
+      mkdirSync(dataDir, { recursive: true });
+      const video = sharedPath('media', 'vtest.mp4');
+      if (!existsSync(video)) {
+        process.stderr.write(`guardian: the sample video is missing at ${video} (set GUARDIAN_SHARED)\n`);
+        process.exit(1);
+      }
+      let config: ReturnType<typeof validateConfig>;
+      try {
+        config = validateConfig({
+          dataDir,
+          http: { host: '127.0.0.1', port: opts.port },
+          recording: { minFreeBytes: 256 * 1024 * 1024, minFreeMinutes: 0, continuousDays: 1 },
+          cameras: { 'demo-street': { recordMode: 'continuous' } },
+        });
+      } catch (err) {
+        printConfigErrors(err);
+      }
+      const configPath = join(dataDir, 'config.yaml');
+      writeFileSync(configPath, YAML.stringify(config));
+      const edge = await startEdge(config, { log, configPath });
+      const password = opts.adminPassword ?? randomBytes(9).toString('base64url');
+      if (!edge.ctx.auth.hasAdmin()) await edge.ctx.auth.setup(password);
+      if (!edge.ctx.registry.list().some((c) => c.id === 'demo-street')) {
+        // The sample video, played in real time and looping: a camera that never runs out.
+        edge.ctx.registry.add({ id: 'demo-street', name: 'Demo street', kind: 'file', recordUrl: video, detectFps: 5 });
+        await new Promise<void>((r) => edge.ctx.media.once('ready', () => r()));
+        await edge.ctx.media.request('reloadCamera', { cameraId: 'demo-street' });
+      }
+      console.log(`Guardian demo is running at ${edge.url}/`);
+      console.log(`  log in as admin / ${opts.adminPassword ? '(the password you gave)' : password}`);
+      console.log(`  API: ${edge.url}/api/openapi.json   data: ${dataDir}`);
+      console.log('  events appear within a minute; Ctrl-C stops (recordings are finished first)');
+      if (opts.open && process.env.DISPLAY && spawnSync('which', ['xdg-open']).status === 0)
+        spawn('xdg-open', [`${edge.url}/`], { detached: true, stdio: 'ignore' }).unref();
+      runUntilSignal(edge.stop);
+    });
+}

@@ -1,0 +1,207 @@
+// Events in SQLite: written with their outbox entry in one transaction, queried with cursor pagination.
+import { ulid } from 'ulidx';
+
+import type { Db } from '../../shared/db.ts';
+import type { Box } from '../detect/types.ts';
+import type { Outbox } from './outbox.ts';
+
+export interface EventRecord {
+  id: string;
+  cameraId: string;
+  trackId: number;
+  label: string;
+  labels: string[];
+  zones: string[];
+  startMs: number;
+  endMs: number | null;
+  maxScore: number;
+  meanScore: number;
+  detections: number;
+  boxPath: [number, ...Box][];
+  snapshot: string | null;
+  thumbnail: string | null;
+  clip: string | null;
+  protected: boolean;
+  updatedMs: number;
+}
+
+interface Row {
+  id: string;
+  camera_id: string;
+  track_id: number;
+  label: string;
+  labels: string;
+  zones: string;
+  start_ms: number;
+  end_ms: number | null;
+  max_score: number;
+  mean_score: number;
+  detections: number;
+  box_path: string;
+  snapshot: string | null;
+  thumbnail: string | null;
+  clip: string | null;
+  protected: number;
+  updated_ms: number;
+}
+
+const fromRow = (r: Row): EventRecord => ({
+  id: r.id,
+  cameraId: r.camera_id,
+  trackId: r.track_id,
+  label: r.label,
+  labels: JSON.parse(r.labels),
+  zones: JSON.parse(r.zones),
+  startMs: r.start_ms,
+  endMs: r.end_ms,
+  maxScore: r.max_score,
+  meanScore: r.mean_score,
+  detections: r.detections,
+  boxPath: JSON.parse(r.box_path),
+  snapshot: r.snapshot,
+  thumbnail: r.thumbnail,
+  clip: r.clip,
+  protected: r.protected === 1,
+  updatedMs: r.updated_ms,
+});
+
+export interface EventQuery {
+  camera?: string;
+  label?: string;
+  fromMs?: number;
+  toMs?: number;
+  limit?: number;
+  cursor?: string;
+}
+
+/** What goes to the owner's server: the event without local file names. */
+export function eventPayload(e: EventRecord) {
+  const { snapshot, thumbnail, clip, ...rest } = e;
+  return { ...rest, hasSnapshot: Boolean(snapshot), hasClip: Boolean(clip) };
+}
+
+export class EventStore {
+  constructor(
+    private readonly db: Db,
+    private readonly outbox: Outbox,
+  ) {}
+
+  create(e: Omit<EventRecord, 'id' | 'updatedMs' | 'protected'>): EventRecord {
+    const id = ulid(e.startMs);
+    const record: EventRecord = { ...e, id, protected: false, updatedMs: Date.now() };
+    this.db.transaction(() => {
+      this.db
+        .prepare(
+          `INSERT INTO events (id, camera_id, track_id, label, labels, zones, start_ms, end_ms, max_score, mean_score,
+             detections, box_path, snapshot, thumbnail, clip, updated_ms)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        )
+        .run(
+          id,
+          e.cameraId,
+          e.trackId,
+          e.label,
+          JSON.stringify(e.labels),
+          JSON.stringify(e.zones),
+          e.startMs,
+          e.endMs,
+          e.maxScore,
+          e.meanScore,
+          e.detections,
+          JSON.stringify(e.boxPath),
+          e.snapshot,
+          e.thumbnail,
+          e.clip,
+          record.updatedMs,
+        );
+      this.outbox.enqueue('event.start', id, eventPayload(record), 1);
+    })();
+    return record;
+  }
+
+  /** Updates an event; `kind` names the outbox message that carries the change (none for local-only changes). */
+  update(id: string, patch: Partial<Omit<EventRecord, 'id'>>, kind?: 'event.update' | 'event.end'): EventRecord {
+    return this.db.transaction(() => {
+      const current = this.get(id);
+      if (!current) throw Object.assign(new Error(`no event ${id}`), { code: 'NOT_FOUND' });
+      const next: EventRecord = { ...current, ...patch, id, updatedMs: Date.now() };
+      this.db
+        .prepare(
+          `UPDATE events SET label = ?, labels = ?, zones = ?, end_ms = ?, max_score = ?, mean_score = ?,
+             detections = ?, box_path = ?, snapshot = ?, thumbnail = ?, clip = ?, protected = ?, updated_ms = ?
+           WHERE id = ?`,
+        )
+        .run(
+          next.label,
+          JSON.stringify(next.labels),
+          JSON.stringify(next.zones),
+          next.endMs,
+          next.maxScore,
+          next.meanScore,
+          next.detections,
+          JSON.stringify(next.boxPath),
+          next.snapshot,
+          next.thumbnail,
+          next.clip,
+          next.protected ? 1 : 0,
+          next.updatedMs,
+          id,
+        );
+      if (kind) this.outbox.enqueue(kind, id, eventPayload(next), kind === 'event.end' ? 2 : 5);
+      return next;
+    })();
+  }
+
+  get(id: string): EventRecord | undefined {
+    const r = this.db.prepare('SELECT * FROM events WHERE id = ?').get(id) as Row | undefined;
+    return r && fromRow(r);
+  }
+
+  /** Newest first. The cursor is opaque: the last row's (start, id). */
+  list(q: EventQuery = {}): { events: EventRecord[]; nextCursor: string | null } {
+    const where: string[] = [];
+    const args: unknown[] = [];
+    if (q.camera) where.push('camera_id = ?') && args.push(q.camera);
+    if (q.label) where.push('label = ?') && args.push(q.label);
+    if (q.fromMs !== undefined) where.push('start_ms >= ?') && args.push(q.fromMs);
+    if (q.toMs !== undefined) where.push('start_ms < ?') && args.push(q.toMs);
+    if (q.cursor) {
+      const [start, id] = JSON.parse(Buffer.from(q.cursor, 'base64url').toString()) as [number, string];
+      where.push('(start_ms < ? OR (start_ms = ? AND id < ?))');
+      args.push(start, start, id);
+    }
+    const limit = Math.min(Math.max(q.limit ?? 50, 1), 500);
+    const rows = this.db
+      .prepare(
+        `SELECT * FROM events ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY start_ms DESC, id DESC LIMIT ?`,
+      )
+      .all(...args, limit + 1) as Row[];
+    const events = rows.slice(0, limit).map(fromRow);
+    const last = events.at(-1);
+    return {
+      events,
+      nextCursor:
+        rows.length > limit && last ? Buffer.from(JSON.stringify([last.startMs, last.id])).toString('base64url') : null,
+    };
+  }
+
+  openEvents(): EventRecord[] {
+    return (this.db.prepare('SELECT * FROM events WHERE end_ms IS NULL').all() as Row[]).map(fromRow);
+  }
+
+  expired(beforeMs: number): EventRecord[] {
+    return (
+      this.db
+        .prepare('SELECT * FROM events WHERE protected = 0 AND end_ms IS NOT NULL AND end_ms < ?')
+        .all(beforeMs) as Row[]
+    ).map(fromRow);
+  }
+
+  remove(id: string): void {
+    this.db.prepare('DELETE FROM events WHERE id = ?').run(id);
+  }
+
+  count(): number {
+    return this.db.prepare('SELECT count(*) FROM events').pluck().get() as number;
+  }
+}

@@ -1,0 +1,157 @@
+// Supervises the media process: starts it, watches its heartbeat, restarts it with backoff when it crashes or
+// hangs, and carries requests to it. The API, the database and the link keep running meanwhile.
+import { type ChildProcess, fork } from 'node:child_process';
+import { EventEmitter } from 'node:events';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import type { Logger } from '../../shared/log.ts';
+import type { CameraRuntime, FromMedia, ToMedia } from './protocol.ts';
+
+const workerPath = join(dirname(fileURLToPath(import.meta.url)), 'worker.ts');
+
+export interface MediaProcessOptions {
+  config: unknown;
+  dbPath: string;
+  heartbeatTimeoutMs: number;
+  backoff: { initialMs: number; maxMs: number };
+}
+
+export class MediaProcess extends EventEmitter {
+  private child: ChildProcess | undefined;
+  private stopping = false;
+  private lastHeartbeat = 0;
+  private watchdog: NodeJS.Timeout | undefined;
+  private nextId = 1;
+  private readonly pending = new Map<
+    number,
+    { resolve: (v: unknown) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }
+  >();
+  restarts = 0;
+  cameras: Record<string, CameraRuntime> = {};
+  backend: { name: string; fallback: string | null } | null = null;
+  ready = false;
+  pid: number | null = null;
+
+  constructor(
+    private readonly options: MediaProcessOptions,
+    private readonly log: Logger,
+  ) {
+    super();
+  }
+
+  start(): void {
+    this.stopping = false;
+    this.spawn();
+    this.watchdog = setInterval(() => {
+      // A hung media process (deadlocked decoder, stuck driver) stops sending heartbeats: kill and restart it.
+      if (this.child && this.ready && Date.now() - this.lastHeartbeat > this.options.heartbeatTimeoutMs) {
+        this.log.error({ pid: this.child.pid }, 'media process stopped answering; killing it');
+        this.child.kill('SIGKILL');
+      }
+    }, 500);
+  }
+
+  private spawn(): void {
+    const child = fork(workerPath, [], {
+      execArgv: ['--import', 'tsx'],
+      serialization: 'advanced',
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    this.child = child;
+    this.pid = child.pid ?? null;
+    this.ready = false;
+    this.lastHeartbeat = Date.now();
+    child.on('message', (m: FromMedia) => this.onMessage(m));
+    child.once('exit', (code, signal) => this.onExit(child, code, signal));
+    const init: ToMedia = { type: 'init', configPath: null, config: this.options.config, dbPath: this.options.dbPath };
+    child.send(init);
+  }
+
+  private onMessage(m: FromMedia): void {
+    switch (m.type) {
+      case 'ready':
+        this.ready = true;
+        this.backend = { name: m.backend, fallback: m.fallback };
+        this.lastHeartbeat = Date.now();
+        this.emit('ready');
+        break;
+      case 'heartbeat':
+        this.lastHeartbeat = Date.now();
+        this.cameras = m.cameras;
+        this.emit('heartbeat', m);
+        break;
+      case 'frame':
+        this.emit('frame', m);
+        break;
+      case 'response': {
+        const p = this.pending.get(m.id);
+        if (!p) return;
+        this.pending.delete(m.id);
+        clearTimeout(p.timer);
+        if (m.ok) p.resolve(m.result);
+        else p.reject(Object.assign(new Error(m.error.message), { code: m.error.code }));
+        break;
+      }
+      case 'fatal':
+        this.log.error({ error: m.error }, 'media process could not start');
+        break;
+    }
+  }
+
+  private onExit(child: ChildProcess, code: number | null, signal: string | null): void {
+    if (child !== this.child) return;
+    this.child = undefined;
+    this.ready = false;
+    for (const [id, p] of this.pending) {
+      clearTimeout(p.timer);
+      p.reject(Object.assign(new Error('the media process exited'), { code: 'MEDIA_RESTARTING' }));
+      this.pending.delete(id);
+    }
+    if (this.stopping) return;
+    this.restarts++;
+    const delay = Math.min(
+      this.options.backoff.maxMs,
+      this.options.backoff.initialMs * 2 ** Math.min(this.restarts - 1, 10),
+    );
+    this.log.error({ code, signal, restarts: this.restarts, delayMs: delay }, 'media process exited; restarting');
+    this.emit('exit', { code, signal });
+    setTimeout(() => {
+      if (!this.stopping) this.spawn();
+    }, delay).unref();
+  }
+
+  request<T>(method: string, params: Record<string, unknown>, timeoutMs = 15_000): Promise<T> {
+    const child = this.child;
+    if (!child || !this.ready)
+      return Promise.reject(
+        Object.assign(new Error('the media process is not running'), { code: 'MEDIA_UNAVAILABLE' }),
+      );
+    const id = this.nextId++;
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(Object.assign(new Error(`media request ${method} timed out`), { code: 'TIMEOUT' }));
+      }, timeoutMs);
+      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, timer });
+      const msg: ToMedia = { type: 'request', id, method, params };
+      child.send(msg);
+    });
+  }
+
+  /** Graceful stop: the media process finishes its segments before exiting. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    clearInterval(this.watchdog);
+    const child = this.child;
+    if (!child) return;
+    await new Promise<void>((resolve) => {
+      const kill = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      child.once('exit', () => {
+        clearTimeout(kill);
+        resolve();
+      });
+      child.kill('SIGTERM');
+    });
+  }
+}

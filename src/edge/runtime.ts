@@ -1,0 +1,194 @@
+// The edge appliance: database, cameras, media process, events and outbox, telemetry and the HTTP API, started
+// and stopped in order.
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import type { Server } from 'node:http';
+import { dirname, join } from 'node:path';
+
+import YAML from 'yaml';
+
+import type { Config } from '../shared/config.ts';
+import { openDatabase } from '../shared/db.ts';
+import type { Logger } from '../shared/log.ts';
+import { projectRoot } from '../shared/paths.ts';
+import { CameraRegistry } from './cameras/registry.ts';
+import { EventGenerator } from './events/generator.ts';
+import { Outbox } from './events/outbox.ts';
+import { EventStore } from './events/store.ts';
+import { OutboxDelivery } from './link/delivery.ts';
+import { MediaProcess } from './media/process.ts';
+import { Telemetry } from './telemetry.ts';
+import { Auth } from './web/auth.ts';
+import { createEdgeServer, type EdgeContext } from './web/server.ts';
+
+export interface Edge {
+  ctx: EdgeContext;
+  url: string;
+  server: Server;
+  stop(): Promise<void>;
+}
+
+const version = (JSON.parse(readFileSync(join(projectRoot, 'package.json'), 'utf8')) as { version: string }).version;
+
+export async function startEdge(config: Config, options: { log: Logger; configPath?: string }): Promise<Edge> {
+  const { log } = options;
+  mkdirSync(config.dataDir, { recursive: true });
+  const db = openDatabase(join(config.dataDir, 'guardian.db'));
+  const registry = new CameraRegistry(db);
+  const outbox = new Outbox(db);
+  const events = new EventStore(db, outbox);
+  const auth = new Auth(db, config.auth);
+  const media = new MediaProcess(
+    {
+      config,
+      dbPath: join(config.dataDir, 'guardian.db'),
+      heartbeatTimeoutMs: 10_000,
+      backoff: { initialMs: 500, maxMs: 30_000 },
+    },
+    log.child({ component: 'media-supervisor' }),
+  );
+  const telemetry = new Telemetry(config.dataDir, media, outbox);
+  const delivery = new OutboxDelivery(
+    outbox,
+    config.vm.url ? { url: config.vm.url, ...(config.vm.token ? { token: config.vm.token } : {}) } : null,
+    log.child({ component: 'link' }),
+  );
+  const clipsInFlight = new Map<string, Promise<string>>();
+  const abs = (rel: string) => join(config.dataDir, rel);
+
+  const ctx: EdgeContext = {
+    version,
+    config,
+    dataDir: config.dataDir,
+    db,
+    registry,
+    events,
+    auth,
+    media,
+    telemetry,
+    log,
+    async saveConfig(next) {
+      if (options.configPath) writeFileSync(options.configPath, YAML.stringify(next));
+      ctx.config = next;
+      // Thresholds, classes, zones and masks apply live in the media process; streams restart per camera via the camera API.
+      await media.request('configure', { config: next }).catch(() => undefined);
+      generator.setOptions(next);
+    },
+    async eventClip(eventId) {
+      const ev = events.get(eventId);
+      if (!ev) throw Object.assign(new Error('no such event'), { code: 'NOT_FOUND' });
+      if (ev.clip && existsSync(abs(ev.clip))) return abs(ev.clip);
+      let job = clipsInFlight.get(eventId);
+      if (!job) {
+        const r = ctx.config.recording;
+        const end = (ev.endMs ?? Date.now()) + r.postRollSeconds * 1000;
+        const rel = join('clips', ev.cameraId, `${ev.id}${ev.endMs ? '' : '-partial'}.mp4`);
+        job = media
+          .request(
+            'clip',
+            { cameraId: ev.cameraId, startMs: ev.startMs - r.preRollSeconds * 1000, endMs: end, output: abs(rel) },
+            30_000,
+          )
+          .then(() => {
+            // Only a finished event's clip is final; an event in progress gets a fresh clip on each request.
+            if (ev.endMs && end < Date.now() - r.segmentSeconds * 1000) events.update(eventId, { clip: rel });
+            return abs(rel);
+          })
+          .finally(() => clipsInFlight.delete(eventId));
+        clipsInFlight.set(eventId, job);
+      }
+      return job;
+    },
+    linkState: () => ({
+      configured: Boolean(config.vm.url),
+      connected: delivery.connected,
+      lastError: delivery.lastError,
+    }),
+  };
+
+  const generator = new EventGenerator(
+    events,
+    {
+      classes: new Set(Object.keys(config.detection.classes)),
+      endAfterSeconds: config.events.endAfterSeconds,
+      requiredZones: (cameraId) => ctx.config.cameras[cameraId]?.requiredZones ?? [],
+    },
+    {
+      async snapshot(ev, frame) {
+        const [full, thumb] = await Promise.all([
+          media.request<Uint8Array>('snapshot', {
+            cameraId: frame.cameraId,
+            frameIndex: frame.frameIndex,
+            width: 0,
+            quality: 90,
+          }),
+          media.request<Uint8Array>('snapshot', {
+            cameraId: frame.cameraId,
+            frameIndex: frame.frameIndex,
+            width: 320,
+            quality: 80,
+          }),
+        ]);
+        const snapshot = join('snapshots', ev.cameraId, `${ev.id}.jpg`);
+        const thumbnail = join('snapshots', ev.cameraId, `${ev.id}-thumb.jpg`);
+        mkdirSync(dirname(abs(snapshot)), { recursive: true });
+        writeFileSync(abs(snapshot), Buffer.from(full));
+        writeFileSync(abs(thumbnail), Buffer.from(thumb));
+        return { snapshot, thumbnail };
+      },
+      ended(ev) {
+        const r = ctx.config.recording;
+        void media
+          .request('claim', { cameraId: ev.cameraId, startMs: ev.startMs, endMs: ev.endMs ?? ev.startMs })
+          .catch(() => undefined);
+        // Cut the clip once the post-roll has been recorded and its segment finished.
+        setTimeout(
+          () => void ctx.eventClip(ev.id).catch((err) => log.warn({ event: ev.id, err }, 'clip failed')),
+          (r.postRollSeconds + r.segmentSeconds + 1) * 1000,
+        ).unref();
+      },
+    },
+    log.child({ component: 'events' }),
+  );
+  media.on('frame', (m) => generator.handle(m.frame));
+  // Track ids restart with the media process: end what is open rather than mix objects up.
+  media.on('exit', () => generator.finishAll());
+
+  // Event retention (the recordings follow their own retention in the media process).
+  const retention = setInterval(() => {
+    for (const ev of events.expired(Date.now() - ctx.config.events.retentionDays * 86_400_000)) {
+      for (const f of [ev.snapshot, ev.thumbnail, ev.clip]) if (f) rmSync(abs(f), { force: true });
+      events.remove(ev.id);
+    }
+  }, 60_000);
+  retention.unref();
+
+  media.start();
+  telemetry.start(10);
+  delivery.start();
+  const { server } = createEdgeServer(ctx);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.http.port, config.http.host, () => resolve());
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : config.http.port;
+  const host = config.http.host === '0.0.0.0' ? '127.0.0.1' : config.http.host;
+  log.info({ url: `http://${host}:${port}/` }, 'edge ready');
+
+  return {
+    ctx,
+    server,
+    url: `http://${host}:${port}`,
+    async stop() {
+      clearInterval(retention);
+      await new Promise((r) => server.close(r));
+      server.closeAllConnections();
+      generator.finishAll();
+      await media.stop(); // finishes the segments being written
+      await delivery.pump().catch(() => 0); // last attempt to flush the outbox
+      delivery.stop();
+      telemetry.stop();
+      db.close();
+    },
+  };
+}

@@ -1,0 +1,141 @@
+// A small route registry over express: validates query and body with zod, turns errors into JSON with the right
+// status, and writes the OpenAPI document from the same schemas.
+import type { Express, NextFunction, Request, RequestHandler, Response } from 'express';
+import { z } from 'zod';
+
+import { GuardianError, ValidationError } from '../../shared/errors.ts';
+
+export interface RouteSpec<Q extends z.ZodType, B extends z.ZodType> {
+  summary: string;
+  tag: string;
+  auth?: boolean;
+  query?: Q;
+  body?: B;
+  /** Response content type, when not JSON. */
+  produces?: string;
+}
+
+type Handler<Q, B> = (ctx: { req: Request; res: Response; query: Q; body: B }) => Promise<unknown> | unknown;
+
+const STATUS: Record<string, number> = {
+  INVALID_ARGUMENT: 400,
+  UNAUTHORIZED: 401,
+  CSRF: 403,
+  NOT_FOUND: 404,
+  CONFLICT: 409,
+  RATE_LIMITED: 429,
+  MEDIA_UNAVAILABLE: 503,
+  MEDIA_RESTARTING: 503,
+  TIMEOUT: 504,
+};
+
+export function sendError(res: Response, err: unknown): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  if (err instanceof ValidationError) {
+    res.status(400).json({ error: { code: err.code, message: err.message, issues: err.issues } });
+    return;
+  }
+  const e = err as { code?: string; message?: string };
+  const code = err instanceof GuardianError || e?.code ? String(e.code) : 'INTERNAL';
+  const status = STATUS[code] ?? (code === 'INTERNAL' ? 500 : 502);
+  res
+    .status(status)
+    .json({ error: { code, message: status === 500 ? 'internal error' : (e?.message ?? String(err)) } });
+}
+
+export class Api {
+  readonly paths: Record<string, Record<string, unknown>> = {};
+
+  constructor(
+    private readonly app: Express,
+    private readonly requireAuth: RequestHandler,
+  ) {}
+
+  route<Q extends z.ZodType = z.ZodType, B extends z.ZodType = z.ZodType>(
+    method: 'get' | 'post' | 'put' | 'delete',
+    path: string,
+    spec: RouteSpec<Q, B>,
+    handler: Handler<z.infer<Q>, z.infer<B>>,
+  ): void {
+    const run = async (req: Request, res: Response, _next: NextFunction) => {
+      try {
+        const issues: { field: string; message: string }[] = [];
+        let query: unknown = req.query;
+        let body: unknown = req.body;
+        if (spec.query) {
+          const r = spec.query.safeParse(req.query);
+          if (r.success) query = r.data;
+          else issues.push(...r.error.issues.map((i) => ({ field: `query.${i.path.join('.')}`, message: i.message })));
+        }
+        if (spec.body) {
+          const r = spec.body.safeParse(req.body ?? {});
+          if (r.success) body = r.data;
+          else issues.push(...r.error.issues.map((i) => ({ field: i.path.join('.') || '(body)', message: i.message })));
+        }
+        if (issues.length) throw new ValidationError(issues);
+        const out = await handler({ req, res, query: query as z.infer<Q>, body: body as z.infer<B> });
+        if (!res.headersSent && out !== undefined) res.json(out);
+      } catch (err) {
+        sendError(res, err);
+      }
+    };
+    const handlers: RequestHandler[] = spec.auth === false ? [run] : [this.requireAuth, run];
+    this.app[method](`/api${path}`, ...handlers);
+    const openapiPath = `/api${path}`.replace(/:(\w+)/g, '{$1}');
+    const params = [...path.matchAll(/:(\w+)/g)].map((m) => ({
+      name: m[1],
+      in: 'path',
+      required: true,
+      schema: { type: 'string' },
+    }));
+    const querySchema = spec.query
+      ? (z.toJSONSchema(spec.query, { io: 'input', unrepresentable: 'any' }) as {
+          properties?: Record<string, unknown>;
+        })
+      : undefined;
+    for (const [name, schema] of Object.entries(querySchema?.properties ?? {}))
+      params.push({ name, in: 'query', required: false, schema: schema as never });
+    this.paths[openapiPath] ??= {};
+    (this.paths[openapiPath] as Record<string, unknown>)[method] = {
+      summary: spec.summary,
+      tags: [spec.tag],
+      ...(spec.auth === false ? { security: [] } : {}),
+      parameters: params,
+      ...(spec.body
+        ? {
+            requestBody: {
+              required: true,
+              content: {
+                'application/json': { schema: z.toJSONSchema(spec.body, { io: 'input', unrepresentable: 'any' }) },
+              },
+            },
+          }
+        : {}),
+      responses: {
+        200: { description: 'OK', content: { [spec.produces ?? 'application/json']: {} } },
+        400: { description: 'Invalid input: error.issues lists every field' },
+        ...(spec.auth === false
+          ? {}
+          : { 401: { description: 'Not logged in' }, 403: { description: 'Missing CSRF token' } }),
+      },
+    };
+  }
+
+  openapi(version: string) {
+    return {
+      openapi: '3.1.0',
+      info: { title: 'Guardian edge API', version },
+      components: {
+        securitySchemes: {
+          session: { type: 'apiKey', in: 'cookie', name: 'guardian_session' },
+          token: { type: 'http', scheme: 'bearer' },
+        },
+      },
+      security: [{ session: [] }, { token: [] }],
+      paths: this.paths,
+    };
+  }
+}
