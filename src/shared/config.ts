@@ -50,14 +50,12 @@ export const configSchema = z.strictObject({
         .default('CPU'),
       threads: z.number().int().min(1).max(16).default(2),
       fps: z.number().min(0.5).max(15).default(5),
-      classes: z
-        .record(z.string(), classFilterSchema)
-        .default({
-          person: { minScore: 0.5 },
-          car: { minScore: 0.55 },
-          truck: { minScore: 0.55 },
-          dog: { minScore: 0.6 },
-        }),
+      classes: z.record(z.string(), classFilterSchema).default({
+        person: { minScore: 0.5 },
+        car: { minScore: 0.55 },
+        truck: { minScore: 0.55 },
+        dog: { minScore: 0.6 },
+      }),
       motion: z
         .strictObject({
           enabled: z.boolean().default(true),

@@ -1,0 +1,308 @@
+// `guardian demo` end to end, as a user and as an attacker: events with snapshots and clips within a minute, login,
+// CSRF, paths, a malformed configuration, and kill -9 of the media process.
+import assert from 'node:assert/strict';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+
+import Database from 'better-sqlite3';
+
+import { projectRoot } from '../../src/shared/paths.ts';
+import { execFileAsync, tempDir } from '../helpers.ts';
+import { freePort } from '../support/rtsp.ts';
+
+const PASSWORD = 'correct-horse-battery';
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const guardian = join(projectRoot, 'bin', 'guardian.mjs');
+
+interface Session {
+  cookie: string;
+  csrf: string;
+}
+
+describe('guardian demo (edge appliance end to end)', function () {
+  this.timeout(240_000);
+  const dir = tempDir();
+  let demo: ChildProcess;
+  let base: string;
+  let session: Session;
+  let startedAt: number;
+  let output = '';
+
+  const api = (path: string, init: RequestInit & { session?: Session | null } = {}) => {
+    const { session: s = session, headers, ...rest } = init;
+    return fetch(`${base}${path}`, {
+      ...rest,
+      headers: { ...(s ? { cookie: s.cookie } : {}), ...(headers as Record<string, string>) },
+    });
+  };
+
+  before(async () => {
+    const port = await freePort();
+    base = `http://127.0.0.1:${port}`;
+    startedAt = Date.now();
+    demo = spawn(
+      process.execPath,
+      [guardian, 'demo', '--data-dir', dir.path, '--port', String(port), '--admin-password', PASSWORD, '--no-open'],
+      {
+        cwd: projectRoot,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    demo.stdout?.on('data', (d) => {
+      output += d;
+    });
+    demo.stderr?.on('data', (d) => {
+      output += d;
+    });
+    for (let i = 0; i < 300 && !output.includes('Guardian demo is running'); i++) await sleep(100);
+    assert.match(output, /Guardian demo is running/);
+    const res = await fetch(`${base}/api/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ password: PASSWORD }),
+    });
+    assert.equal(res.status, 200);
+    const cookies = res.headers.getSetCookie().map((c) => c.split(';')[0]);
+    assert.ok(res.headers.getSetCookie().some((c) => /guardian_session=.*HttpOnly.*SameSite=Strict/i.test(c)));
+    session = { cookie: cookies.join('; '), csrf: (await res.json()).csrf };
+  });
+
+  after(async () => {
+    demo?.kill('SIGTERM');
+    await new Promise((r) => (demo?.exitCode !== null ? r(null) : demo?.once('exit', r)));
+    dir.remove();
+  });
+
+  it('within 60 s: a person event with a valid JPEG snapshot and a clip that plays and honours Range', async () => {
+    type Ev = {
+      id: string;
+      cameraId: string;
+      label: string;
+      snapshot: string | null;
+      startMs: number;
+      endMs: number | null;
+    };
+    let event = undefined as Ev | undefined;
+    // A finished event: its clip covers the whole event with pre- and post-roll.
+    while (Date.now() - startedAt < 60_000 && !event) {
+      const res = await api('/api/events?label=person&camera=demo-street');
+      assert.equal(res.status, 200);
+      const body = (await res.json()) as { events: Ev[] };
+      event = body.events.find((e) => e.snapshot && e.endMs && e.endMs < Date.now() - 8000);
+      if (!event) await sleep(1000);
+    }
+    assert.ok(event, `a person event within 60 s\n${output}`);
+    assert.ok(Date.now() - startedAt < 60_000);
+    const snap = await api(`/api/events/${event.id}/snapshot.jpg`);
+    assert.equal(snap.status, 200);
+    assert.equal(snap.headers.get('content-type'), 'image/jpeg');
+    const jpeg = Buffer.from(await snap.arrayBuffer());
+    writeFileSync(join(dir.path, 'snap.jpg'), jpeg);
+    const { stdout: dims } = await execFileAsync('ffprobe', [
+      '-v',
+      'error',
+      '-show_entries',
+      'stream=codec_name,width,height',
+      '-of',
+      'csv=p=0',
+      join(dir.path, 'snap.jpg'),
+    ]);
+    assert.equal(dims.trim(), 'mjpeg,768,576');
+
+    const clip = await api(`/api/events/${event.id}/clip.mp4`);
+    assert.equal(clip.status, 200);
+    assert.equal(clip.headers.get('accept-ranges'), 'bytes');
+    const mp4 = Buffer.from(await clip.arrayBuffer());
+    writeFileSync(join(dir.path, 'clip.mp4'), mp4);
+    const { stdout: probe } = await execFileAsync('ffprobe', [
+      '-v',
+      'error',
+      '-count_frames',
+      '-show_entries',
+      'stream=codec_name,nb_read_frames:format=duration',
+      '-of',
+      'json',
+      join(dir.path, 'clip.mp4'),
+    ]);
+    const info = JSON.parse(probe);
+    assert.equal(info.streams[0].codec_name, 'h264');
+    const eventSeconds = ((event.endMs ?? 0) - event.startMs) / 1000;
+    assert.ok(
+      Number(info.format.duration) >= eventSeconds + 5,
+      `clip of ${info.format.duration} s for an event of ${eventSeconds} s`,
+    );
+    const range = await api(`/api/events/${event.id}/clip.mp4`, { headers: { Range: 'bytes=100-1099' } });
+    assert.equal(range.status, 206);
+    assert.equal(range.headers.get('content-range'), `bytes 100-1099/${mp4.length}`);
+    assert.deepEqual(Buffer.from(await range.arrayBuffer()), mp4.subarray(100, 1100));
+    const download = await api(`/api/events/${event.id}/clip.mp4?download=1`);
+    assert.equal(download.status, 200, await download.clone().text());
+    assert.match(download.headers.get('content-disposition') ?? '', /attachment; filename="?demo-street-person-/);
+  });
+
+  it('refuses requests without login, cross-site or CSRF-less changes, and path tricks', async () => {
+    for (const p of ['/api/events', '/api/cameras', '/api/metrics', '/api/config', '/api/openapi.json', '/api/status'])
+      assert.equal((await api(p, { session: null })).status, 401, p);
+    assert.equal((await api('/api/health', { session: null })).status, 200);
+    const camera = JSON.stringify({ name: 'Side', kind: 'rtsp', recordUrl: 'rtsp://192.168.1.9/stream' });
+    const json = { 'content-type': 'application/json' };
+    assert.equal(
+      (await api('/api/cameras', { method: 'POST', body: camera, headers: json })).status,
+      403,
+      'no CSRF token',
+    );
+    assert.equal(
+      (
+        await api('/api/cameras', {
+          method: 'POST',
+          body: camera,
+          headers: { ...json, 'x-csrf-token': session.csrf, origin: 'https://evil.example' },
+        })
+      ).status,
+      403,
+      'cross-site',
+    );
+    for (const p of [
+      '/api/events/..%2F..%2F..%2Fetc%2Fpasswd',
+      '/api/events/%2Fetc%2Fpasswd/snapshot.jpg',
+      '/api/events/..%2Fguardian.db/clip.mp4',
+      '/api/cameras/..%2F..%2Fetc',
+      '/api/screenshots/..%2F..%2Fguardian.db/image',
+      '/api/events?camera=..%2F..%2Fetc',
+    ]) {
+      const status = (await api(p)).status;
+      assert.ok(status === 400 || status === 404, `${p} -> ${status}`);
+    }
+    const bad = await api('/api/cameras', {
+      method: 'POST',
+      headers: { ...json, 'x-csrf-token': session.csrf },
+      body: JSON.stringify({ name: '', kind: 'rtsp', recordUrl: 'file:///etc/passwd' }),
+    });
+    assert.equal(bad.status, 400);
+    const issues = ((await bad.json()) as { error: { issues: { field: string }[] } }).error.issues
+      .map((i) => i.field)
+      .sort();
+    assert.deepEqual(issues, ['name', 'recordUrl']);
+    const malformed = await api('/api/cameras', {
+      method: 'POST',
+      headers: { ...json, 'x-csrf-token': session.csrf },
+      body: '{"name":',
+    });
+    assert.equal(malformed.status, 400);
+  });
+
+  it('API tokens work for scripts; the OpenAPI document and Prometheus metrics are served', async () => {
+    const res = await api('/api/auth/tokens', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-csrf-token': session.csrf },
+      body: JSON.stringify({ name: 'backup script' }),
+    });
+    assert.equal(res.status, 200);
+    const { token } = (await res.json()) as { token: string };
+    const events = await fetch(`${base}/api/events?limit=1`, { headers: { authorization: `Bearer ${token}` } });
+    assert.equal(events.status, 200);
+    assert.equal((await fetch(`${base}/api/events`, { headers: { authorization: 'Bearer gdn_forged' } })).status, 401);
+    const doc = (await (await api('/api/openapi.json')).json()) as { openapi: string; paths: Record<string, unknown> };
+    assert.equal(doc.openapi, '3.1.0');
+    assert.ok(doc.paths['/api/events/{id}/clip.mp4'] && doc.paths['/api/cameras'] && doc.paths['/api/config']);
+    const metrics = await (await api('/api/metrics')).text();
+    assert.match(metrics, /guardian_camera_online\{camera="demo-street"\} 1/);
+    assert.match(metrics, /guardian_camera_inference_ms\{camera="demo-street"\}/);
+    const putBad = await api('/api/config', {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json', 'x-csrf-token': session.csrf },
+      body: JSON.stringify({ detection: { backend: 'tpu', fps: 100 }, bogus: 1 }),
+    });
+    assert.equal(putBad.status, 400);
+    const fields = ((await putBad.json()) as { error: { issues: { field: string }[] } }).error.issues
+      .map((i) => i.field)
+      .sort();
+    assert.deepEqual(fields, ['(root)', 'detection.backend', 'detection.fps']);
+  });
+
+  it('kill -9 of the media process: it is restarted, recording resumes, events are neither duplicated nor left open', async () => {
+    const status = async () =>
+      (await (await api('/api/status')).json()) as {
+        media: { pid: number; restarts: number; running: boolean };
+        cameras: { status: string; recording: boolean }[];
+      };
+    const before = await status();
+    const db = new Database(join(dir.path, 'guardian.db'), { readonly: true });
+    const segmentsBefore = db.prepare('SELECT count(*) FROM segments').pluck().get() as number;
+    const killedAt = Date.now();
+    process.kill(before.media.pid, 'SIGKILL');
+    let after = await status();
+    while (
+      (after.media.restarts < 1 || !after.media.running || after.cameras[0]?.status !== 'online') &&
+      Date.now() - killedAt < 30_000
+    ) {
+      await sleep(300);
+      after = await status();
+    }
+    assert.equal(after.media.restarts, 1);
+    assert.notEqual(after.media.pid, before.media.pid);
+    assert.equal(after.cameras[0]?.status, 'online');
+    // Recording resumes: new segments after the restart.
+    const t0 = Date.now();
+    let newSegments = 0;
+    while (Date.now() - t0 < 30_000 && !newSegments) {
+      newSegments = db.prepare('SELECT count(*) FROM segments WHERE start_ms > ?').pluck().get(killedAt) as number;
+      await sleep(500);
+    }
+    assert.ok(newSegments > 0, 'a segment recorded after the restart');
+    assert.ok((db.prepare('SELECT count(*) FROM segments').pluck().get() as number) > segmentsBefore);
+    // Events open at the kill were ended, not left open or duplicated.
+    const stale = db
+      .prepare('SELECT count(*) FROM events WHERE end_ms IS NULL AND start_ms < ?')
+      .pluck()
+      .get(killedAt) as number;
+    assert.equal(stale, 0);
+    const dup = db
+      .prepare(
+        'SELECT count(*) FROM (SELECT camera_id, track_id, start_ms FROM events GROUP BY 1, 2, 3 HAVING count(*) > 1)',
+      )
+      .pluck()
+      .get() as number;
+    assert.equal(dup, 0);
+    assert.equal(db.pragma('integrity_check', { simple: true }), 'ok');
+    db.close();
+  });
+
+  it('login is rate limited', async () => {
+    let last = 0;
+    for (let i = 0; i < 12; i++) {
+      last = (
+        await fetch(`${base}/api/auth/login`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ password: 'wrong' }),
+        })
+      ).status;
+    }
+    assert.equal(last, 429);
+  });
+});
+
+describe('guardian edge configuration errors', () => {
+  it('a malformed configuration lists every problem and exits non-zero', async () => {
+    const dir = tempDir();
+    try {
+      const file = join(dir.path, 'bad.yaml');
+      writeFileSync(file, 'dataDir: relative/path\nhttp:\n  port: 99999\ndetection:\n  backend: tpu\ncolour: blue\n');
+      await assert.rejects(
+        promisify(execFile)(process.execPath, [guardian, 'edge', '--config', file]),
+        (e: { code: number; stderr: string }) => {
+          assert.equal(e.code, 2);
+          for (const f of ['dataDir', 'http.port', 'detection.backend', 'unknown key(s): colour'])
+            assert.ok(e.stderr.includes(f), `${f} in ${e.stderr}`);
+          assert.match(e.stderr, /4 problem/);
+          return true;
+        },
+      );
+    } finally {
+      dir.remove();
+    }
+  });
+});
