@@ -3,12 +3,14 @@ import { cpus } from 'node:os';
 
 import { benchDecode } from './decode.ts';
 import { benchDetect } from './detect.ts';
+import { benchEdge } from './edge.ts';
 import { benchRecord } from './record.ts';
 
 const entries: Record<string, (progress: (msg: string) => void) => Promise<unknown>> = {
   decode: benchDecode,
   detect: benchDetect,
   record: benchRecord,
+  edge: benchEdge,
 };
 
 const args = process.argv.slice(2);

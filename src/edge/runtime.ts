@@ -22,6 +22,7 @@ import { createEdgeServer, type EdgeContext } from './web/server.ts';
 
 export interface Edge {
   ctx: EdgeContext;
+  generator: EventGenerator;
   url: string;
   server: Server;
   stop(): Promise<void>;
@@ -177,6 +178,7 @@ export async function startEdge(config: Config, options: { log: Logger; configPa
 
   return {
     ctx,
+    generator,
     server,
     url: `http://${host}:${port}`,
     async stop() {

@@ -27,7 +27,7 @@ export const configSchema = z.strictObject({
   http: z
     .strictObject({
       host: z.string().default('0.0.0.0'),
-      port: z.number().int().min(1).max(65535).default(8080),
+      port: z.number().int().min(0).max(65535).default(8080).describe('0 picks a free port'),
     })
     .prefault({}),
   auth: z

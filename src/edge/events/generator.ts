@@ -59,6 +59,8 @@ const MAX_PATH = 600;
 
 export class EventGenerator {
   private readonly active = new Map<string, Active>();
+  /** Milliseconds from the decoded frame that started an event to its row in the database (recent 1000). */
+  readonly startLatenciesMs: number[] = [];
 
   constructor(
     private readonly store: EventStore,
@@ -100,6 +102,8 @@ export class EventGenerator {
           thumbnail: null,
           clip: null,
         });
+        this.startLatenciesMs.push(Date.now() - f.wallClockMs);
+        if (this.startLatenciesMs.length > 1000) this.startLatenciesMs.shift();
         this.log.info({ camera: f.cameraId, event: ev.id, label: d.label, score: d.score }, 'event started');
         a = {
           eventId: ev.id,
