@@ -193,6 +193,29 @@ for n in z.namelist():
   writeFileSync(stamp, `${OPENVINO_VERSION}\n`);
 }
 
+function listTree(dir) {
+  return readdirSync(dir, { withFileTypes: true })
+    .flatMap((e) => (e.isDirectory() ? listTree(join(dir, e.name)) : [join(dir, e.name)]))
+    .sort();
+}
+
+// The web UI: React + Vite, built into dist/ui when its sources change.
+function ensureUiBuild() {
+  const out = join(root, 'dist', 'ui', 'index.html');
+  const stamp = join(root, 'dist', '.guardian-ui-hash');
+  const want = hashFiles([...listTree(join(root, 'web')), join(root, 'package-lock.json')]);
+  if (existsSync(out) && existsSync(stamp) && readFileSync(stamp, 'utf8') === want) return;
+  log('building the web UI (vite)');
+  run(join(root, 'node_modules', '.bin', 'vite'), [
+    'build',
+    '--config',
+    join(root, 'web', 'vite.config.ts'),
+    '--logLevel',
+    'warn',
+  ]);
+  writeFileSync(stamp, want);
+}
+
 function checkNode() {
   const [major, minor] = process.versions.node.split('.').map(Number);
   if (major < 20 || (major === 20 && minor < 17)) {
@@ -206,6 +229,7 @@ ensureAptPackages();
 ensureNpmDependencies();
 ensureNativeBuild();
 ensureOpenVino();
+ensureUiBuild();
 try {
   const v = execFileSync(
     process.execPath,

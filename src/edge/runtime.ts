@@ -11,7 +11,7 @@ import { openDatabase } from '../shared/db.ts';
 import type { Logger } from '../shared/log.ts';
 import { projectRoot } from '../shared/paths.ts';
 import { CameraRegistry } from './cameras/registry.ts';
-import { EventGenerator } from './events/generator.ts';
+import { EventGenerator, type FrameDetections } from './events/generator.ts';
 import { Outbox } from './events/outbox.ts';
 import { EventStore } from './events/store.ts';
 import { OutboxDelivery } from './link/delivery.ts';
@@ -54,6 +54,7 @@ export async function startEdge(config: Config, options: { log: Logger; configPa
     log.child({ component: 'link' }),
   );
   const clipsInFlight = new Map<string, Promise<string>>();
+  const latestFrames = new Map<string, FrameDetections>();
   const abs = (rel: string) => join(config.dataDir, rel);
 
   const ctx: EdgeContext = {
@@ -99,6 +100,7 @@ export async function startEdge(config: Config, options: { log: Logger; configPa
       }
       return job;
     },
+    latestFrame: (cameraId) => latestFrames.get(cameraId),
     linkState: () => ({
       configured: Boolean(config.vm.url),
       connected: delivery.connected,
@@ -114,7 +116,7 @@ export async function startEdge(config: Config, options: { log: Logger; configPa
       requiredZones: (cameraId) => ctx.config.cameras[cameraId]?.requiredZones ?? [],
     },
     {
-      async snapshot(ev, frame) {
+      async snapshot(ev, frame, box) {
         const [full, thumb] = await Promise.all([
           media.request<Uint8Array>('snapshot', {
             cameraId: frame.cameraId,
@@ -134,7 +136,7 @@ export async function startEdge(config: Config, options: { log: Logger; configPa
         mkdirSync(dirname(abs(snapshot)), { recursive: true });
         writeFileSync(abs(snapshot), Buffer.from(full));
         writeFileSync(abs(thumbnail), Buffer.from(thumb));
-        return { snapshot, thumbnail };
+        return { snapshot, thumbnail, snapshotBox: box.map((v) => Math.round(v)) as typeof box };
       },
       ended(ev) {
         const r = ctx.config.recording;
@@ -150,7 +152,10 @@ export async function startEdge(config: Config, options: { log: Logger; configPa
     },
     log.child({ component: 'events' }),
   );
-  media.on('frame', (m) => generator.handle(m.frame));
+  media.on('frame', (m) => {
+    if (m.detected) latestFrames.set(m.frame.cameraId, m.frame);
+    generator.handle(m.frame);
+  });
   // Track ids restart with the media process: end what is open rather than mix objects up.
   media.on('exit', () => generator.finishAll());
 

@@ -82,6 +82,7 @@ export const edgeMigrations: readonly Migration[] = [
         detections INTEGER NOT NULL,
         box_path TEXT NOT NULL,             -- JSON [[t_ms, x1, y1, x2, y2], ...]
         snapshot TEXT,                      -- file names relative to the data dir
+        snapshot_box TEXT,                  -- JSON [x1, y1, x2, y2] of the object in the snapshot
         thumbnail TEXT,
         clip TEXT,
         protected INTEGER NOT NULL DEFAULT 0,

@@ -19,6 +19,7 @@ export interface EventRecord {
   detections: number;
   boxPath: [number, ...Box][];
   snapshot: string | null;
+  snapshotBox: Box | null;
   thumbnail: string | null;
   clip: string | null;
   protected: boolean;
@@ -39,6 +40,7 @@ interface Row {
   detections: number;
   box_path: string;
   snapshot: string | null;
+  snapshot_box: string | null;
   thumbnail: string | null;
   clip: string | null;
   protected: number;
@@ -59,6 +61,7 @@ const fromRow = (r: Row): EventRecord => ({
   detections: r.detections,
   boxPath: JSON.parse(r.box_path),
   snapshot: r.snapshot,
+  snapshotBox: r.snapshot_box ? JSON.parse(r.snapshot_box) : null,
   thumbnail: r.thumbnail,
   clip: r.clip,
   protected: r.protected === 1,
@@ -76,7 +79,7 @@ export interface EventQuery {
 
 /** What goes to the owner's server: the event without local file names. */
 export function eventPayload(e: EventRecord) {
-  const { snapshot, thumbnail, clip, ...rest } = e;
+  const { snapshot, thumbnail, clip, snapshotBox, ...rest } = e;
   return { ...rest, hasSnapshot: Boolean(snapshot), hasClip: Boolean(clip) };
 }
 
@@ -86,9 +89,9 @@ export class EventStore {
     private readonly outbox: Outbox,
   ) {}
 
-  create(e: Omit<EventRecord, 'id' | 'updatedMs' | 'protected'>): EventRecord {
+  create(e: Omit<EventRecord, 'id' | 'updatedMs' | 'protected' | 'snapshotBox'>): EventRecord {
     const id = ulid(e.startMs);
-    const record: EventRecord = { ...e, id, protected: false, updatedMs: Date.now() };
+    const record: EventRecord = { ...e, id, snapshotBox: null, protected: false, updatedMs: Date.now() };
     this.db.transaction(() => {
       this.db
         .prepare(
@@ -128,7 +131,8 @@ export class EventStore {
       this.db
         .prepare(
           `UPDATE events SET label = ?, labels = ?, zones = ?, end_ms = ?, max_score = ?, mean_score = ?,
-             detections = ?, box_path = ?, snapshot = ?, thumbnail = ?, clip = ?, protected = ?, updated_ms = ?
+             detections = ?, box_path = ?, snapshot = ?, snapshot_box = ?, thumbnail = ?, clip = ?, protected = ?,
+             updated_ms = ?
            WHERE id = ?`,
         )
         .run(

@@ -1,5 +1,5 @@
 // The edge HTTP API (express 5): everything the UI needs, behind login; files are found by id, never by path.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { join, normalize } from 'node:path';
 
@@ -13,8 +13,10 @@ import { configJsonSchema, validateConfig } from '../../shared/config.ts';
 import type { Db } from '../../shared/db.ts';
 import { GuardianError, ValidationError } from '../../shared/errors.ts';
 import type { Logger } from '../../shared/log.ts';
+import { projectRoot } from '../../shared/paths.ts';
 import type { CameraRegistry } from '../cameras/registry.ts';
 import { parseCameraUrl } from '../cameras/url.ts';
+import type { FrameDetections } from '../events/generator.ts';
 import type { EventStore } from '../events/store.ts';
 import type { MediaProcess } from '../media/process.ts';
 import type { Telemetry } from '../telemetry.ts';
@@ -37,6 +39,7 @@ export interface EdgeContext {
   /** Path of an event's clip, making it from the recordings if needed. */
   eventClip(eventId: string): Promise<string>;
   linkState(): { configured: boolean; connected: boolean; lastError: string | null };
+  latestFrame(cameraId: string): FrameDetections | undefined;
 }
 
 const id = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'expected an id of letters, digits, _ and -');
@@ -493,16 +496,28 @@ export function createEdgeServer(ctx: EdgeContext): { app: express.Express; serv
   api.route('get', '/openapi.json', { summary: 'This document', tag: 'status' }, () => api.openapi(ctx.version));
 
   app.use('/api', (_req, res) => sendError(res, new GuardianError('NOT_FOUND', 'no such endpoint')));
-  // Until the web UI is built (web/, served from dist/ui), a page that says where things are.
-  app.get('/', (_req, res) => {
-    res
-      .type('html')
-      .send(
-        '<!doctype html><meta charset="utf-8"><title>Guardian</title><body style="font-family:sans-serif;background:#111;color:#eee;padding:2em">' +
-          '<h1>Guardian edge</h1><p>The appliance is running. The API is described at <a style="color:#8cf" href="/api/openapi.json">/api/openapi.json</a>; ' +
-          'log in with <code>POST /api/auth/login</code>.</p></body>',
-      );
-  });
+  // The web UI (web/, built into dist/ui by npm run setup): static files, and index.html for client-side routes.
+  const ui = join(projectRoot, 'dist', 'ui');
+  if (existsSync(join(ui, 'index.html'))) {
+    app.use(
+      express.static(ui, {
+        index: 'index.html',
+        maxAge: '1h',
+        setHeaders: (res, path) => path.endsWith('index.html') && res.setHeader('Cache-Control', 'no-cache'),
+      }),
+    );
+    app.get(/^\/(?!api\/).*/, (_req, res) =>
+      res.sendFile(join(ui, 'index.html'), { headers: { 'Cache-Control': 'no-cache' } }),
+    );
+  } else {
+    app.get('/', (_req, res) => {
+      res
+        .type('html')
+        .send(
+          '<!doctype html><meta charset="utf-8"><title>Guardian</title><p>The web UI is not built: run <code>npm run setup</code>. The API is at <a href="/api/openapi.json">/api/openapi.json</a>.</p>',
+        );
+    });
+  }
   app.use((err: unknown, _req: express.Request, res: express.Response, _next: express.NextFunction) => {
     // Body parser errors (malformed JSON...) and anything else thrown outside a route.
     const status = (err as { status?: number })?.status;

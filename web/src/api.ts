@@ -1,0 +1,86 @@
+// Talks to the edge API: the session cookie travels by itself; changes carry the CSRF token from its cookie.
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly issues: { field: string; message: string }[] = [],
+  ) {
+    super(message);
+  }
+}
+
+function csrf(): string {
+  return decodeURIComponent(/(?:^|; )guardian_csrf=([^;]*)/.exec(document.cookie)?.[1] ?? '');
+}
+
+export async function api<T = unknown>(path: string, init: { method?: string; body?: unknown } = {}): Promise<T> {
+  const method = init.method ?? 'GET';
+  const res = await fetch(`/api${path}`, {
+    method,
+    credentials: 'same-origin',
+    headers: {
+      ...(init.body !== undefined ? { 'Content-Type': 'application/json' } : {}),
+      ...(method !== 'GET' ? { 'X-CSRF-Token': csrf() } : {}),
+    },
+    ...(init.body !== undefined ? { body: JSON.stringify(init.body) } : {}),
+  });
+  const text = await res.text();
+  const data = text ? JSON.parse(text) : undefined;
+  if (!res.ok) {
+    const e = data?.error ?? {};
+    if (res.status === 401) window.dispatchEvent(new Event('guardian:logged-out'));
+    throw new ApiError(res.status, e.code ?? 'ERROR', e.message ?? res.statusText, e.issues ?? []);
+  }
+  return data as T;
+}
+
+export interface CameraRuntime {
+  status: string;
+  lastSeen: number | null;
+  lastError: string | null;
+  inputFps: number | null;
+  detectFps: number;
+  inferenceMs: number | null;
+  recording: boolean;
+  reconnects: number;
+}
+
+export interface Camera {
+  id: string;
+  name: string;
+  kind: string;
+  recordUrl: string;
+  detectUrl: string | null;
+  enabled: boolean;
+  detectFps: number;
+  health: { status: string; lastSeen: number | null; lastError: string | null; inputFps: number | null };
+  runtime: CameraRuntime | null;
+}
+
+export interface GuardianEvent {
+  id: string;
+  cameraId: string;
+  label: string;
+  labels: string[];
+  zones: string[];
+  startMs: number;
+  endMs: number | null;
+  maxScore: number;
+  meanScore: number;
+  boxPath: [number, number, number, number, number][];
+  snapshot: string | null;
+  thumbnail: string | null;
+  protected: boolean;
+}
+
+export interface Status {
+  version: string;
+  uptimeSeconds: number;
+  media: { running: boolean; restarts: number; backend: { name: string; fallback: string | null } | null };
+  cameras: ({ id: string; name: string } & CameraRuntime)[];
+  camerasOnline: number;
+  eventsToday: number;
+  outboxLength: number;
+  link: { configured: boolean; connected: boolean; lastError: string | null };
+}

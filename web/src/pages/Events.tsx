@@ -1,0 +1,272 @@
+import { Download, Shield } from 'lucide-react';
+import { useCallback, useEffect, useRef, useState } from 'react';
+
+import { api, type Camera, type GuardianEvent } from '../api.ts';
+import { Card, ErrorNote } from '../components/Layout.tsx';
+import { usePoll } from '../router.ts';
+
+const time = (ms: number) =>
+  new Date(ms).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit' });
+const day = (ms: number) => new Date(ms).toLocaleDateString([], { weekday: 'long', day: 'numeric', month: 'long' });
+const LABELS = ['person', 'car', 'truck', 'dog', 'cat', 'bicycle'];
+
+export function Events() {
+  const { data: cameras } = usePoll(() => api<Camera[]>('/cameras'), 0);
+  const [camera, setCamera] = useState('');
+  const [label, setLabel] = useState('');
+  const [from, setFrom] = useState('');
+  const [to, setTo] = useState('');
+  const [events, setEvents] = useState<GuardianEvent[]>([]);
+  const [cursor, setCursor] = useState<string | null | undefined>(undefined);
+  const [error, setError] = useState<unknown>();
+  const [loading, setLoading] = useState(false);
+  const sentinel = useRef<HTMLDivElement>(null);
+
+  const query = useCallback(
+    (c?: string) => {
+      const q = new URLSearchParams({ limit: '30' });
+      if (camera) q.set('camera', camera);
+      if (label) q.set('label', label);
+      if (from) q.set('from', String(new Date(from).getTime()));
+      if (to) q.set('to', String(new Date(to).getTime() + 86_400_000));
+      if (c) q.set('cursor', c);
+      return `/events?${q}`;
+    },
+    [camera, label, from, to],
+  );
+  const load = useCallback(
+    async (more: boolean) => {
+      setLoading(true);
+      try {
+        const r = await api<{ events: GuardianEvent[]; nextCursor: string | null }>(
+          query(more ? (cursor ?? undefined) : undefined),
+        );
+        setEvents((prev) => (more ? [...prev, ...r.events] : r.events));
+        setCursor(r.nextCursor);
+        setError(undefined);
+      } catch (e) {
+        setError(e);
+      } finally {
+        setLoading(false);
+      }
+    },
+    [query, cursor],
+  );
+  useEffect(() => {
+    void load(false);
+    const t = setInterval(
+      () => document.visibilityState === 'visible' && window.scrollY < 200 && void load(false),
+      10_000,
+    );
+    return () => clearInterval(t);
+  }, [camera, label, from, to]);
+  useEffect(() => {
+    // Infinite scroll: the next page loads when the end of the list comes into view.
+    const el = sentinel.current;
+    if (!el) return;
+    const io = new IntersectionObserver(
+      (entries) => entries[0]?.isIntersecting && cursor && !loading && void load(true),
+    );
+    io.observe(el);
+    return () => io.disconnect();
+  }, [cursor, loading, load]);
+
+  const groups = new Map<string, GuardianEvent[]>();
+  for (const e of events) {
+    const k = day(e.startMs);
+    groups.set(k, [...(groups.get(k) ?? []), e]);
+  }
+  const select = 'rounded-md border border-zinc-500/40 bg-transparent px-2 py-1.5 text-sm dark:[color-scheme:dark]';
+  return (
+    <div className="space-y-4">
+      <h1 className="text-lg font-semibold">Events</h1>
+      <div className="flex flex-wrap gap-2" role="group" aria-label="Filters">
+        <select aria-label="Camera" className={select} value={camera} onChange={(e) => setCamera(e.target.value)}>
+          <option value="">All cameras</option>
+          {cameras?.map((c) => (
+            <option key={c.id} value={c.id}>
+              {c.name}
+            </option>
+          ))}
+        </select>
+        <div className="flex gap-1">
+          {['', ...LABELS].map((l) => (
+            <button
+              key={l || 'all'}
+              type="button"
+              aria-pressed={label === l}
+              onClick={() => setLabel(l)}
+              className={`rounded-full border px-3 py-1 text-sm ${label === l ? 'border-sky-500 bg-sky-500/20 text-sky-300' : 'border-zinc-500/40'}`}
+            >
+              {l || 'all'}
+            </button>
+          ))}
+        </div>
+        <input
+          type="date"
+          aria-label="From"
+          className={select}
+          value={from}
+          onChange={(e) => setFrom(e.target.value)}
+        />
+        <input type="date" aria-label="To" className={select} value={to} onChange={(e) => setTo(e.target.value)} />
+      </div>
+      <ErrorNote error={error} />
+      {!loading && events.length === 0 && (
+        <p className="text-zinc-400">No events yet. They appear here when a person or vehicle is seen.</p>
+      )}
+      {[...groups.entries()].map(([d, list]) => (
+        <section key={d}>
+          <h2 className="sticky top-0 z-10 bg-inherit py-2 text-sm font-medium text-zinc-400">{d}</h2>
+          <ul className="grid gap-3 sm:grid-cols-2 xl:grid-cols-3">
+            {list.map((e) => (
+              <li key={e.id}>
+                <a
+                  href={`#/events/${e.id}`}
+                  data-testid="event-row"
+                  className="flex gap-3 rounded-xl border border-zinc-500/20 dark:bg-zinc-900 bg-white p-2 hover:border-sky-500/60 focus:outline-2 focus:outline-sky-500"
+                >
+                  {e.thumbnail ? (
+                    <img
+                      loading="lazy"
+                      src={`/api/events/${e.id}/thumbnail.jpg`}
+                      alt=""
+                      className="h-20 w-28 rounded-md object-cover"
+                    />
+                  ) : (
+                    <div className="h-20 w-28 animate-pulse rounded-md bg-zinc-500/20" />
+                  )}
+                  <div className="min-w-0 text-sm">
+                    <p className="font-medium capitalize">
+                      {e.label} <span className="text-zinc-400">{Math.round(e.maxScore * 100)}%</span>
+                    </p>
+                    <p className="text-zinc-400">
+                      {time(e.startMs)}
+                      {e.endMs ? ` · ${Math.max(1, Math.round((e.endMs - e.startMs) / 1000))} s` : ' · now'}
+                    </p>
+                    <p className="truncate text-zinc-500">
+                      {cameras?.find((c) => c.id === e.cameraId)?.name ?? e.cameraId}
+                      {e.zones.length ? ` · ${e.zones.join(', ')}` : ''}
+                    </p>
+                  </div>
+                </a>
+              </li>
+            ))}
+          </ul>
+        </section>
+      ))}
+      <div ref={sentinel} className="h-8">
+        {loading && <span className="text-sm text-zinc-400">Loading…</span>}
+      </div>
+    </div>
+  );
+}
+
+export function EventDetail({ id }: { id: string }) {
+  const {
+    data: ev,
+    error,
+    reload,
+  } = usePoll(
+    () => api<GuardianEvent & { snapshotBox: [number, number, number, number] | null }>(`/events/${id}`),
+    5000,
+    [id],
+  );
+  const [size, setSize] = useState<{ w: number; h: number }>();
+  if (error) return <ErrorNote error={error} />;
+  if (!ev) return <div className="h-64 animate-pulse rounded-xl bg-zinc-500/15" />;
+  const b = ev.snapshotBox;
+  const protect = async () => {
+    await api(`/events/${id}/protect`, { method: 'POST', body: { protected: !ev.protected } });
+    reload();
+  };
+  return (
+    <div className="space-y-4">
+      <a href="#/events" className="text-sm text-sky-400">
+        ← Events
+      </a>
+      <h1 className="text-lg font-semibold capitalize">
+        {ev.label} at {time(ev.startMs)} <span className="text-sm font-normal text-zinc-400">{day(ev.startMs)}</span>
+      </h1>
+      <div className="grid gap-4 lg:grid-cols-2">
+        <Card title="Clip">
+          <video
+            data-testid="clip"
+            controls
+            autoPlay
+            muted
+            playsInline
+            preload="auto"
+            src={`/api/events/${id}/clip.mp4`}
+            className="w-full rounded-md bg-black"
+          />
+          <div className="mt-3 flex gap-2">
+            <a
+              href={`/api/events/${id}/clip.mp4?download=1`}
+              className="inline-flex items-center gap-1 rounded-md border border-zinc-500/40 px-3 py-1.5 text-sm"
+            >
+              <Download size={16} /> Download
+            </a>
+            <button
+              type="button"
+              onClick={protect}
+              aria-pressed={ev.protected}
+              className="inline-flex items-center gap-1 rounded-md border border-zinc-500/40 px-3 py-1.5 text-sm"
+            >
+              <Shield size={16} /> {ev.protected ? 'Kept' : 'Keep'}
+            </button>
+          </div>
+        </Card>
+        <Card title="Snapshot">
+          {ev.snapshot ? (
+            <div className="relative">
+              <img
+                data-testid="snapshot"
+                src={`/api/events/${id}/snapshot.jpg`}
+                alt={`${ev.label} snapshot`}
+                className="w-full rounded-md"
+                onLoad={(e) => setSize({ w: e.currentTarget.naturalWidth, h: e.currentTarget.naturalHeight })}
+              />
+              {b && size && (
+                <svg
+                  className="pointer-events-none absolute inset-0 h-full w-full"
+                  viewBox={`0 0 ${size.w} ${size.h}`}
+                  preserveAspectRatio="none"
+                  aria-hidden
+                >
+                  <rect
+                    x={b[0]}
+                    y={b[1]}
+                    width={b[2] - b[0]}
+                    height={b[3] - b[1]}
+                    fill="none"
+                    stroke="#38bdf8"
+                    strokeWidth={3}
+                  />
+                  <text
+                    x={b[0]}
+                    y={Math.max(14, b[1] - 6)}
+                    fill="#38bdf8"
+                    fontSize={16}
+                  >{`${ev.label} ${Math.round(ev.maxScore * 100)}%`}</text>
+                </svg>
+              )}
+            </div>
+          ) : (
+            <p className="text-sm text-zinc-400">The snapshot is being taken…</p>
+          )}
+          <dl className="mt-3 grid grid-cols-2 gap-1 text-sm">
+            <dt className="text-zinc-400">Best score</dt>
+            <dd>{Math.round(ev.maxScore * 100)}%</dd>
+            <dt className="text-zinc-400">Mean score</dt>
+            <dd>{Math.round(ev.meanScore * 100)}%</dd>
+            <dt className="text-zinc-400">Duration</dt>
+            <dd>{ev.endMs ? `${Math.round((ev.endMs - ev.startMs) / 1000)} s` : 'in progress'}</dd>
+            <dt className="text-zinc-400">Zones</dt>
+            <dd>{ev.zones.join(', ') || '–'}</dd>
+          </dl>
+        </Card>
+      </div>
+    </div>
+  );
+}

@@ -1,0 +1,350 @@
+import { type FormEvent, useEffect, useRef, useState } from 'react';
+
+import { ApiError, api, type Camera } from '../api.ts';
+import { Card, ErrorNote } from '../components/Layout.tsx';
+
+// Forms generated from the configuration's JSON Schema, one card per section; the API's field errors are shown
+// next to the fields they concern.
+interface Schema {
+  type?: string | string[];
+  properties?: Record<string, Schema>;
+  enum?: string[];
+  description?: string;
+  default?: unknown;
+  minimum?: number;
+  maximum?: number;
+  additionalProperties?: Schema | boolean;
+}
+
+type Json = Record<string, unknown>;
+
+const SECTIONS: { key: string; title: string }[] = [
+  { key: 'detection', title: 'Detection' },
+  { key: 'events', title: 'Events' },
+  { key: 'recording', title: 'Recording and retention' },
+  { key: 'http', title: 'Web server' },
+  { key: 'auth', title: 'Login' },
+  { key: 'telemetry', title: 'Telemetry' },
+  { key: 'vm', title: 'Your server (VM link)' },
+];
+
+const human = (k: string) => k.replace(/([A-Z])/g, ' $1').replace(/^./, (c) => c.toUpperCase());
+
+function getPath(o: Json, path: string[]): unknown {
+  return path.reduce<unknown>((v, k) => (v && typeof v === 'object' ? (v as Json)[k] : undefined), o);
+}
+function setPath(o: Json, path: string[], value: unknown): Json {
+  const copy = structuredClone(o);
+  let node = copy;
+  for (const k of path.slice(0, -1)) {
+    node[k] = typeof node[k] === 'object' && node[k] !== null ? node[k] : {};
+    node = node[k] as Json;
+  }
+  node[path.at(-1) as string] = value;
+  return copy;
+}
+
+function Fields({
+  schema,
+  path,
+  config,
+  setConfig,
+  errors,
+}: {
+  schema: Schema;
+  path: string[];
+  config: Json;
+  setConfig: (c: Json) => void;
+  errors: Record<string, string>;
+}) {
+  return (
+    <div className="grid gap-3 sm:grid-cols-2">
+      {Object.entries(schema.properties ?? {}).map(([k, s]) => {
+        const p = [...path, k];
+        const id = p.join('.');
+        const value = getPath(config, p);
+        const err = errors[id];
+        const type = Array.isArray(s.type) ? s.type[0] : s.type;
+        const cls = `mt-1 w-full rounded-md border bg-transparent px-3 py-2 ${err ? 'border-red-500' : 'border-zinc-500/40'}`;
+        let input: React.ReactNode;
+        if (type === 'object' && s.properties)
+          return (
+            <fieldset key={id} className="sm:col-span-2 rounded-md border border-zinc-500/20 p-3">
+              <legend className="px-1 text-sm text-zinc-400">{human(k)}</legend>
+              <Fields schema={s} path={p} config={config} setConfig={setConfig} errors={errors} />
+            </fieldset>
+          );
+        if (s.enum)
+          input = (
+            <select
+              id={id}
+              name={id}
+              className={`${cls} dark:[color-scheme:dark]`}
+              value={String(value ?? '')}
+              onChange={(e) => setConfig(setPath(config, p, e.target.value))}
+            >
+              {s.enum.map((o) => (
+                <option key={o}>{o}</option>
+              ))}
+            </select>
+          );
+        else if (type === 'boolean')
+          input = (
+            <input
+              id={id}
+              name={id}
+              type="checkbox"
+              className="mt-2 block h-5 w-5"
+              checked={Boolean(value)}
+              onChange={(e) => setConfig(setPath(config, p, e.target.checked))}
+            />
+          );
+        else if (type === 'number' || type === 'integer')
+          input = (
+            <input
+              id={id}
+              name={id}
+              type="number"
+              step="any"
+              className={cls}
+              value={value === undefined ? '' : String(value)}
+              onChange={(e) =>
+                setConfig(setPath(config, p, e.target.value === '' ? undefined : Number(e.target.value)))
+              }
+            />
+          );
+        else if (type === 'string')
+          input = (
+            <input
+              id={id}
+              name={id}
+              className={cls}
+              value={String(value ?? '')}
+              onChange={(e) => setConfig(setPath(config, p, e.target.value || undefined))}
+            />
+          );
+        else
+          input = (
+            <textarea
+              id={id}
+              name={id}
+              rows={4}
+              className={`${cls} font-mono text-xs`}
+              defaultValue={JSON.stringify(value ?? {}, null, 1)}
+              onBlur={(e) => {
+                try {
+                  setConfig(setPath(config, p, JSON.parse(e.target.value)));
+                } catch {
+                  /* shown as an error on save */
+                }
+              }}
+            />
+          );
+        return (
+          <div key={id} className={type === 'object' || type === 'array' ? 'sm:col-span-2' : ''}>
+            <label htmlFor={id} className="text-sm">
+              {human(k)}
+            </label>
+            {input}
+            {s.description && <p className="mt-1 text-xs text-zinc-500">{s.description}</p>}
+            {err && (
+              <p role="alert" className="mt-1 text-xs text-red-400">
+                {err}
+              </p>
+            )}
+          </div>
+        );
+      })}
+    </div>
+  );
+}
+
+/** Draw a zone on the camera's current frame: click to add points, then name and save it. */
+function ZoneEditor({ config, setConfig, onSave }: { config: Json; setConfig: (c: Json) => void; onSave: () => void }) {
+  const [cameras, setCameras] = useState<Camera[]>([]);
+  const [camera, setCamera] = useState('');
+  const [points, setPoints] = useState<[number, number][]>([]);
+  const [name, setName] = useState('');
+  const img = useRef<HTMLImageElement>(null);
+  useEffect(() => {
+    api<Camera[]>('/cameras').then((c) => {
+      setCameras(c);
+      setCamera(c[0]?.id ?? '');
+    });
+  }, []);
+  if (!cameras.length) return <p className="text-sm text-zinc-400">Add a camera to draw zones on it.</p>;
+  const zones =
+    (getPath(config, ['cameras', camera, 'zones']) as { name: string; points: [number, number][] }[] | undefined) ?? [];
+  const add = () => {
+    if (points.length < 3 || !name) return;
+    const next = setPath(
+      config,
+      ['cameras', camera, 'zones'],
+      [...zones.filter((z) => z.name !== name), { name, points }],
+    );
+    setConfig(next);
+    setPoints([]);
+    setName('');
+    onSave();
+  };
+  return (
+    <div className="space-y-2">
+      <select
+        aria-label="Camera for zones"
+        value={camera}
+        onChange={(e) => setCamera(e.target.value)}
+        className="rounded-md border border-zinc-500/40 bg-transparent px-2 py-1.5 text-sm dark:[color-scheme:dark]"
+      >
+        {cameras.map((c) => (
+          <option key={c.id} value={c.id}>
+            {c.name}
+          </option>
+        ))}
+      </select>
+      <div
+        className="relative max-w-2xl cursor-crosshair"
+        onClick={(e) => {
+          const r = e.currentTarget.getBoundingClientRect();
+          setPoints([
+            ...points,
+            [
+              Math.round(((e.clientX - r.left) / r.width) * 1000) / 1000,
+              Math.round(((e.clientY - r.top) / r.height) * 1000) / 1000,
+            ],
+          ]);
+        }}
+        onKeyDown={() => undefined}
+        role="presentation"
+      >
+        {camera && (
+          <img
+            ref={img}
+            src={`/api/cameras/${camera}/latest.jpg?width=800`}
+            alt="Current frame"
+            className="w-full rounded-md"
+          />
+        )}
+        <svg
+          className="pointer-events-none absolute inset-0 h-full w-full"
+          viewBox="0 0 1 1"
+          preserveAspectRatio="none"
+          aria-hidden
+        >
+          {zones.map((z) => (
+            <polygon
+              key={z.name}
+              points={z.points.map((p) => p.join(',')).join(' ')}
+              fill="#38bdf833"
+              stroke="#38bdf8"
+              strokeWidth={0.003}
+            />
+          ))}
+          {points.length > 0 && (
+            <polygon
+              points={points.map((p) => p.join(',')).join(' ')}
+              fill="#f59e0b33"
+              stroke="#f59e0b"
+              strokeWidth={0.003}
+            />
+          )}
+        </svg>
+      </div>
+      <div className="flex flex-wrap gap-2 text-sm">
+        <input
+          aria-label="Zone name"
+          placeholder="Zone name, e.g. driveway"
+          value={name}
+          onChange={(e) => setName(e.target.value)}
+          className="rounded-md border border-zinc-500/40 bg-transparent px-2 py-1.5"
+        />
+        <button
+          type="button"
+          onClick={add}
+          disabled={points.length < 3 || !name}
+          className="rounded-md bg-sky-600 px-3 py-1.5 text-white disabled:opacity-40"
+        >
+          Save zone ({points.length} points)
+        </button>
+        <button
+          type="button"
+          onClick={() => setPoints([])}
+          className="rounded-md border border-zinc-500/40 px-3 py-1.5"
+        >
+          Clear
+        </button>
+        {zones.map((z) => (
+          <span key={z.name} className="rounded-full bg-sky-500/20 px-2 py-1">
+            {z.name}
+          </span>
+        ))}
+      </div>
+    </div>
+  );
+}
+
+export function Settings() {
+  const [schema, setSchema] = useState<Schema>();
+  const [config, setConfig] = useState<Json>();
+  const [errors, setErrors] = useState<Record<string, string>>({});
+  const [error, setError] = useState<unknown>();
+  const [saved, setSaved] = useState(false);
+  useEffect(() => {
+    Promise.all([api<Schema>('/config/schema'), api<Json>('/config')]).then(([s, c]) => {
+      setSchema(s);
+      setConfig(c);
+    }, setError);
+  }, []);
+  const save = async (e?: FormEvent, next?: Json) => {
+    e?.preventDefault();
+    setErrors({});
+    setError(undefined);
+    setSaved(false);
+    try {
+      setConfig(await api<Json>('/config', { method: 'PUT', body: next ?? config }));
+      setSaved(true);
+    } catch (err) {
+      if (err instanceof ApiError && err.issues.length)
+        setErrors(Object.fromEntries(err.issues.map((i) => [i.field, i.message])));
+      else setError(err);
+    }
+  };
+  if (error && !config) return <ErrorNote error={error} />;
+  if (!schema || !config) return <div className="h-64 animate-pulse rounded-xl bg-zinc-500/15" />;
+  return (
+    <form onSubmit={save} className="space-y-4" aria-label="Settings">
+      <div className="flex items-center justify-between">
+        <h1 className="text-lg font-semibold">Settings</h1>
+        <div className="flex items-center gap-3">
+          {saved && (
+            <span role="status" className="text-sm text-emerald-400">
+              Saved
+            </span>
+          )}
+          {Object.keys(errors).length > 0 && (
+            <span role="alert" className="text-sm text-red-400">
+              {Object.keys(errors).length} field(s) need attention
+            </span>
+          )}
+          <button type="submit" className="rounded-md bg-sky-600 px-4 py-1.5 text-sm font-medium text-white">
+            Save
+          </button>
+        </div>
+      </div>
+      <ErrorNote error={error} />
+      {SECTIONS.filter((s) => schema.properties?.[s.key]).map((s) => (
+        <Card key={s.key} title={s.title}>
+          <Fields
+            schema={schema.properties?.[s.key] as Schema}
+            path={[s.key]}
+            config={config}
+            setConfig={setConfig}
+            errors={errors}
+          />
+        </Card>
+      ))}
+      <Card title="Zones (drawn on the camera image)">
+        <ZoneEditor config={config} setConfig={(c) => setConfig(c)} onSave={() => undefined} />
+      </Card>
+    </form>
+  );
+}
