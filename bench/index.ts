@@ -5,12 +5,14 @@ import { benchDecode } from './decode.ts';
 import { benchDetect } from './detect.ts';
 import { benchEdge } from './edge.ts';
 import { benchRecord } from './record.ts';
+import { benchUi } from './ui.ts';
 
 const entries: Record<string, (progress: (msg: string) => void) => Promise<unknown>> = {
   decode: benchDecode,
   detect: benchDetect,
   record: benchRecord,
   edge: benchEdge,
+  ui: benchUi,
 };
 
 const args = process.argv.slice(2);

@@ -35,6 +35,7 @@ const APT_PACKAGES = {
     'gstreamer1.0-plugins-bad',
     'iproute2',
   ],
+  'browser tests of the web UI': ['chromium'],
 };
 
 function run(cmd, args, opts = {}) {

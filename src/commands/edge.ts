@@ -65,46 +65,56 @@ export function registerEdgeCommands(program: Command): void {
     .option('--data-dir <dir>', 'where the demo keeps its database and recordings', join(tmpdir(), 'guardian-demo'))
     .option('--port <n>', 'HTTP port', (v) => Number(v), 8080)
     .option('--admin-password <pw>', 'admin password (default: generated and printed)')
+    .option('--first-run', 'leave the admin password unset: the web UI asks for it, as on a new appliance')
     .option('--no-open', 'do not open a browser')
-    .action(async (opts: { dataDir: string; port: number; adminPassword?: string; open: boolean }) => {
-      // Quiet by default (the media process inherits the level); GUARDIAN_LOG_LEVEL=info shows everything.
-      process.env.GUARDIAN_LOG_LEVEL ??= 'warn';
-      const log = createLogger();
-      const dataDir = resolve(opts.dataDir);
-      mkdirSync(dataDir, { recursive: true });
-      const video = sharedPath('media', 'vtest.mp4');
-      if (!existsSync(video)) {
-        process.stderr.write(`guardian: the sample video is missing at ${video} (set GUARDIAN_SHARED)\n`);
-        process.exit(1);
-      }
-      let config: ReturnType<typeof validateConfig>;
-      try {
-        config = validateConfig({
-          dataDir,
-          http: { host: '127.0.0.1', port: opts.port },
-          recording: { minFreeBytes: 256 * 1024 * 1024, minFreeMinutes: 0, continuousDays: 1 },
-          cameras: { 'demo-street': { recordMode: 'continuous' } },
-        });
-      } catch (err) {
-        printConfigErrors(err);
-      }
-      const configPath = join(dataDir, 'config.yaml');
-      writeFileSync(configPath, YAML.stringify(config));
-      const edge = await startEdge(config, { log, configPath });
-      const password = opts.adminPassword ?? randomBytes(9).toString('base64url');
-      if (!edge.ctx.auth.hasAdmin()) await edge.ctx.auth.setup(password);
-      if (!edge.ctx.registry.list().some((c) => c.id === 'demo-street')) {
-        // The sample video, played in real time and looping: a camera that never runs out.
-        edge.ctx.registry.add({ id: 'demo-street', name: 'Demo street', kind: 'file', recordUrl: video, detectFps: 5 });
-        await new Promise<void>((r) => edge.ctx.media.once('ready', () => r()));
-        await edge.ctx.media.request('reloadCamera', { cameraId: 'demo-street' });
-      }
-      console.log(`Guardian demo is running at ${edge.url}/`);
-      console.log(`  log in as admin / ${opts.adminPassword ? '(the password you gave)' : password}`);
-      console.log(`  API: ${edge.url}/api/openapi.json   data: ${dataDir}`);
-      console.log('  events appear within a minute; Ctrl-C stops (recordings are finished first)');
-      if (opts.open && process.env.DISPLAY && spawnSync('which', ['xdg-open']).status === 0)
-        spawn('xdg-open', [`${edge.url}/`], { detached: true, stdio: 'ignore' }).unref();
-      runUntilSignal(edge.stop);
-    });
+    .action(
+      async (opts: { dataDir: string; port: number; adminPassword?: string; firstRun?: boolean; open: boolean }) => {
+        // Quiet by default (the media process inherits the level); GUARDIAN_LOG_LEVEL=info shows everything.
+        process.env.GUARDIAN_LOG_LEVEL ??= 'warn';
+        const log = createLogger();
+        const dataDir = resolve(opts.dataDir);
+        mkdirSync(dataDir, { recursive: true });
+        const video = sharedPath('media', 'vtest.mp4');
+        if (!existsSync(video)) {
+          process.stderr.write(`guardian: the sample video is missing at ${video} (set GUARDIAN_SHARED)\n`);
+          process.exit(1);
+        }
+        let config: ReturnType<typeof validateConfig>;
+        try {
+          config = validateConfig({
+            dataDir,
+            http: { host: '127.0.0.1', port: opts.port },
+            recording: { minFreeBytes: 256 * 1024 * 1024, minFreeMinutes: 0, continuousDays: 1 },
+            cameras: { 'demo-street': { recordMode: 'continuous' } },
+          });
+        } catch (err) {
+          printConfigErrors(err);
+        }
+        const configPath = join(dataDir, 'config.yaml');
+        writeFileSync(configPath, YAML.stringify(config));
+        const edge = await startEdge(config, { log, configPath });
+        const password = opts.adminPassword ?? randomBytes(9).toString('base64url');
+        if (!edge.ctx.auth.hasAdmin() && !opts.firstRun) await edge.ctx.auth.setup(password);
+        if (!edge.ctx.registry.list().some((c) => c.id === 'demo-street')) {
+          // The sample video, played in real time and looping: a camera that never runs out.
+          edge.ctx.registry.add({
+            id: 'demo-street',
+            name: 'Demo street',
+            kind: 'file',
+            recordUrl: video,
+            detectFps: 5,
+          });
+          await new Promise<void>((r) => edge.ctx.media.once('ready', () => r()));
+          await edge.ctx.media.request('reloadCamera', { cameraId: 'demo-street' });
+        }
+        console.log(`Guardian demo is running at ${edge.url}/`);
+        if (opts.firstRun && !edge.ctx.auth.hasAdmin()) console.log('  open it to choose the admin password');
+        else console.log(`  log in as admin / ${opts.adminPassword ? '(the password you gave)' : password}`);
+        console.log(`  API: ${edge.url}/api/openapi.json   data: ${dataDir}`);
+        console.log('  events appear within a minute; Ctrl-C stops (recordings are finished first)');
+        if (opts.open && process.env.DISPLAY && spawnSync('which', ['xdg-open']).status === 0)
+          spawn('xdg-open', [`${edge.url}/`], { detached: true, stdio: 'ignore' }).unref();
+        runUntilSignal(edge.stop);
+      },
+    );
 }

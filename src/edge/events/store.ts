@@ -145,6 +145,7 @@ export class EventStore {
           next.detections,
           JSON.stringify(next.boxPath),
           next.snapshot,
+          next.snapshotBox ? JSON.stringify(next.snapshotBox) : null,
           next.thumbnail,
           next.clip,
           next.protected ? 1 : 0,
