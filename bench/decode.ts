@@ -54,7 +54,7 @@ export async function benchDecode(progress: (msg: string) => void): Promise<Deco
     tensor: { size: 416, layout: 'nchw-float32' as const },
     motionWidth: 160,
   };
-  const runs = 5;
+  const runs = 9;
   const addon: number[] = [];
   const ffmpeg: number[] = [];
   let frames = 0;

@@ -1,18 +1,14 @@
 // `npm run bench -- [--json] [--only name,...]`: performance figures, each as a ratio to a reference measured in the same run.
 import { cpus } from 'node:os';
 
-import { benchDecode } from './decode.ts';
-import { benchDetect } from './detect.ts';
-import { benchEdge } from './edge.ts';
-import { benchRecord } from './record.ts';
-import { benchUi } from './ui.ts';
-
-const entries: Record<string, (progress: (msg: string) => void) => Promise<unknown>> = {
-  decode: benchDecode,
-  detect: benchDetect,
-  record: benchRecord,
-  edge: benchEdge,
-  ui: benchUi,
+type Entry = (progress: (msg: string) => void) => Promise<unknown>;
+// Loaded on demand, so that one entry's libraries (ONNX Runtime, a browser...) do not weigh on another's figures.
+const entries: Record<string, () => Promise<Entry>> = {
+  decode: async () => (await import('./decode.ts')).benchDecode,
+  detect: async () => (await import('./detect.ts')).benchDetect,
+  record: async () => (await import('./record.ts')).benchRecord,
+  edge: async () => (await import('./edge.ts')).benchEdge,
+  ui: async () => (await import('./ui.ts')).benchUi,
 };
 
 const args = process.argv.slice(2);
@@ -29,12 +25,12 @@ const result: Record<string, unknown> = {
   date: new Date().toISOString(),
 };
 for (const name of only) {
-  const run = entries[name];
-  if (!run) {
+  const load = entries[name];
+  if (!load) {
     console.error(`unknown bench entry ${name}; known: ${Object.keys(entries).join(', ')}`);
     process.exit(2);
   }
-  result[name] = await run(progress);
+  result[name] = await (await load())(progress);
 }
 if (process.stderr.isTTY) process.stderr.write('\r\x1b[K');
 console.log(json ? JSON.stringify(result) : JSON.stringify(result, null, 2));

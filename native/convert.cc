@@ -61,7 +61,9 @@ int MotionHeight(int srcW, int srcH, int w) {
   return std::max(2, h & ~1);
 }
 
-FrameConverter::~FrameConverter() { av_frame_free(&half_); }
+FrameConverter::~FrameConverter() {
+  for (AVFrame*& f : halves_) av_frame_free(&f);
+}
 
 void FrameConverter::TensorContentSize(int srcW, int srcH, const TensorSpec& spec, int* w, int* h) {
   const int S = spec.size;
@@ -76,24 +78,36 @@ void FrameConverter::TensorContentSize(int srcW, int srcH, const TensorSpec& spe
 }
 
 const AVFrame* FrameConverter::Reduce(const AVFrame* frame, int w, int h) {
+  // Halve while the frame stays at least twice the target: 1080p -> 960x540 -> 480x270 for a 416 tensor.
+  const AVFrame* f = frame;
+  for (AVFrame*& buf : halves_) {
+    const AVPixelFormat fmt = static_cast<AVPixelFormat>(f->format);
+    if ((fmt != AV_PIX_FMT_YUV420P && fmt != AV_PIX_FMT_YUVJ420P) || f->width < 2 * w || f->height < 2 * h ||
+        f->width < 4 || f->height < 4)
+      break;
+    const AVFrame* next = Halve(f, buf);
+    if (next == f) break;
+    f = next;
+  }
+  return f;
+}
+
+const AVFrame* FrameConverter::Halve(const AVFrame* frame, AVFrame*& out) {
   const AVPixelFormat fmt = static_cast<AVPixelFormat>(frame->format);
-  if ((fmt != AV_PIX_FMT_YUV420P && fmt != AV_PIX_FMT_YUVJ420P) || frame->width < 2 * w || frame->height < 2 * h ||
-      frame->width < 4 || frame->height < 4)
-    return frame;
   const int hw = frame->width / 2, hh = frame->height / 2;
-  if (!half_ || half_->width != hw || half_->height != hh || half_->format != fmt) {
-    av_frame_free(&half_);
-    half_ = av_frame_alloc();
-    half_->format = fmt;
-    half_->width = hw;
-    half_->height = hh;
-    if (!half_ || av_frame_get_buffer(half_, 32) < 0) {
-      av_frame_free(&half_);
+  if (!out || out->width != hw || out->height != hh || out->format != fmt) {
+    av_frame_free(&out);
+    out = av_frame_alloc();
+    out->format = fmt;
+    out->width = hw;
+    out->height = hh;
+    if (!out || av_frame_get_buffer(out, 32) < 0) {
+      av_frame_free(&out);
       return frame;
     }
   }
-  half_->color_range = frame->color_range;
-  half_->colorspace = frame->colorspace;
+  out->color_range = frame->color_range;
+  out->colorspace = frame->colorspace;
   for (int p = 0; p < 3; p++) {
     const int pw = p == 0 ? hw : (hw + 1) / 2;
     const int ph = p == 0 ? hh : (hh + 1) / 2;
@@ -103,20 +117,23 @@ const AVFrame* FrameConverter::Reduce(const AVFrame* frame, int w, int h) {
       const int y0 = std::min(2 * y, srcPh - 1), y1 = std::min(2 * y + 1, srcPh - 1);
       const uint8_t* a = frame->data[p] + static_cast<ptrdiff_t>(y0) * frame->linesize[p];
       const uint8_t* b = frame->data[p] + static_cast<ptrdiff_t>(y1) * frame->linesize[p];
-      uint8_t* o = half_->data[p] + static_cast<ptrdiff_t>(y) * half_->linesize[p];
+      uint8_t* o = out->data[p] + static_cast<ptrdiff_t>(y) * out->linesize[p];
       const int full = std::min(pw, srcPw / 2);
       int x = 0;
 #ifdef __SSE2__
-      // 16 output pixels per step: vertical then horizontal rounded averages (within 1 of the exact box mean).
+      // 16 output pixels per step, exactly (a + b + c + d + 2) >> 2 in 16-bit lanes.
       const __m128i lowBytes = _mm_set1_epi16(0x00ff);
+      const __m128i two = _mm_set1_epi16(2);
       for (; x + 16 <= full; x += 16) {
-        __m128i v0 = _mm_avg_epu8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(a + 2 * x)),
-                                  _mm_loadu_si128(reinterpret_cast<const __m128i*>(b + 2 * x)));
-        __m128i v1 = _mm_avg_epu8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(a + 2 * x + 16)),
-                                  _mm_loadu_si128(reinterpret_cast<const __m128i*>(b + 2 * x + 16)));
-        __m128i h0 = _mm_avg_epu16(_mm_and_si128(v0, lowBytes), _mm_srli_epi16(v0, 8));
-        __m128i h1 = _mm_avg_epu16(_mm_and_si128(v1, lowBytes), _mm_srli_epi16(v1, 8));
-        _mm_storeu_si128(reinterpret_cast<__m128i*>(o + x), _mm_packus_epi16(h0, h1));
+        __m128i out[2];
+        for (int k = 0; k < 2; k++) {
+          __m128i va = _mm_loadu_si128(reinterpret_cast<const __m128i*>(a + 2 * x + 16 * k));
+          __m128i vb = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b + 2 * x + 16 * k));
+          __m128i sum = _mm_add_epi16(_mm_add_epi16(_mm_and_si128(va, lowBytes), _mm_srli_epi16(va, 8)),
+                                      _mm_add_epi16(_mm_and_si128(vb, lowBytes), _mm_srli_epi16(vb, 8)));
+          out[k] = _mm_srli_epi16(_mm_add_epi16(sum, two), 2);
+        }
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(o + x), _mm_packus_epi16(out[0], out[1]));
       }
 #endif
       for (; x < full; x++)
@@ -124,7 +141,7 @@ const AVFrame* FrameConverter::Reduce(const AVFrame* frame, int w, int h) {
       for (int x = full; x < pw; x++) o[x] = static_cast<uint8_t>((a[srcPw - 1] + b[srcPw - 1] + 1) >> 1);
     }
   }
-  return half_;
+  return out;
 }
 
 bool FrameConverter::Tensor(const AVFrame* frame, int srcW, int srcH, const TensorSpec& spec, uint8_t* out,

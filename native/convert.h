@@ -47,8 +47,8 @@ class Scaler {
 class FrameConverter {
  public:
   ~FrameConverter();
-  // A cheaper source for scaling down to at most w x h: the frame itself, or a 2x2 box-averaged copy of a planar
-  // 4:2:0 frame that is still at least twice the target size (swscale's cost grows with the input area).
+  // A cheaper source for scaling down to at most w x h: the frame itself, or 2x2 box-averaged copies of a planar
+  // 4:2:0 frame, halved while still at least twice the target size (swscale's cost grows with the input area).
   const AVFrame* Reduce(const AVFrame* frame, int w, int h);
   // Writes the tensor into out (TensorBytes(spec) bytes). Geometry follows the original size srcW x srcH; pixels
   // come from `frame`, which may be a reduced copy. Returns false on failure.
@@ -59,7 +59,8 @@ class FrameConverter {
 
  private:
   Scaler tensorScaler_, motionScaler_;
-  AVFrame* half_ = nullptr;
+  const AVFrame* Halve(const AVFrame* frame, AVFrame*& out);
+  AVFrame* halves_[3] = {nullptr, nullptr, nullptr};  // successive 2x2 box-averaged copies
   std::vector<uint8_t> rgb_;  // scaled packed image before letterbox/normalisation
 };
 

@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include <cerrno>
+#include <cmath>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
@@ -139,8 +140,9 @@ void SegmentRecorder::Write(const AVPacket* pkt, const AVStream* in, int64_t off
   const bool key = (pkt->flags & AV_PKT_FLAG_KEY) != 0;
   const double now = NowMs();
   double wall = anchorWallMs_ + (dts - anchorDts_) * av_q2d(in->time_base) * 1000;
-  if (anchorWallMs_ < 0 || wall < now - 5000 || dts < anchorDts_) {
-    // First packet, or the stream fell behind the clock (a stall): re-anchor on now.
+  if (anchorWallMs_ < 0 || std::fabs(wall - now) > 2000 || dts < anchorDts_) {
+    // First packet, or media time and arrival time disagree by more than 2 s (a stall, a burst, a timestamp
+    // jump): re-anchor on now, so segment times stay within 2 s of when the video really arrived.
     anchorWallMs_ = now;
     anchorDts_ = dts;
     wall = now;

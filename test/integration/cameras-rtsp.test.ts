@@ -7,9 +7,11 @@ import { promisify } from 'node:util';
 
 import { CameraManager } from '../../src/edge/cameras/manager.ts';
 import { CameraRegistry, type CameraStatus } from '../../src/edge/cameras/registry.ts';
+import { defaultRecordingConfig, RecordingService } from '../../src/edge/recording/service.ts';
 import { openDatabase } from '../../src/shared/db.ts';
 import { createLogger } from '../../src/shared/log.ts';
 import { projectRoot } from '../../src/shared/paths.ts';
+import { ffprobeFrameCount, tempDir } from '../helpers.ts';
 import { freePort, RtspServer, rtspServerAvailable } from '../support/rtsp.ts';
 
 const PASSWORD = 'Sup3r-Secret_pw';
@@ -55,7 +57,9 @@ describe('cameras over RTSP (GStreamer RTSP server)', function () {
 
   it('comes online, goes offline when the server dies, and is back within 5 s of its return', async () => {
     const { log, lines } = capturedLogger();
-    const reg = new CameraRegistry(openDatabase(':memory:'));
+    const dir = tempDir();
+    const db = openDatabase(join(dir.path, 'guardian.db'));
+    const reg = new CameraRegistry(db);
     reg.add({
       id: 'porch',
       name: 'Porch',
@@ -63,12 +67,22 @@ describe('cameras over RTSP (GStreamer RTSP server)', function () {
       recordUrl: server.url('vtest', `admin:${PASSWORD}`),
       detectFps: 5,
     });
+    const recording = new RecordingService(
+      db,
+      {
+        ...defaultRecordingConfig(join(dir.path, 'recordings')),
+        segmentSeconds: 2,
+        disk: { minFreeBytes: 0, minFreeMinutes: 0 },
+      },
+      log,
+    );
     const stallTimeoutMs = 3000;
-    const manager = new CameraManager(reg, log, {
-      stallTimeoutMs,
-      connectTimeoutMs: 3000,
-      backoff: { initialMs: 200, maxMs: 1000, factor: 2, jitter: 0.2 },
-    });
+    const manager = new CameraManager(
+      reg,
+      log,
+      { stallTimeoutMs, connectTimeoutMs: 3000, backoff: { initialMs: 200, maxMs: 1000, factor: 2, jitter: 0.2 } },
+      recording,
+    );
     manager.start();
     try {
       await waitFor(reg, 'porch', 'online', 15_000);
@@ -83,10 +97,24 @@ describe('cameras over RTSP (GStreamer RTSP server)', function () {
       await new Promise((r) => setTimeout(r, 1500)); // stays down a while: reconnect attempts fail
       assert.notEqual(reg.get('porch').health.status, 'online');
 
+      const recordedBefore = recording.index.list('porch');
       await server.start();
+      const returnedAt = Date.now();
       const backAfter = await waitFor(reg, 'porch', 'online', 5000);
       assert.ok(backAfter < 5000, `online again ${backAfter} ms after the server returned`);
       assert.ok(reg.get('porch').health.reconnects >= 1);
+      // Recordings on both sides of the outage: what was recorded before stays valid, recording resumes after.
+      const t0 = Date.now();
+      while (!recording.index.list('porch').some((x) => x.startMs > returnedAt) && Date.now() - t0 < 10_000)
+        await new Promise((r) => setTimeout(r, 200));
+      const known = new Set(recordedBefore.map((x) => x.id));
+      const after = recording.index.list('porch').filter((x) => !known.has(x.id) && x.startMs > returnedAt - 2000);
+      const before = recordedBefore.filter((x) => recording.index.get(x.id));
+      assert.ok(
+        before.length >= 1 && after.length >= 1,
+        `${before.length} segments before the outage, ${after.length} after`,
+      );
+      for (const seg of [...before, ...after]) assert.ok((await ffprobeFrameCount(recording.index.absolute(seg))) > 0);
     } finally {
       await manager.stop();
     }
@@ -95,6 +123,8 @@ describe('cameras over RTSP (GStreamer RTSP server)', function () {
     assert.match(all, /camera offline/);
     assert.ok(!all.includes(PASSWORD), 'the password never appears in logs');
     assert.ok(!JSON.stringify(reg.list()).includes(PASSWORD), 'nor in what the API returns');
+    db.close();
+    dir.remove();
   });
 
   it('reports wrong path, wrong password and refused connection distinctly', async () => {

@@ -97,8 +97,9 @@ describe('media core: model tensors', function () {
     );
     const t = f.tensor?.data as Uint8Array;
     const { max, mean } = compare((i) => t[i] ?? -1, ref, ref.length);
-    // 1080p is first box-averaged 2x2 (cheaper scaling), so it differs a little more from one-step area scaling.
-    assert.ok(max <= 32 && mean < 1, `max ${max}, mean ${mean}`);
+    // 1080p is first box-averaged down to 480x270 (2x2, twice: much cheaper scaling), so it differs from one-step
+    // area scaling at sharp edges (max), while the picture as a whole agrees (mean).
+    assert.ok(max <= 96 && mean < 1.5, `max ${max}, mean ${mean}`);
     assert.ok(Math.abs((f.tensor?.scaleX ?? 0) - 416 / 1920) < 1e-9);
   });
 
@@ -107,6 +108,7 @@ describe('media core: model tensors', function () {
     const ref = await ffmpegRawFrame(media.vtest, FRAME, 'scale=160:120:flags=area', 'gray');
     const m = f.motion?.data as Uint8Array;
     const { mean } = compare((i) => m[i] ?? -1, ref, ref.length);
-    assert.ok(mean < 1.5, `mean abs difference ${mean}`);
+    // Box-averaged twice before the area scaling: within a few grey levels (motion thresholds are ~30).
+    assert.ok(mean < 3, `mean abs difference ${mean}`);
   });
 });

@@ -165,6 +165,7 @@ function ZoneEditor({ config, setConfig, onSave }: { config: Json; setConfig: (c
   const [camera, setCamera] = useState('');
   const [points, setPoints] = useState<[number, number][]>([]);
   const [name, setName] = useState('');
+  const [kind, setKind] = useState<'zones' | 'motionMasks' | 'objectMasks'>('zones');
   const img = useRef<HTMLImageElement>(null);
   useEffect(() => {
     api<Camera[]>('/cameras').then((c) => {
@@ -175,13 +176,16 @@ function ZoneEditor({ config, setConfig, onSave }: { config: Json; setConfig: (c
   if (!cameras.length) return <p className="text-sm text-zinc-400">Add a camera to draw zones on it.</p>;
   const zones =
     (getPath(config, ['cameras', camera, 'zones']) as { name: string; points: [number, number][] }[] | undefined) ?? [];
+  const masks =
+    (kind !== 'zones' ? (getPath(config, ['cameras', camera, kind]) as [number, number][][] | undefined) : undefined) ??
+    [];
   const add = () => {
-    if (points.length < 3 || !name) return;
-    const next = setPath(
-      config,
-      ['cameras', camera, 'zones'],
-      [...zones.filter((z) => z.name !== name), { name, points }],
-    );
+    if (points.length < 3 || (kind === 'zones' && !name)) return;
+    // Masks are plain polygons; zones have a name. Both are saved with the settings.
+    const next =
+      kind === 'zones'
+        ? setPath(config, ['cameras', camera, 'zones'], [...zones.filter((z) => z.name !== name), { name, points }])
+        : setPath(config, ['cameras', camera, kind], [...masks, points]);
     setConfig(next);
     setPoints([]);
     setName('');
@@ -239,6 +243,24 @@ function ZoneEditor({ config, setConfig, onSave }: { config: Json; setConfig: (c
               strokeWidth={0.003}
             />
           ))}
+          {(getPath(config, ['cameras', camera, 'motionMasks']) as [number, number][][] | undefined)?.map((m) => (
+            <polygon
+              key={`m${m.join()}`}
+              points={m.map((p) => p.join(',')).join(' ')}
+              fill="#ef444433"
+              stroke="#ef4444"
+              strokeWidth={0.003}
+            />
+          ))}
+          {(getPath(config, ['cameras', camera, 'objectMasks']) as [number, number][][] | undefined)?.map((m) => (
+            <polygon
+              key={`o${m.join()}`}
+              points={m.map((p) => p.join(',')).join(' ')}
+              fill="#a855f733"
+              stroke="#a855f7"
+              strokeWidth={0.003}
+            />
+          ))}
           {points.length > 0 && (
             <polygon
               points={points.map((p) => p.join(',')).join(' ')}
@@ -250,20 +272,32 @@ function ZoneEditor({ config, setConfig, onSave }: { config: Json; setConfig: (c
         </svg>
       </div>
       <div className="flex flex-wrap gap-2 text-sm">
-        <input
-          aria-label="Zone name"
-          placeholder="Zone name, e.g. driveway"
-          value={name}
-          onChange={(e) => setName(e.target.value)}
-          className="rounded-md border border-zinc-500/40 bg-transparent px-2 py-1.5"
-        />
+        <select
+          aria-label="Draw"
+          value={kind}
+          onChange={(e) => setKind(e.target.value as typeof kind)}
+          className="rounded-md border border-zinc-500/40 bg-transparent px-2 py-1.5 dark:[color-scheme:dark]"
+        >
+          <option value="zones">Zone</option>
+          <option value="motionMasks">Motion mask (ignore movement here)</option>
+          <option value="objectMasks">Object mask (ignore objects standing here)</option>
+        </select>
+        {kind === 'zones' && (
+          <input
+            aria-label="Zone name"
+            placeholder="Zone name, e.g. driveway"
+            value={name}
+            onChange={(e) => setName(e.target.value)}
+            className="rounded-md border border-zinc-500/40 bg-transparent px-2 py-1.5"
+          />
+        )}
         <button
           type="button"
           onClick={add}
-          disabled={points.length < 3 || !name}
+          disabled={points.length < 3 || (kind === 'zones' && !name)}
           className="rounded-md bg-sky-600 px-3 py-1.5 text-white disabled:opacity-40"
         >
-          Save zone ({points.length} points)
+          Add ({points.length} points)
         </button>
         <button
           type="button"
@@ -342,7 +376,7 @@ export function Settings() {
           />
         </Card>
       ))}
-      <Card title="Zones (drawn on the camera image)">
+      <Card title="Zones and masks (drawn on the camera image; Save to apply)">
         <ZoneEditor config={config} setConfig={(c) => setConfig(c)} onSave={() => undefined} />
       </Card>
     </form>
