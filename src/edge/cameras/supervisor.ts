@@ -96,7 +96,8 @@ export class CameraSupervisor extends EventEmitter {
     const before = this.state.status;
     this.state = { ...this.state, ...patch };
     if (patch.status && patch.status !== before) {
-      const fields = { camera: this.connection.id, status: patch.status, from: before };
+      // The camera id comes with the logger (a child logger per camera).
+      const fields = { status: patch.status, from: before };
       if (patch.status === 'online') this.log.info(fields, 'camera online');
       else if (patch.status === 'connecting') this.log.debug(fields, 'camera connecting');
       else
@@ -116,7 +117,7 @@ export class CameraSupervisor extends EventEmitter {
       if (wasOnline) attempt = 0;
       const delay = backoffDelay(attempt++, this.options.backoff);
       this.update({ reconnects: this.state.reconnects + 1 });
-      this.log.debug({ camera: this.connection.id, delayMs: delay }, 'reconnecting after delay');
+      this.log.debug({ delayMs: delay }, 'reconnecting after delay');
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, delay);
         this.wake = () => {
@@ -191,7 +192,7 @@ export class CameraSupervisor extends EventEmitter {
             await this.options.onFrame(frame, src, c.id);
           } catch (err) {
             // Analysis failing must not take the camera down.
-            this.log.error({ camera: c.id, err }, 'frame handler failed');
+            this.log.error({ err }, 'frame handler failed');
           }
         }
       }

@@ -125,28 +125,28 @@ async function init(msg: Extract<ToMedia, { type: 'init' }>) {
   );
   manager.start();
 
-  let last = new Map<string, { frames: number; detected: number; t: number }>();
+  let last = new Map<string, { frames: number; detected: number; skipped: number; t: number }>();
   setInterval(() => {
     const cameras: Record<string, CameraRuntime> = {};
     const now = performance.now();
-    const next = new Map<string, { frames: number; detected: number; t: number }>();
+    const next = new Map<string, { frames: number; detected: number; skipped: number; t: number }>();
     for (const cam of registry.list()) {
       const h = manager.supervisor(cam.id)?.health() ?? cam.health;
       const st = stats.get(cam.id) ?? { frames: 0, detected: 0, skipped: 0, inference: [] };
-      const prev = last.get(cam.id) ?? { frames: st.frames, detected: st.detected, t: now - 1000 };
+      const prev = last.get(cam.id) ?? { frames: st.frames, detected: st.detected, skipped: st.skipped, t: now - 1000 };
       const dt = Math.max(0.001, (now - prev.t) / 1000);
       const rs = recording.cameraStatus(cam.id);
       const inf = [...st.inference].sort((a, b) => a - b);
       cameras[cam.id] = {
         ...h,
         detectFps: Math.round(((st.detected - prev.detected) / dt) * 10) / 10,
-        skippedFps: 0,
+        skippedFps: Math.round((Math.max(0, st.skipped - prev.skipped) / dt) * 10) / 10,
         inferenceMs: inf.length ? Math.round((inf[Math.floor(inf.length / 2)] ?? 0) * 10) / 10 : null,
         recording: rs.recording && !rs.paused,
         recordingPaused: rs.paused,
         recordingReason: rs.reason,
       };
-      next.set(cam.id, { frames: st.frames, detected: st.detected, t: now });
+      next.set(cam.id, { frames: st.frames, detected: st.detected, skipped: st.skipped, t: now });
     }
     last = next;
     send({ type: 'heartbeat', cameras, rss: process.memoryUsage().rss });
