@@ -2,35 +2,8 @@
 // ready to add. ONVIF credentials come from GUARDIAN_ONVIF_USERNAME / GUARDIAN_ONVIF_PASSWORD (never the command line).
 import type { Command } from 'commander';
 
-import { discoverOnvif, type OnvifDevice } from '../edge/discovery/onvif.ts';
-import { listUsbCameras, type UsbCamera } from '../edge/discovery/usb.ts';
+import { discoverAll } from '../edge/discovery/index.ts';
 import { fail, printJson } from './output.ts';
-
-export interface DiscoveryResult {
-  onvif: OnvifDevice[];
-  usb: UsbCamera[];
-}
-
-export async function discoverAll(opts: {
-  timeoutMs: number;
-  interface?: string;
-  onvif: boolean;
-  usb: boolean;
-  username?: string;
-  password?: string;
-}): Promise<DiscoveryResult> {
-  const [onvif, usb] = await Promise.all([
-    opts.onvif
-      ? discoverOnvif({
-          timeoutMs: opts.timeoutMs,
-          ...(opts.interface ? { interface: opts.interface } : {}),
-          ...(opts.username ? { username: opts.username, password: opts.password ?? '' } : {}),
-        })
-      : [],
-    opts.usb ? listUsbCameras() : [],
-  ]);
-  return { onvif, usb };
-}
 
 export function registerDiscoverCommand(program: Command): void {
   program
