@@ -37,7 +37,7 @@ async function latency(model: 'yolox' | 'nanodet', backendName: BackendName, pro
       // the first inferences warm caches up
       infer.push(r.timings.inferenceMs);
       post.push(r.timings.postMs);
-      convert.push(r.timings.convertMs);
+      convert.push(r.timings.tensorMs); // model pre-processing: the tensor (not the motion plane)
     }
   }
   await src.close();
@@ -108,7 +108,7 @@ export async function benchDetect(progress: (m: string) => void) {
   const { backend } = await createBackend({ backend: faster, modelPath: resolveModel('yolox').path });
   const trials = [];
   let sustained = 0;
-  for (const n of [1, 2, 4, 6, 8, 10, 12, 16]) {
+  for (const n of [1, 2, 4, 8, 12, 16, 20, 24, 32]) {
     progress(`detect: capacity with ${n} cameras`);
     const trial = await capacityTrial(n, backend, 15);
     trials.push(trial);

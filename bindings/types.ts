@@ -100,6 +100,8 @@ export interface NativeFrame {
   keyframe: boolean;
   /** Milliseconds the conversion thread spent on this frame's tensor and motion plane. */
   convertMs: number;
+  /** Of convertMs, the model tensor alone (its pre-processing). */
+  tensorMs: number;
   width: number;
   height: number;
   counters: { decoded: number; sampled: number; dropped: number };

@@ -559,6 +559,8 @@ void Source::Convert(Pending& p) {
     s->tensor = pool_->Get(s->tensorBytes + kSlack);
     ok = s->tensor && converter_.Tensor(src, sw->width, sw->height, opts_.tensor, s->tensor, &s->letterbox);
   }
+  // Model pre-processing time: the shared reduction and the tensor (the motion plane is not for the model).
+  s->tensorMs = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
   if (ok && opts_.motionWidth > 0) {
     s->motion = pool_->Get(static_cast<size_t>(s->motionWidth) * s->motionHeight + kSlack);
     ok = s->motion && converter_.Motion(src, s->motionWidth, s->motionHeight, s->motion);
@@ -606,6 +608,7 @@ Napi::Object Source::FrameObject(Napi::Env env, std::unique_ptr<Sample> s) {
   o.Set("wallClockMs", s->wallClockMs);
   o.Set("keyframe", s->keyframe);
   o.Set("convertMs", s->convertMs);
+  o.Set("tensorMs", s->tensorMs);
   o.Set("width", s->width);
   o.Set("height", s->height);
   Napi::Object counters = Napi::Object::New(env);

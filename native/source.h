@@ -43,6 +43,7 @@ struct Sample {
   double wallClockMs = 0;
   bool keyframe = false;
   double convertMs = 0;  // time spent making the tensor and motion plane
+  double tensorMs = 0;   // of which the model tensor
   int64_t decoded = 0, sampled = 0, dropped = 0;
   int width = 0, height = 0;
   uint8_t* tensor = nullptr;

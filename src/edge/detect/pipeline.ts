@@ -61,7 +61,7 @@ export interface FrameResult {
   detected: boolean;
   region: 'full' | 'crop' | null;
   detections: PipelineDetection[];
-  timings: { convertMs: number; motionMs: number; inferenceMs: number; postMs: number };
+  timings: { convertMs: number; tensorMs: number; motionMs: number; inferenceMs: number; postMs: number };
 }
 
 // Confusable vehicle classes on one object: keep the most confident (per-class NMS keeps both).
@@ -117,7 +117,7 @@ export class DetectionPipeline {
       detected: false,
       region: null,
       detections: [],
-      timings: { convertMs: frame.convertMs, motionMs, inferenceMs: 0, postMs: 0 },
+      timings: { convertMs: frame.convertMs, tensorMs: frame.tensorMs, motionMs, inferenceMs: 0, postMs: 0 },
     };
 
     const moving = this.tracker.moving();
