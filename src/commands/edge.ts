@@ -94,7 +94,8 @@ export function registerEdgeCommands(program: Command): void {
         writeFileSync(configPath, YAML.stringify(config));
         const edge = await startEdge(config, { log, configPath });
         const password = opts.adminPassword ?? randomBytes(9).toString('base64url');
-        if (!edge.ctx.auth.hasAdmin() && !opts.firstRun) await edge.ctx.auth.setup(password);
+        const existingAdmin = edge.ctx.auth.hasAdmin();
+        if (!existingAdmin && !opts.firstRun) await edge.ctx.auth.setup(password);
         if (!edge.ctx.registry.list().some((c) => c.id === 'demo-street')) {
           // The sample video, played in real time and looping: a camera that never runs out.
           edge.ctx.registry.add({
@@ -109,6 +110,8 @@ export function registerEdgeCommands(program: Command): void {
         }
         console.log(`Guardian demo is running at ${edge.url}/`);
         if (opts.firstRun && !edge.ctx.auth.hasAdmin()) console.log('  open it to choose the admin password');
+        else if (existingAdmin)
+          console.log(`  log in as admin with the password chosen when ${dataDir} was first used`);
         else console.log(`  log in as admin / ${opts.adminPassword ? '(the password you gave)' : password}`);
         console.log(`  API: ${edge.url}/api/openapi.json   data: ${dataDir}`);
         console.log('  events appear within a minute; Ctrl-C stops (recordings are finished first)');
