@@ -1,0 +1,86 @@
+// The user VM's database (Step 2.1.3.1 of the original plan): event cache, edge registry, model catalog, training
+// datasets, archive objects and a telemetry buffer. Versioned like the edge's migrations.
+import type { Migration } from '../../shared/migrations.ts';
+
+export const vmMigrations: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'vm cache',
+    sql: `
+      CREATE TABLE edges (
+        edge_id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        wireguard_public_key TEXT UNIQUE,
+        credential_hash TEXT,               -- sha256 of the edge's own credential
+        tunnel_address TEXT,
+        version TEXT,
+        cameras TEXT NOT NULL DEFAULT '[]', -- JSON, as announced in hello
+        last_seen INTEGER,
+        status TEXT NOT NULL DEFAULT 'unknown' CHECK (status IN ('unknown', 'healthy', 'unhealthy', 'offline')),
+        status_reasons TEXT NOT NULL DEFAULT '[]',
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+      );
+      CREATE TABLE events (
+        event_id TEXT PRIMARY KEY,          -- the ULID made at the edge: replays insert nothing
+        edge_id TEXT NOT NULL REFERENCES edges(edge_id),
+        camera_id TEXT NOT NULL,
+        timestamp INTEGER NOT NULL,         -- start, epoch ms
+        end_timestamp INTEGER,
+        event_type TEXT NOT NULL,           -- the label: person, car...
+        metadata TEXT NOT NULL,             -- the edge's event JSON
+        snapshot_path TEXT,
+        clip_path TEXT,
+        analyzed INTEGER NOT NULL DEFAULT 0,
+        severity TEXT NOT NULL DEFAULT 'info',
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+      );
+      CREATE INDEX events_edge_time ON events (edge_id, timestamp DESC);
+      CREATE INDEX events_camera_time ON events (camera_id, timestamp DESC);
+      CREATE INDEX events_type_time ON events (event_type, timestamp DESC);
+      CREATE TABLE models (
+        model_id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        version TEXT NOT NULL,
+        type TEXT NOT NULL,
+        base_model TEXT,
+        training_dataset_id TEXT,
+        model_file_path TEXT,
+        status TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+      );
+      CREATE TABLE datasets (
+        dataset_id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        edge_id TEXT,
+        dataset_dir_path TEXT NOT NULL,
+        label_counts TEXT NOT NULL DEFAULT '{}',
+        total_images INTEGER NOT NULL DEFAULT 0,
+        status TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+      );
+      CREATE TABLE archive_objects (        -- the plan's "CID storage": encrypted clips in S3-compatible storage
+        object_id TEXT PRIMARY KEY,
+        event_id TEXT NOT NULL,
+        clip_path TEXT,
+        object_key TEXT NOT NULL,
+        storage_provider TEXT NOT NULL,
+        size_bytes INTEGER NOT NULL,
+        uploaded_at INTEGER NOT NULL,
+        retention_until INTEGER
+      );
+      CREATE TABLE telemetry (
+        telemetry_id INTEGER PRIMARY KEY,
+        edge_id TEXT NOT NULL,
+        timestamp INTEGER NOT NULL,
+        metrics_json TEXT NOT NULL,
+        forwarded INTEGER NOT NULL DEFAULT 0,
+        created_at INTEGER NOT NULL
+      );
+      CREATE INDEX telemetry_edge_time ON telemetry (edge_id, timestamp DESC);
+    `,
+  },
+];

@@ -1,0 +1,65 @@
+import assert from 'node:assert/strict';
+
+import { openDatabase } from '../../src/shared/db.ts';
+import { VmCache } from '../../src/vm/cache/cache.ts';
+import { vmMigrations } from '../../src/vm/cache/schema.ts';
+
+const ev = (id: string, startMs: number, updatedMs = startMs, endMs: number | null = null) => ({
+  id,
+  cameraId: 'porch',
+  label: 'person',
+  startMs,
+  endMs,
+  updatedMs,
+  maxScore: 0.9,
+});
+
+describe('VM event cache', () => {
+  it('creates the planned tables through versioned migrations', () => {
+    const db = openDatabase(':memory:', vmMigrations);
+    const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").pluck().all();
+    assert.deepEqual(tables, ['archive_objects', 'datasets', 'edges', 'events', 'models', 'telemetry']);
+    assert.equal(db.pragma('user_version', { simple: true }), 1);
+  });
+
+  it('ingests idempotently: the same batch three times stores each event once; a newer version updates it', () => {
+    const cache = new VmCache(openDatabase(':memory:', vmMigrations));
+    cache.upsertEdge('edge-1', { name: 'Home', version: '0.1.0' });
+    const batch = [ev('01A', 1000), ev('01B', 2000), ev('01C', 3000)];
+    const first = cache.ingest('edge-1', batch);
+    assert.deepEqual([first.inserted, first.updated, first.acked.length], [3, 0, 3]);
+    for (let i = 0; i < 3; i++) {
+      const again = cache.ingest('edge-1', batch);
+      assert.deepEqual(
+        [again.inserted, again.updated, again.acked.length],
+        [0, 0, 3],
+        'replays change nothing but are acknowledged',
+      );
+    }
+    assert.equal(cache.events().length, 3);
+    const ended = cache.ingest('edge-1', [ev('01B', 2000, 9000, 8000)]);
+    assert.equal(ended.updated, 1);
+    assert.equal(cache.events({ type: 'person' }).find((e) => e.eventId === '01B')?.endTimestamp, 8000);
+    const stale = cache.ingest('edge-1', [ev('01B', 2000, 5000, null)]);
+    assert.equal(stale.updated, 0, 'an older version never overwrites a newer one');
+    assert.equal(cache.expire(2500), 2);
+    assert.deepEqual(
+      cache.events().map((e) => e.eventId),
+      ['01C'],
+    );
+  });
+
+  it('judges edge health from telemetry and marks silent edges offline', () => {
+    const cache = new VmCache(openDatabase(':memory:', vmMigrations));
+    cache.upsertEdge('edge-1', {});
+    assert.equal(
+      cache.telemetry('edge-1', { cameras: { porch: { status: 'online' } }, diskPercent: 40 }).status,
+      'healthy',
+    );
+    const bad = cache.telemetry('edge-1', { cameras: { porch: { status: 'offline' } }, diskPercent: 97 });
+    assert.deepEqual(bad.reasons, ['camera porch offline', 'disk 97% full']);
+    assert.equal(cache.health()[0]?.status, 'unhealthy');
+    assert.equal(cache.health(-1)[0]?.status, 'offline');
+    assert.equal(cache.telemetryHistory('edge-1', 0).length, 2);
+  });
+});
