@@ -32,6 +32,43 @@ export async function ffprobeFrameCount(file: string): Promise<number> {
   return Number(stdout.trim());
 }
 
+/** Duration, decoded frame count and whether the first frame is a keyframe, as ffprobe sees a file. */
+export async function ffprobeSegment(path: string): Promise<{ duration: number; frames: number; firstKey: boolean }> {
+  const [{ stdout }, { stdout: first }] = await Promise.all([
+    execFileAsync('ffprobe', [
+      '-v',
+      'error',
+      '-select_streams',
+      'v:0',
+      '-count_frames',
+      '-show_entries',
+      'stream=nb_read_frames:format=duration',
+      '-of',
+      'json',
+      path,
+    ]),
+    execFileAsync('ffprobe', [
+      '-v',
+      'error',
+      '-select_streams',
+      'v:0',
+      '-read_intervals',
+      '%+#1',
+      '-show_entries',
+      'frame=key_frame',
+      '-of',
+      'csv=p=0',
+      path,
+    ]),
+  ]);
+  const j = JSON.parse(stdout);
+  return {
+    duration: Number(j.format.duration),
+    frames: Number(j.streams[0].nb_read_frames),
+    firstKey: first.trim().startsWith('1'),
+  };
+}
+
 export async function ffprobeJson(file: string): Promise<{
   streams: { codec_name: string; width: number; height: number }[];
   format: { duration?: string };

@@ -14,44 +14,10 @@ import { defaultRecordingConfig, type RecordingConfig, RecordingService } from '
 import { openDatabase } from '../../src/shared/db.ts';
 import { createLogger } from '../../src/shared/log.ts';
 import { projectRoot } from '../../src/shared/paths.ts';
-import { execFileAsync, isRoot, media, tempDir } from '../helpers.ts';
+import { execFileAsync, ffprobeSegment, isRoot, media, tempDir } from '../helpers.ts';
 
 const log = createLogger({ level: 'silent' });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function ffprobeSegment(path: string): Promise<{ duration: number; frames: number; firstKey: boolean }> {
-  const { stdout } = await execFileAsync('ffprobe', [
-    '-v',
-    'error',
-    '-select_streams',
-    'v:0',
-    '-count_frames',
-    '-show_entries',
-    'stream=nb_read_frames:format=duration',
-    '-of',
-    'json',
-    path,
-  ]);
-  const j = JSON.parse(stdout);
-  const { stdout: first } = await execFileAsync('ffprobe', [
-    '-v',
-    'error',
-    '-select_streams',
-    'v:0',
-    '-read_intervals',
-    '%+#1',
-    '-show_entries',
-    'frame=key_frame',
-    '-of',
-    'csv=p=0',
-    path,
-  ]);
-  return {
-    duration: Number(j.format.duration),
-    frames: Number(j.streams[0].nb_read_frames),
-    firstKey: first.trim().startsWith('1'),
-  };
-}
 
 async function seekable(path: string, at: number): Promise<boolean> {
   try {

@@ -161,6 +161,22 @@ export function validateCamera(input: unknown): Validated {
   };
 }
 
+/** The cameras table's columns for a validated description (one mapping for insert and update). */
+function columns(v: Validated, now: number) {
+  return {
+    id: v.id,
+    name: v.name,
+    kind: v.kind,
+    recordUrl: v.recordUrl,
+    detectUrl: v.detectUrl,
+    snapshotUrl: v.snapshotUrl,
+    enabled: v.enabled ? 1 : 0,
+    detectFps: v.detectFps,
+    options: JSON.stringify(v.options),
+    now,
+  };
+}
+
 export class CameraRegistry {
   constructor(private readonly db: Db) {}
 
@@ -223,21 +239,10 @@ export class CameraRegistry {
       this.db
         .prepare(
           `INSERT INTO cameras (id, name, kind, record_url, detect_url, snapshot_url, enabled, detect_fps, options,
-                                created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+                                created_at, updated_at)
+           VALUES (@id, @name, @kind, @recordUrl, @detectUrl, @snapshotUrl, @enabled, @detectFps, @options, @now, @now)`,
         )
-        .run(
-          v.id,
-          v.name,
-          v.kind,
-          v.recordUrl,
-          v.detectUrl,
-          v.snapshotUrl,
-          v.enabled ? 1 : 0,
-          v.detectFps,
-          JSON.stringify(v.options),
-          now,
-          now,
-        );
+        .run(columns(v, now));
       this.saveCredentials(v.id, v.username, v.password);
     })();
     return this.get(v.id);
@@ -263,21 +268,12 @@ export class CameraRegistry {
     this.db.transaction(() => {
       this.db
         .prepare(
-          `UPDATE cameras SET name = ?, kind = ?, record_url = ?, detect_url = ?, snapshot_url = ?, enabled = ?,
-                  detect_fps = ?, options = ?, updated_at = ? WHERE id = ?`,
+          `UPDATE cameras SET name = @name, kind = @kind, record_url = @recordUrl, detect_url = @detectUrl,
+                  snapshot_url = @snapshotUrl, enabled = @enabled, detect_fps = @detectFps, options = @options,
+                  updated_at = @now
+            WHERE id = @id`,
         )
-        .run(
-          v.name,
-          v.kind,
-          v.recordUrl,
-          v.detectUrl,
-          v.snapshotUrl,
-          v.enabled ? 1 : 0,
-          v.detectFps,
-          JSON.stringify(v.options),
-          Date.now(),
-          id,
-        );
+        .run(columns({ ...v, id }, Date.now()));
       if (v.username !== null) this.saveCredentials(id, v.username, v.password);
     })();
     return this.get(id);
