@@ -36,6 +36,7 @@ const APT_PACKAGES = {
     'iproute2',
   ],
   'browser tests of the web UI': ['chromium'],
+  'tunnel to the owner server (wireguard-go: kernels without WireGuard)': ['wireguard-tools', 'wireguard-go'],
 };
 
 function run(cmd, args, opts = {}) {

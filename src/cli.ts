@@ -8,6 +8,7 @@ import { registerDetectCommand } from './commands/detect.ts';
 import { registerDiscoverCommand } from './commands/discover.ts';
 import { registerEdgeCommands } from './commands/edge.ts';
 import { registerMediaCommands } from './commands/media.ts';
+import { registerVmCommands } from './commands/vm.ts';
 import { projectRoot } from './shared/paths.ts';
 
 const pkg = JSON.parse(readFileSync(join(projectRoot, 'package.json'), 'utf8')) as { version: string };
@@ -23,5 +24,6 @@ registerMediaCommands(program);
 registerDetectCommand(program);
 registerDiscoverCommand(program);
 registerEdgeCommands(program);
+registerVmCommands(program);
 
 await program.parseAsync(process.argv);

@@ -14,7 +14,7 @@ import { CameraRegistry } from './cameras/registry.ts';
 import { EventGenerator, type FrameDetections } from './events/generator.ts';
 import { Outbox } from './events/outbox.ts';
 import { EventStore } from './events/store.ts';
-import { OutboxDelivery } from './link/delivery.ts';
+import { LinkClient } from './link/client.ts';
 import { MediaProcess } from './media/process.ts';
 import { Telemetry } from './telemetry.ts';
 import { Auth } from './web/auth.ts';
@@ -23,6 +23,7 @@ import { createEdgeServer, type EdgeContext } from './web/server.ts';
 export interface Edge {
   ctx: EdgeContext;
   generator: EventGenerator;
+  link: LinkClient;
   url: string;
   server: Server;
   stop(): Promise<void>;
@@ -48,11 +49,47 @@ export async function startEdge(config: Config, options: { log: Logger; configPa
     log.child({ component: 'media-supervisor' }),
   );
   const telemetry = new Telemetry(config.dataDir, media, outbox);
-  const delivery = new OutboxDelivery(
-    outbox,
-    config.vm.url ? { url: config.vm.url, ...(config.vm.token ? { token: config.vm.token } : {}) } : null,
-    log.child({ component: 'link' }),
+  const link = new LinkClient(
+    {
+      dataDir: config.dataDir,
+      interfaceName: config.link.interface,
+      heartbeatSeconds: config.link.heartbeatSeconds,
+      telemetrySeconds: config.link.telemetrySeconds,
+      backoff: { initialMs: 1000, maxMs: 15_000 },
+    },
+    {
+      outbox,
+      log: log.child({ component: 'link' }),
+      hello: () => ({
+        version,
+        cameras: registry.list().map((c) => ({
+          id: c.id,
+          name: c.name,
+          kind: c.kind,
+          status: media.cameras[c.id]?.status ?? 'unknown',
+        })),
+      }),
+      telemetry: () => {
+        const t = telemetry.snapshot();
+        return {
+          timeMs: Date.now(),
+          cpuPercent: t.now.cpuPercent,
+          memoryPercent: t.now.memoryPercent,
+          diskPercent: t.now.diskPercent,
+          outboxLength: t.outboxLength,
+          uptimeSeconds: t.uptimeSeconds,
+          cameras: Object.entries(t.cameras).map(([id, c]) => ({
+            id,
+            status: c.status,
+            fps: c.inputFps ?? 0,
+            lastError: c.lastError ?? '',
+          })),
+        };
+      },
+      clipFile: (eventId) => ctx.eventClip(eventId),
+    },
   );
+  outbox.onEnqueue = () => link.kick();
   const clipsInFlight = new Map<string, Promise<string>>();
   const latestFrames = new Map<string, FrameDetections>();
   const abs = (rel: string) => join(config.dataDir, rel);
@@ -101,11 +138,7 @@ export async function startEdge(config: Config, options: { log: Logger; configPa
       return job;
     },
     latestFrame: (cameraId) => latestFrames.get(cameraId),
-    linkState: () => ({
-      configured: Boolean(config.vm.url),
-      connected: delivery.connected,
-      lastError: delivery.lastError,
-    }),
+    linkState: () => link.state,
   };
 
   const generator = new EventGenerator(
@@ -170,7 +203,7 @@ export async function startEdge(config: Config, options: { log: Logger; configPa
 
   media.start();
   telemetry.start(10);
-  delivery.start();
+  await link.start();
   const { server } = createEdgeServer(ctx);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -184,6 +217,7 @@ export async function startEdge(config: Config, options: { log: Logger; configPa
   return {
     ctx,
     generator,
+    link,
     server,
     url: `http://${host}:${port}`,
     async stop() {
@@ -192,8 +226,8 @@ export async function startEdge(config: Config, options: { log: Logger; configPa
       server.closeAllConnections();
       generator.finishAll();
       await media.stop(); // finishes the segments being written
-      await delivery.pump().catch(() => 0); // last attempt to flush the outbox
-      delivery.stop();
+      await link.pump().catch(() => 0); // last attempt to flush the outbox
+      await link.stop();
       telemetry.stop();
       db.close();
     },

@@ -92,10 +92,15 @@ export const configSchema = z.strictObject({
     .prefault({}),
   cameras: z.record(z.string().regex(/^[a-z0-9][a-z0-9-]{0,63}$/), cameraSettingsSchema).default({}),
   telemetry: z.strictObject({ intervalSeconds: z.number().min(5).max(3600).default(30) }).prefault({}),
-  vm: z
+  link: z
     .strictObject({
-      url: z.url().optional().describe("where events are delivered (the owner's server)"),
-      token: z.string().min(16).optional(),
+      interface: z
+        .string()
+        .regex(/^[A-Za-z0-9_-]{1,15}$/)
+        .default('guardian0')
+        .describe("the WireGuard interface to the owner's server (set up by `guardian pair`)"),
+      heartbeatSeconds: z.number().min(1).max(300).default(15),
+      telemetrySeconds: z.number().min(1).max(3600).default(30),
     })
     .prefault({}),
 });
@@ -107,7 +112,7 @@ export function configJsonSchema(): unknown {
   return z.toJSONSchema(configSchema, { io: 'input', unrepresentable: 'any' });
 }
 
-function issuesOf(err: z.ZodError): FieldIssue[] {
+export function issuesOf(err: z.ZodError): FieldIssue[] {
   return err.issues.map((i) => ({
     field: i.path.length ? i.path.join('.') : '(root)',
     message: i.code === 'unrecognized_keys' ? `unknown key(s): ${i.keys.join(', ')}` : i.message,
@@ -148,7 +153,12 @@ export function applyEnvOverrides(
   return out;
 }
 
-export function loadConfig(path: string, env: NodeJS.ProcessEnv = process.env): Config {
+/** Reads a YAML file, applies the GUARDIAN_CONFIG__ overrides and validates it against `schema`. */
+export function loadYamlConfig<S extends z.ZodType>(
+  path: string,
+  schema: S,
+  env: NodeJS.ProcessEnv = process.env,
+): z.infer<S> {
   let raw: unknown;
   try {
     raw = YAML.parse(readFileSync(path, 'utf8')) ?? {};
@@ -157,5 +167,11 @@ export function loadConfig(path: string, env: NodeJS.ProcessEnv = process.env): 
   }
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
     throw new ValidationError([{ field: '(root)', message: 'expected a mapping of settings' }]);
-  return validateConfig(applyEnvOverrides(raw as Record<string, unknown>, env));
+  const r = schema.safeParse(applyEnvOverrides(raw as Record<string, unknown>, env));
+  if (!r.success) throw new ValidationError(issuesOf(r.error));
+  return r.data;
+}
+
+export function loadConfig(path: string, env: NodeJS.ProcessEnv = process.env): Config {
+  return loadYamlConfig(path, configSchema, env);
 }

@@ -4,7 +4,6 @@ import { createServer } from 'node:http';
 import { EventGenerator, type FrameDetections } from '../../src/edge/events/generator.ts';
 import { Outbox } from '../../src/edge/events/outbox.ts';
 import { EventStore } from '../../src/edge/events/store.ts';
-import { OutboxDelivery } from '../../src/edge/link/delivery.ts';
 import { applyEnvOverrides, configJsonSchema, validateConfig } from '../../src/shared/config.ts';
 import { openDatabase } from '../../src/shared/db.ts';
 import { ValidationError } from '../../src/shared/errors.ts';
@@ -159,54 +158,47 @@ describe('events and outbox', () => {
     assert.equal(store.list({ camera: 'a', limit: 100 }).events.length, 12);
   });
 
-  it('the outbox survives a restart and retries with growing backoff until the server answers', async () => {
+  it('the outbox survives a restart, backs off with growing delays, and retries at once when the link returns', async () => {
     const dir = tempDir();
     try {
       const path = `${dir.path}/edge.db`;
+      const limits = { maxItems: 1000, maxBytes: 1 << 20, backoff: { initialMs: 200, maxMs: 5000 } };
       let db = openDatabase(path);
-      let outbox = new Outbox(db, { maxItems: 1000, maxBytes: 1 << 20, backoff: { initialMs: 200, maxMs: 5000 } });
+      let outbox = new Outbox(db, limits);
       outbox.enqueue('event.start', 'e1', { n: 1 }, 1);
       outbox.enqueue('event.start', 'e2', { n: 2 }, 1);
-      const port = await freePort(); // nothing listens: the owner's server is unreachable
-      const unreachable = new OutboxDelivery(outbox, { url: `http://127.0.0.1:${port}` }, log);
-      assert.equal(await unreachable.pump(), 0);
-      const first = outbox.due(10, Date.now() + 10_000);
-      assert.equal(first[0]?.attempts, 1);
-      assert.equal(first[1]?.attempts, 0, 'after a failure the rest waits instead of hammering the server');
+      const [e1] = outbox.due(10);
+      const firstDelay = outbox.fail(e1?.id ?? -1, 'unreachable');
+      assert.ok(firstDelay >= 160 && firstDelay <= 240, `first delay ${firstDelay}`);
       assert.ok(!outbox.due(10).some((i) => i.ref === 'e1'), 'the failed item is not due during its backoff');
-      await new Promise((r) => setTimeout(r, 300));
-      await unreachable.pump();
-      const second = outbox.due(10, Date.now() + 10_000)[0];
-      assert.equal(second?.attempts, 2);
-      assert.ok((second?.nextAttemptMs ?? 0) - Date.now() > 200, 'the delay grew');
+      assert.ok(
+        outbox.due(10).some((i) => i.ref === 'e2'),
+        'the others are',
+      );
+      const secondDelay = outbox.fail(e1?.id ?? -1, 'unreachable');
+      assert.ok(secondDelay > firstDelay * 1.3, 'the delay grew');
+      assert.equal(outbox.due(10, Date.now() + 10_000)[0]?.attempts, 2);
       db.close();
 
-      // Restart: the queue is still there.
+      // Restart: the queue is still there, with its backoff.
       db = openDatabase(path);
-      outbox = new Outbox(db, { maxItems: 1000, maxBytes: 1 << 20, backoff: { initialMs: 200, maxMs: 5000 } });
+      outbox = new Outbox(db, limits);
       assert.equal(outbox.length(), 2);
-      const received: string[] = [];
-      const server = createServer((req, res) => {
-        let body = '';
-        req.on('data', (d) => {
-          body += d;
-        });
-        req.on('end', () => {
-          received.push(JSON.parse(body).ref);
-          res.end('{}');
-        });
-      });
-      await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
-      try {
-        await new Promise((r) => setTimeout(r, 1200));
-        const delivery = new OutboxDelivery(outbox, { url: `http://127.0.0.1:${port}` }, log);
-        assert.equal(await delivery.pump(), 2);
-        assert.deepEqual(received, ['e1', 'e2']);
-        assert.equal(outbox.length(), 0);
-      } finally {
-        server.close();
-        db.close();
-      }
+      assert.deepEqual(
+        outbox.due(10).map((i) => i.ref),
+        ['e2'],
+      );
+      outbox.retryNow();
+      assert.deepEqual(
+        outbox.due(10).map((i) => i.ref),
+        ['e1', 'e2'],
+      );
+      let queued = 0;
+      outbox.onEnqueue = () => queued++;
+      outbox.enqueue('event.end', 'e1', { n: 3 }, 2);
+      await new Promise((r) => queueMicrotask(() => r(undefined)));
+      assert.equal(queued, 1, 'the link is told at once');
+      db.close();
     } finally {
       dir.remove();
     }

@@ -18,8 +18,8 @@ describe('VM event cache', () => {
   it('creates the planned tables through versioned migrations', () => {
     const db = openDatabase(':memory:', vmMigrations);
     const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").pluck().all();
-    assert.deepEqual(tables, ['archive_objects', 'datasets', 'edges', 'events', 'models', 'telemetry']);
-    assert.equal(db.pragma('user_version', { simple: true }), 1);
+    assert.deepEqual(tables, ['archive_objects', 'datasets', 'edges', 'events', 'models', 'pairings', 'telemetry']);
+    assert.equal(db.pragma('user_version', { simple: true }), 2);
   });
 
   it('ingests idempotently: the same batch three times stores each event once; a newer version updates it', () => {

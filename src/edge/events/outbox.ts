@@ -26,6 +26,9 @@ export const defaultOutboxLimits: OutboxLimits = {
 };
 
 export class Outbox {
+  /** Called after something is queued (the link delivers it at once). */
+  onEnqueue: (() => void) | undefined;
+
   constructor(
     private readonly db: Db,
     readonly limits: OutboxLimits = defaultOutboxLimits,
@@ -39,6 +42,7 @@ export class Outbox {
       )
       .run(kind, ref, priority, body, Buffer.byteLength(body), Date.now(), Date.now()).lastInsertRowid as number;
     this.trim();
+    if (this.onEnqueue) queueMicrotask(this.onEnqueue);
     return id;
   }
 
@@ -96,6 +100,11 @@ export class Outbox {
       .prepare('UPDATE outbox SET attempts = attempts + 1, next_attempt_ms = ?, last_error = ? WHERE id = ?')
       .run(Math.round(now + delay), error.slice(0, 500), id);
     return delay;
+  }
+
+  /** The link is back: everything waiting goes now instead of after its backoff. */
+  retryNow(): void {
+    this.db.prepare('UPDATE outbox SET next_attempt_ms = 0 WHERE next_attempt_ms > ?').run(Date.now());
   }
 
   length(): number {

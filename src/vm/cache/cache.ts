@@ -9,7 +9,6 @@ export interface IngestEvent {
   startMs: number;
   endMs: number | null;
   updatedMs: number;
-  [key: string]: unknown;
 }
 
 export interface CachedEvent {
@@ -27,6 +26,33 @@ export interface EdgeHealth {
   status: 'unknown' | 'healthy' | 'unhealthy' | 'offline';
   reasons: string[];
   lastSeen: number | null;
+}
+
+interface EventRow {
+  event_id: string;
+  edge_id: string;
+  camera_id: string;
+  timestamp: number;
+  end_timestamp: number | null;
+  event_type: string;
+  metadata: string;
+}
+
+const fromEventRow = (r: EventRow): CachedEvent => ({
+  eventId: r.event_id,
+  edgeId: r.edge_id,
+  cameraId: r.camera_id,
+  timestamp: r.timestamp,
+  endTimestamp: r.end_timestamp,
+  eventType: r.event_type,
+  metadata: JSON.parse(r.metadata),
+});
+
+export interface EdgeInfo extends EdgeHealth {
+  name: string;
+  version: string | null;
+  cameras: unknown[];
+  tunnelAddress: string | null;
 }
 
 export class VmCache {
@@ -60,9 +86,13 @@ export class VmCache {
    * Stores a batch in one transaction and returns the ids now held (to acknowledge). An id seen before with the same
    * or an older version changes nothing; a newer version (e.g. the event's end) updates the row.
    */
-  ingest(edgeId: string, events: IngestEvent[]): { acked: string[]; inserted: number; updated: number } {
+  ingest<E extends IngestEvent>(
+    edgeId: string,
+    events: E[],
+  ): { acked: string[]; inserted: number; updated: number; results: ('inserted' | 'updated' | 'unchanged')[] } {
     let inserted = 0;
     let updated = 0;
+    const results: ('inserted' | 'updated' | 'unchanged')[] = [];
     const insert = this.db.prepare(
       `INSERT INTO events (event_id, edge_id, camera_id, timestamp, end_timestamp, event_type, metadata, created_at, updated_at)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(event_id) DO NOTHING`,
@@ -75,11 +105,26 @@ export class VmCache {
       for (const e of events) {
         const now = Date.now();
         const meta = JSON.stringify(e);
-        if (insert.run(e.id, edgeId, e.cameraId, e.startMs, e.endMs, e.label, meta, now, now).changes) inserted++;
-        else if (update.run(e.endMs, e.label, meta, now, e.id, edgeId, e.updatedMs).changes) updated++;
+        if (insert.run(e.id, edgeId, e.cameraId, e.startMs, e.endMs, e.label, meta, now, now).changes) {
+          inserted++;
+          results.push('inserted');
+        } else if (update.run(e.endMs, e.label, meta, now, e.id, edgeId, e.updatedMs).changes) {
+          updated++;
+          results.push('updated');
+        } else results.push('unchanged');
       }
     })();
-    return { acked: events.map((e) => e.id), inserted, updated };
+    return { acked: events.map((e) => e.id), inserted, updated, results };
+  }
+
+  /** The edge was heard from. */
+  touch(edgeId: string): void {
+    this.db.prepare('UPDATE edges SET last_seen = ? WHERE edge_id = ?').run(Date.now(), edgeId);
+  }
+
+  event(eventId: string): CachedEvent | undefined {
+    const r = this.db.prepare('SELECT * FROM events WHERE event_id = ?').get(eventId) as EventRow | undefined;
+    return r && fromEventRow(r);
   }
 
   events(
@@ -96,24 +141,8 @@ export class VmCache {
       .prepare(
         `SELECT * FROM events ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY timestamp DESC, event_id DESC LIMIT ?`,
       )
-      .all(...args, Math.min(q.limit ?? 100, 1000)) as {
-      event_id: string;
-      edge_id: string;
-      camera_id: string;
-      timestamp: number;
-      end_timestamp: number | null;
-      event_type: string;
-      metadata: string;
-    }[];
-    return rows.map((r) => ({
-      eventId: r.event_id,
-      edgeId: r.edge_id,
-      cameraId: r.camera_id,
-      timestamp: r.timestamp,
-      endTimestamp: r.end_timestamp,
-      eventType: r.event_type,
-      metadata: JSON.parse(r.metadata),
-    }));
+      .all(...args, Math.min(q.limit ?? 100, 1000)) as EventRow[];
+    return rows.map(fromEventRow);
   }
 
   expire(olderThanMs: number): number {
@@ -123,7 +152,12 @@ export class VmCache {
   /** Records telemetry and judges the edge: healthy, or unhealthy with the reasons. */
   telemetry(
     edgeId: string,
-    metrics: { cameras?: Record<string, { status?: string }>; diskPercent?: number; outboxLength?: number },
+    metrics: {
+      cameras?: Record<string, { status?: string }>;
+      diskPercent?: number;
+      outboxLength?: number;
+      [key: string]: unknown;
+    },
   ): EdgeHealth {
     const now = Date.now();
     const reasons: string[] = [];
@@ -145,10 +179,22 @@ export class VmCache {
 
   /** Edges not heard from for offlineAfterMs are offline, whatever they said last. */
   health(offlineAfterMs = 90_000): EdgeHealth[] {
-    const rows = this.db
-      .prepare('SELECT edge_id, status, status_reasons, last_seen FROM edges ORDER BY edge_id')
-      .all() as {
+    return this.edges(offlineAfterMs).map(({ edgeId, status, reasons, lastSeen }) => ({
+      edgeId,
+      status,
+      reasons,
+      lastSeen,
+    }));
+  }
+
+  /** The paired edges with what they announced and their health. */
+  edges(offlineAfterMs = 90_000): EdgeInfo[] {
+    const rows = this.db.prepare('SELECT * FROM edges ORDER BY edge_id').all() as {
       edge_id: string;
+      name: string;
+      version: string | null;
+      cameras: string;
+      tunnel_address: string | null;
       status: EdgeHealth['status'];
       status_reasons: string;
       last_seen: number | null;
@@ -157,6 +203,10 @@ export class VmCache {
       const stale = !r.last_seen || Date.now() - r.last_seen > offlineAfterMs;
       return {
         edgeId: r.edge_id,
+        name: r.name,
+        version: r.version,
+        cameras: JSON.parse(r.cameras),
+        tunnelAddress: r.tunnel_address,
         status: stale ? 'offline' : r.status,
         reasons: stale ? ['not heard from'] : JSON.parse(r.status_reasons),
         lastSeen: r.last_seen,

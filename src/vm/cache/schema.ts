@@ -83,4 +83,20 @@ export const vmMigrations: readonly Migration[] = [
       CREATE INDEX telemetry_edge_time ON telemetry (edge_id, timestamp DESC);
     `,
   },
+  {
+    version: 2,
+    name: 'pairings',
+    sql: `
+      CREATE TABLE pairings (               -- one-time codes issued by \`guardian keys pair\`
+        pairing_id TEXT PRIMARY KEY,
+        edge_id TEXT NOT NULL,              -- the id the edge will have
+        name TEXT NOT NULL,
+        token TEXT NOT NULL,                -- HMAC key the edge proves it holds; never sent over the network
+        tunnel_address TEXT,
+        expires_at INTEGER NOT NULL,
+        used_at INTEGER,
+        created_at INTEGER NOT NULL
+      );
+    `,
+  },
 ];

@@ -1,0 +1,118 @@
+// `guardian vm --config FILE` (the owner's server), `guardian keys pair` (a one-time pairing code, on the VM) and
+// `guardian pair <code>` (on the edge).
+import { resolve } from 'node:path';
+
+import type { Command } from 'commander';
+
+import { pairEdge } from '../edge/link/pairing.ts';
+import { loadConfig } from '../shared/config.ts';
+import { openDatabase } from '../shared/db.ts';
+import { ValidationError } from '../shared/errors.ts';
+import { createLogger } from '../shared/log.ts';
+import { vmMigrations } from '../vm/cache/schema.ts';
+import { loadVmConfig, type VmConfig } from '../vm/config.ts';
+import { issueVmPairing, startVm, vmDatabasePath } from '../vm/runtime.ts';
+
+function configOrExit<T>(load: () => T): T {
+  try {
+    return load();
+  } catch (err) {
+    if (!(err instanceof ValidationError)) throw err;
+    process.stderr.write(`guardian: the configuration has ${err.issues.length} problem(s):\n`);
+    for (const i of err.issues) process.stderr.write(`  - ${i.field}: ${i.message}\n`);
+    process.exit(2);
+  }
+}
+
+function fail(message: string, code = 1): never {
+  process.stderr.write(`guardian: ${message}\n`);
+  process.exit(code);
+}
+
+export function registerVmCommands(program: Command): void {
+  program
+    .command('vm')
+    .description("Run the owner's server: event cache, edge link (gRPC over WireGuard), clip relay and HTTP API")
+    .requiredOption(
+      '--config <file>',
+      'YAML configuration (GUARDIAN_CONFIG__SECTION__KEY environment variables override it)',
+    )
+    .action(async (opts: { config: string }) => {
+      const config = configOrExit(() => loadVmConfig(resolve(opts.config)));
+      const log = createLogger();
+      let vm: Awaited<ReturnType<typeof startVm>>;
+      try {
+        vm = await startVm(config, { log });
+      } catch (err) {
+        fail(`the VM could not start: ${(err as Error).message}`);
+      }
+      let stopping = false;
+      const stop = (sig: string) => {
+        if (stopping) return;
+        stopping = true;
+        log.info({ signal: sig }, 'stopping');
+        vm.stop().then(
+          () => process.exit(0),
+          () => process.exit(1),
+        );
+      };
+      process.on('SIGTERM', () => stop('SIGTERM'));
+      process.on('SIGINT', () => stop('SIGINT'));
+    });
+
+  const keys = program.command('keys').description("Pairing and keys of the owner's server");
+  keys
+    .command('pair')
+    .description('Issue a one-time pairing code for a new edge (give it to `guardian pair` on the edge)')
+    .requiredOption('--config <file>', "the VM's YAML configuration")
+    .option('--name <name>', 'a name for the edge')
+    .option('--json', 'print JSON (code, edgeId, expiresAt)')
+    .action((opts: { config: string; name?: string; json?: boolean }) => {
+      const config: VmConfig = configOrExit(() => loadVmConfig(resolve(opts.config)));
+      const db = openDatabase(vmDatabasePath(config), vmMigrations);
+      try {
+        const issued = issueVmPairing(db, config, { http: config.http.port, grpc: config.grpc.port }, opts.name);
+        if (opts.json) console.log(JSON.stringify(issued));
+        else {
+          console.log(issued.code);
+          process.stderr.write(
+            `\nOne-time code for ${issued.edgeId}, valid until ${new Date(issued.expiresAt).toISOString()}.\n` +
+              'On the edge run: guardian pair <code> --config <edge config>\n',
+          );
+        }
+      } catch (err) {
+        fail((err as Error).message);
+      } finally {
+        db.close();
+      }
+    });
+
+  program
+    .command('pair')
+    .description("Pair this edge with its owner's server using a code from `guardian keys pair`")
+    .argument('<code>', 'the pairing code ("-" reads it from stdin, which keeps it out of the process list)')
+    .requiredOption('--config <file>', "the edge's YAML configuration")
+    .option('--name <name>', 'how the server should call this edge (default: the host name)')
+    .option('--json', 'print JSON')
+    .action(async (code: string, opts: { config: string; name?: string; json?: boolean }) => {
+      const config = configOrExit(() => loadConfig(resolve(opts.config)));
+      let text = code;
+      if (code === '-') {
+        const chunks: Buffer[] = [];
+        for await (const c of process.stdin) chunks.push(c as Buffer);
+        text = Buffer.concat(chunks).toString('utf8');
+      }
+      try {
+        const s = await pairEdge(text, config.dataDir, opts.name ? { name: opts.name } : {});
+        const summary = { edgeId: s.edgeId, vm: s.grpc, tunnel: s.tunnel?.edgeAddress ?? null };
+        if (opts.json) console.log(JSON.stringify(summary));
+        else
+          console.log(
+            `Paired as ${s.edgeId}; the link goes to ${s.grpc}${s.tunnel ? ` through WireGuard (this edge is ${s.tunnel.edgeAddress})` : ''}.\n` +
+              'Start (or restart) `guardian edge` to connect.',
+          );
+      } catch (err) {
+        fail(`pairing failed: ${(err as Error).message}`);
+      }
+    });
+}

@@ -1,0 +1,10 @@
+// Original file: proto/guardian/edge/v1/link.proto
+
+
+export interface ControlOpen {
+  'edgeId'?: (string);
+}
+
+export interface ControlOpen__Output {
+  'edgeId': (string);
+}

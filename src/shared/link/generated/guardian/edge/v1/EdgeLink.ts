@@ -1,0 +1,138 @@
+// Original file: proto/guardian/edge/v1/link.proto
+
+import type * as grpc from '@grpc/grpc-js'
+import type { MethodDefinition } from '@grpc/proto-loader'
+import type { ClipChunk as _guardian_edge_v1_ClipChunk, ClipChunk__Output as _guardian_edge_v1_ClipChunk__Output } from '../../../guardian/edge/v1/ClipChunk.ts';
+import type { ClipReceipt as _guardian_edge_v1_ClipReceipt, ClipReceipt__Output as _guardian_edge_v1_ClipReceipt__Output } from '../../../guardian/edge/v1/ClipReceipt.ts';
+import type { EdgeMessage as _guardian_edge_v1_EdgeMessage, EdgeMessage__Output as _guardian_edge_v1_EdgeMessage__Output } from '../../../guardian/edge/v1/EdgeMessage.ts';
+import type { EventAcks as _guardian_edge_v1_EventAcks, EventAcks__Output as _guardian_edge_v1_EventAcks__Output } from '../../../guardian/edge/v1/EventAcks.ts';
+import type { EventBatch as _guardian_edge_v1_EventBatch, EventBatch__Output as _guardian_edge_v1_EventBatch__Output } from '../../../guardian/edge/v1/EventBatch.ts';
+import type { HelloReply as _guardian_edge_v1_HelloReply, HelloReply__Output as _guardian_edge_v1_HelloReply__Output } from '../../../guardian/edge/v1/HelloReply.ts';
+import type { HelloRequest as _guardian_edge_v1_HelloRequest, HelloRequest__Output as _guardian_edge_v1_HelloRequest__Output } from '../../../guardian/edge/v1/HelloRequest.ts';
+import type { PingReply as _guardian_edge_v1_PingReply, PingReply__Output as _guardian_edge_v1_PingReply__Output } from '../../../guardian/edge/v1/PingReply.ts';
+import type { PingRequest as _guardian_edge_v1_PingRequest, PingRequest__Output as _guardian_edge_v1_PingRequest__Output } from '../../../guardian/edge/v1/PingRequest.ts';
+import type { TelemetryReply as _guardian_edge_v1_TelemetryReply, TelemetryReply__Output as _guardian_edge_v1_TelemetryReply__Output } from '../../../guardian/edge/v1/TelemetryReply.ts';
+import type { TelemetryReport as _guardian_edge_v1_TelemetryReport, TelemetryReport__Output as _guardian_edge_v1_TelemetryReport__Output } from '../../../guardian/edge/v1/TelemetryReport.ts';
+import type { VmRequest as _guardian_edge_v1_VmRequest, VmRequest__Output as _guardian_edge_v1_VmRequest__Output } from '../../../guardian/edge/v1/VmRequest.ts';
+
+export interface EdgeLinkClient extends grpc.Client {
+  /**
+   * Opened by the edge and kept open: the VM's requests go down, the edge's short answers go up.
+   */
+  Control(metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientDuplexStream<_guardian_edge_v1_EdgeMessage, _guardian_edge_v1_VmRequest__Output>;
+  Control(options?: grpc.CallOptions): grpc.ClientDuplexStream<_guardian_edge_v1_EdgeMessage, _guardian_edge_v1_VmRequest__Output>;
+  /**
+   * Opened by the edge and kept open: the VM's requests go down, the edge's short answers go up.
+   */
+  control(metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientDuplexStream<_guardian_edge_v1_EdgeMessage, _guardian_edge_v1_VmRequest__Output>;
+  control(options?: grpc.CallOptions): grpc.ClientDuplexStream<_guardian_edge_v1_EdgeMessage, _guardian_edge_v1_VmRequest__Output>;
+  
+  /**
+   * First call after connecting: who the edge is and what it has.
+   */
+  Hello(argument: _guardian_edge_v1_HelloRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_guardian_edge_v1_HelloReply__Output>): grpc.ClientUnaryCall;
+  Hello(argument: _guardian_edge_v1_HelloRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_guardian_edge_v1_HelloReply__Output>): grpc.ClientUnaryCall;
+  Hello(argument: _guardian_edge_v1_HelloRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_guardian_edge_v1_HelloReply__Output>): grpc.ClientUnaryCall;
+  Hello(argument: _guardian_edge_v1_HelloRequest, callback: grpc.requestCallback<_guardian_edge_v1_HelloReply__Output>): grpc.ClientUnaryCall;
+  /**
+   * First call after connecting: who the edge is and what it has.
+   */
+  hello(argument: _guardian_edge_v1_HelloRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_guardian_edge_v1_HelloReply__Output>): grpc.ClientUnaryCall;
+  hello(argument: _guardian_edge_v1_HelloRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_guardian_edge_v1_HelloReply__Output>): grpc.ClientUnaryCall;
+  hello(argument: _guardian_edge_v1_HelloRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_guardian_edge_v1_HelloReply__Output>): grpc.ClientUnaryCall;
+  hello(argument: _guardian_edge_v1_HelloRequest, callback: grpc.requestCallback<_guardian_edge_v1_HelloReply__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * Heartbeat; the round trip is the link latency the edge reports.
+   */
+  Ping(argument: _guardian_edge_v1_PingRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_guardian_edge_v1_PingReply__Output>): grpc.ClientUnaryCall;
+  Ping(argument: _guardian_edge_v1_PingRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_guardian_edge_v1_PingReply__Output>): grpc.ClientUnaryCall;
+  Ping(argument: _guardian_edge_v1_PingRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_guardian_edge_v1_PingReply__Output>): grpc.ClientUnaryCall;
+  Ping(argument: _guardian_edge_v1_PingRequest, callback: grpc.requestCallback<_guardian_edge_v1_PingReply__Output>): grpc.ClientUnaryCall;
+  /**
+   * Heartbeat; the round trip is the link latency the edge reports.
+   */
+  ping(argument: _guardian_edge_v1_PingRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_guardian_edge_v1_PingReply__Output>): grpc.ClientUnaryCall;
+  ping(argument: _guardian_edge_v1_PingRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_guardian_edge_v1_PingReply__Output>): grpc.ClientUnaryCall;
+  ping(argument: _guardian_edge_v1_PingRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_guardian_edge_v1_PingReply__Output>): grpc.ClientUnaryCall;
+  ping(argument: _guardian_edge_v1_PingRequest, callback: grpc.requestCallback<_guardian_edge_v1_PingReply__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * Events from the edge's outbox; every event is acknowledged on its own.
+   */
+  PushEvents(argument: _guardian_edge_v1_EventBatch, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_guardian_edge_v1_EventAcks__Output>): grpc.ClientUnaryCall;
+  PushEvents(argument: _guardian_edge_v1_EventBatch, metadata: grpc.Metadata, callback: grpc.requestCallback<_guardian_edge_v1_EventAcks__Output>): grpc.ClientUnaryCall;
+  PushEvents(argument: _guardian_edge_v1_EventBatch, options: grpc.CallOptions, callback: grpc.requestCallback<_guardian_edge_v1_EventAcks__Output>): grpc.ClientUnaryCall;
+  PushEvents(argument: _guardian_edge_v1_EventBatch, callback: grpc.requestCallback<_guardian_edge_v1_EventAcks__Output>): grpc.ClientUnaryCall;
+  /**
+   * Events from the edge's outbox; every event is acknowledged on its own.
+   */
+  pushEvents(argument: _guardian_edge_v1_EventBatch, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_guardian_edge_v1_EventAcks__Output>): grpc.ClientUnaryCall;
+  pushEvents(argument: _guardian_edge_v1_EventBatch, metadata: grpc.Metadata, callback: grpc.requestCallback<_guardian_edge_v1_EventAcks__Output>): grpc.ClientUnaryCall;
+  pushEvents(argument: _guardian_edge_v1_EventBatch, options: grpc.CallOptions, callback: grpc.requestCallback<_guardian_edge_v1_EventAcks__Output>): grpc.ClientUnaryCall;
+  pushEvents(argument: _guardian_edge_v1_EventBatch, callback: grpc.requestCallback<_guardian_edge_v1_EventAcks__Output>): grpc.ClientUnaryCall;
+  
+  PushTelemetry(argument: _guardian_edge_v1_TelemetryReport, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_guardian_edge_v1_TelemetryReply__Output>): grpc.ClientUnaryCall;
+  PushTelemetry(argument: _guardian_edge_v1_TelemetryReport, metadata: grpc.Metadata, callback: grpc.requestCallback<_guardian_edge_v1_TelemetryReply__Output>): grpc.ClientUnaryCall;
+  PushTelemetry(argument: _guardian_edge_v1_TelemetryReport, options: grpc.CallOptions, callback: grpc.requestCallback<_guardian_edge_v1_TelemetryReply__Output>): grpc.ClientUnaryCall;
+  PushTelemetry(argument: _guardian_edge_v1_TelemetryReport, callback: grpc.requestCallback<_guardian_edge_v1_TelemetryReply__Output>): grpc.ClientUnaryCall;
+  pushTelemetry(argument: _guardian_edge_v1_TelemetryReport, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_guardian_edge_v1_TelemetryReply__Output>): grpc.ClientUnaryCall;
+  pushTelemetry(argument: _guardian_edge_v1_TelemetryReport, metadata: grpc.Metadata, callback: grpc.requestCallback<_guardian_edge_v1_TelemetryReply__Output>): grpc.ClientUnaryCall;
+  pushTelemetry(argument: _guardian_edge_v1_TelemetryReport, options: grpc.CallOptions, callback: grpc.requestCallback<_guardian_edge_v1_TelemetryReply__Output>): grpc.ClientUnaryCall;
+  pushTelemetry(argument: _guardian_edge_v1_TelemetryReport, callback: grpc.requestCallback<_guardian_edge_v1_TelemetryReply__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * The edge's answer to a ClipRequest: a header, the bytes, then an end (or an error).
+   */
+  SendClip(metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_guardian_edge_v1_ClipReceipt__Output>): grpc.ClientWritableStream<_guardian_edge_v1_ClipChunk>;
+  SendClip(metadata: grpc.Metadata, callback: grpc.requestCallback<_guardian_edge_v1_ClipReceipt__Output>): grpc.ClientWritableStream<_guardian_edge_v1_ClipChunk>;
+  SendClip(options: grpc.CallOptions, callback: grpc.requestCallback<_guardian_edge_v1_ClipReceipt__Output>): grpc.ClientWritableStream<_guardian_edge_v1_ClipChunk>;
+  SendClip(callback: grpc.requestCallback<_guardian_edge_v1_ClipReceipt__Output>): grpc.ClientWritableStream<_guardian_edge_v1_ClipChunk>;
+  /**
+   * The edge's answer to a ClipRequest: a header, the bytes, then an end (or an error).
+   */
+  sendClip(metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_guardian_edge_v1_ClipReceipt__Output>): grpc.ClientWritableStream<_guardian_edge_v1_ClipChunk>;
+  sendClip(metadata: grpc.Metadata, callback: grpc.requestCallback<_guardian_edge_v1_ClipReceipt__Output>): grpc.ClientWritableStream<_guardian_edge_v1_ClipChunk>;
+  sendClip(options: grpc.CallOptions, callback: grpc.requestCallback<_guardian_edge_v1_ClipReceipt__Output>): grpc.ClientWritableStream<_guardian_edge_v1_ClipChunk>;
+  sendClip(callback: grpc.requestCallback<_guardian_edge_v1_ClipReceipt__Output>): grpc.ClientWritableStream<_guardian_edge_v1_ClipChunk>;
+  
+}
+
+export interface EdgeLinkHandlers extends grpc.UntypedServiceImplementation {
+  /**
+   * Opened by the edge and kept open: the VM's requests go down, the edge's short answers go up.
+   */
+  Control: grpc.handleBidiStreamingCall<_guardian_edge_v1_EdgeMessage__Output, _guardian_edge_v1_VmRequest>;
+  
+  /**
+   * First call after connecting: who the edge is and what it has.
+   */
+  Hello: grpc.handleUnaryCall<_guardian_edge_v1_HelloRequest__Output, _guardian_edge_v1_HelloReply>;
+  
+  /**
+   * Heartbeat; the round trip is the link latency the edge reports.
+   */
+  Ping: grpc.handleUnaryCall<_guardian_edge_v1_PingRequest__Output, _guardian_edge_v1_PingReply>;
+  
+  /**
+   * Events from the edge's outbox; every event is acknowledged on its own.
+   */
+  PushEvents: grpc.handleUnaryCall<_guardian_edge_v1_EventBatch__Output, _guardian_edge_v1_EventAcks>;
+  
+  PushTelemetry: grpc.handleUnaryCall<_guardian_edge_v1_TelemetryReport__Output, _guardian_edge_v1_TelemetryReply>;
+  
+  /**
+   * The edge's answer to a ClipRequest: a header, the bytes, then an end (or an error).
+   */
+  SendClip: grpc.handleClientStreamingCall<_guardian_edge_v1_ClipChunk__Output, _guardian_edge_v1_ClipReceipt>;
+  
+}
+
+export interface EdgeLinkDefinition extends grpc.ServiceDefinition {
+  Control: MethodDefinition<_guardian_edge_v1_EdgeMessage, _guardian_edge_v1_VmRequest, _guardian_edge_v1_EdgeMessage__Output, _guardian_edge_v1_VmRequest__Output>
+  Hello: MethodDefinition<_guardian_edge_v1_HelloRequest, _guardian_edge_v1_HelloReply, _guardian_edge_v1_HelloRequest__Output, _guardian_edge_v1_HelloReply__Output>
+  Ping: MethodDefinition<_guardian_edge_v1_PingRequest, _guardian_edge_v1_PingReply, _guardian_edge_v1_PingRequest__Output, _guardian_edge_v1_PingReply__Output>
+  PushEvents: MethodDefinition<_guardian_edge_v1_EventBatch, _guardian_edge_v1_EventAcks, _guardian_edge_v1_EventBatch__Output, _guardian_edge_v1_EventAcks__Output>
+  PushTelemetry: MethodDefinition<_guardian_edge_v1_TelemetryReport, _guardian_edge_v1_TelemetryReply, _guardian_edge_v1_TelemetryReport__Output, _guardian_edge_v1_TelemetryReply__Output>
+  SendClip: MethodDefinition<_guardian_edge_v1_ClipChunk, _guardian_edge_v1_ClipReceipt, _guardian_edge_v1_ClipChunk__Output, _guardian_edge_v1_ClipReceipt__Output>
+}

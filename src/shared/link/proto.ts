@@ -1,0 +1,121 @@
+// The edge↔VM protocol (proto/guardian/edge/v1/link.proto) loaded at run time, with the generated types
+// (`npm run proto` regenerates src/shared/link/generated) and the conversions between the edge's event JSON and the
+// wire message.
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { join } from 'node:path';
+
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+
+import { projectRoot } from '../paths.ts';
+import type { Event, Event__Output } from './generated/guardian/edge/v1/Event.ts';
+import type { ProtoGrpcType } from './generated/link.ts';
+
+export type * from './generated/guardian/edge/v1/EdgeLink.ts';
+
+// The same options the types were generated with (see the `proto` script in package.json).
+const loaderOptions: protoLoader.Options = {
+  longs: Number,
+  enums: String,
+  defaults: true,
+  oneofs: true,
+  includeDirs: [join(projectRoot, 'proto')],
+};
+
+let cached: ProtoGrpcType['guardian']['edge']['v1'] | undefined;
+
+export function linkPackage(): ProtoGrpcType['guardian']['edge']['v1'] {
+  if (!cached) {
+    const definition = protoLoader.loadSync('guardian/edge/v1/link.proto', loaderOptions);
+    cached = (grpc.loadPackageDefinition(definition) as unknown as ProtoGrpcType).guardian.edge.v1;
+  }
+  return cached;
+}
+
+// Clips and model files travel in chunks; allow a little more than one chunk per message.
+export const maxMessageBytes = 4 * 1024 * 1024;
+export const clipChunkBytes = 256 * 1024;
+
+/** The event JSON the edge stores and the VM caches (the edge's eventPayload). */
+export interface EventJson {
+  id: string;
+  cameraId: string;
+  trackId: number;
+  label: string;
+  labels: string[];
+  zones: string[];
+  startMs: number;
+  endMs: number | null;
+  maxScore: number;
+  meanScore: number;
+  detections: number;
+  boxPath: number[][];
+  protected: boolean;
+  updatedMs: number;
+  hasSnapshot: boolean;
+  hasClip: boolean;
+}
+
+export function toWireEvent(e: EventJson): Event {
+  return {
+    id: e.id,
+    cameraId: e.cameraId,
+    trackId: e.trackId,
+    label: e.label,
+    labels: e.labels,
+    zones: e.zones,
+    startMs: e.startMs,
+    ...(e.endMs === null ? {} : { endMs: e.endMs }),
+    maxScore: e.maxScore,
+    meanScore: e.meanScore,
+    detections: e.detections,
+    boxPath: e.boxPath.map(([tMs, ...box]) => ({ tMs, box })),
+    protected: e.protected,
+    updatedMs: e.updatedMs,
+    hasSnapshot: e.hasSnapshot,
+    hasClip: e.hasClip,
+  };
+}
+
+export function fromWireEvent(e: Event__Output): EventJson {
+  return {
+    id: e.id,
+    cameraId: e.cameraId,
+    trackId: e.trackId,
+    label: e.label,
+    labels: e.labels,
+    zones: e.zones,
+    startMs: e.startMs,
+    endMs: e.endMs ?? null,
+    maxScore: e.maxScore,
+    meanScore: e.meanScore,
+    detections: e.detections,
+    boxPath: e.boxPath.map((p) => [p.tMs, ...p.box]),
+    protected: e.protected,
+    updatedMs: e.updatedMs,
+    hasSnapshot: e.hasSnapshot,
+    hasClip: e.hasClip,
+  };
+}
+
+/** An edge's credential is "<edge id>.<secret>"; the VM keeps only the secret's SHA-256. */
+export function credentialHash(secret: string): string {
+  return createHash('sha256').update(secret).digest('hex');
+}
+
+export function parseCredential(header: string | undefined): { edgeId: string; secret: string } | null {
+  const m = /^Bearer ([A-Za-z0-9_-]{1,64})\.([A-Za-z0-9_-]{16,128})$/.exec(header ?? '');
+  return m ? { edgeId: m[1] as string, secret: m[2] as string } : null;
+}
+
+export function hashMatches(secret: string, storedHash: string): boolean {
+  const a = Buffer.from(credentialHash(secret), 'hex');
+  const b = Buffer.from(storedHash, 'hex');
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+export function credentialMetadata(edgeId: string, secret: string): grpc.Metadata {
+  const md = new grpc.Metadata();
+  md.set('authorization', `Bearer ${edgeId}.${secret}`);
+  return md;
+}

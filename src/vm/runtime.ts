@@ -1,0 +1,162 @@
+// The user VM service: its database, WireGuard interface with one peer per paired edge, the gRPC link server the
+// edges dial through their tunnels, and the owner's HTTP API (events, edges, telemetry, clip relay, pairing).
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import type { Server } from 'node:http';
+import { join } from 'node:path';
+
+import { type Db, openDatabase } from '../shared/db.ts';
+import { encodePairingCode } from '../shared/link/pairing-code.ts';
+import type { Logger } from '../shared/log.ts';
+import { projectRoot } from '../shared/paths.ts';
+import { WireGuardInterface } from '../shared/wireguard/interface.ts';
+import { loadOrCreateKeyPair } from '../shared/wireguard/keys.ts';
+import { VmCache } from './cache/cache.ts';
+import { vmMigrations } from './cache/schema.ts';
+import type { VmConfig } from './config.ts';
+import { createVmApp } from './http.ts';
+import { LinkServer } from './link-server.ts';
+import { completePairing, issuePairing, pairedEdges } from './pairing.ts';
+
+const version = (JSON.parse(readFileSync(join(projectRoot, 'package.json'), 'utf8')) as { version: string }).version;
+
+export interface Vm {
+  url: string;
+  grpcAddress: string;
+  apiToken: string;
+  cache: VmCache;
+  link: LinkServer;
+  db: Db;
+  issuePairing(name?: string): { code: string; edgeId: string; expiresAt: number };
+  stop(): Promise<void>;
+}
+
+export const vmDatabasePath = (config: VmConfig) => join(config.dataDir, 'vm.db');
+export const vmKeyPath = (config: VmConfig) => join(config.dataDir, 'wireguard.key');
+
+/** The owner API token: from the configuration, else generated once into the data dir (0600). */
+export function vmApiToken(config: VmConfig): string {
+  if (config.api.token) return config.api.token;
+  const path = join(config.dataDir, 'api-token');
+  if (existsSync(path)) return readFileSync(path, 'utf8').trim();
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  const token = randomBytes(32).toString('base64url');
+  writeFileSync(path, `${token}\n`, { mode: 0o600 });
+  return token;
+}
+
+/** Issues a one-time pairing code; works with the service running or not (it only needs the database). */
+export function issueVmPairing(
+  db: Db,
+  config: VmConfig,
+  ports: { http: number; grpc: number },
+  name?: string,
+): { code: string; edgeId: string; expiresAt: number } {
+  const tunnel = config.wireguard.enabled;
+  if (tunnel && !config.wireguard.endpoint)
+    throw new Error('wireguard.endpoint (the public host:port edges dial) must be set to pair through the tunnel');
+  const httpHost = config.http.host === '0.0.0.0' ? '127.0.0.1' : config.http.host;
+  const { code, edgeId, expiresAt } = issuePairing(db, {
+    ...(name ? { name } : {}),
+    validMinutes: config.pairing.validMinutes,
+    pairUrl: config.http.publicUrl ?? `http://${httpHost}:${ports.http}`,
+    grpcPort: ports.grpc,
+    grpcHostWithoutTunnel: config.grpc.host === '0.0.0.0' ? httpHost : config.grpc.host,
+    tunnel: tunnel
+      ? {
+          vmPublicKey: loadOrCreateKeyPair(vmKeyPath(config)).publicKey,
+          endpoint: config.wireguard.endpoint as string,
+          vmCidr: config.wireguard.address,
+        }
+      : null,
+  });
+  return { code: encodePairingCode(code), edgeId, expiresAt };
+}
+
+export async function startVm(config: VmConfig, options: { log: Logger }): Promise<Vm> {
+  const { log } = options;
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  const db = openDatabase(vmDatabasePath(config), vmMigrations);
+  const cache = new VmCache(db);
+  const apiToken = vmApiToken(config);
+
+  let tunnel: WireGuardInterface | undefined;
+  const tunnelIp = config.wireguard.address.split('/')[0] as string;
+  const peerOf = (e: { publicKey: string | null; tunnelAddress: string | null }) =>
+    e.publicKey && e.tunnelAddress
+      ? { publicKey: e.publicKey, allowedIps: [`${e.tunnelAddress.split('/')[0]}/32`] }
+      : undefined;
+  if (config.wireguard.enabled) {
+    const keys = loadOrCreateKeyPair(vmKeyPath(config));
+    tunnel = await WireGuardInterface.up({
+      name: config.wireguard.interface,
+      privateKey: keys.privateKey,
+      address: config.wireguard.address,
+      listenPort: config.wireguard.listenPort,
+      log: log.child({ component: 'wireguard' }),
+      onExit: (exit) => log.error({ code: exit.code, stderr: exit.stderr }, 'wireguard-go stopped: the tunnel is down'),
+    });
+    for (const e of pairedEdges(db)) {
+      const peer = peerOf(e);
+      if (peer) await tunnel.setPeer(peer);
+    }
+  }
+
+  const link = new LinkServer(db, cache, {
+    requireTunnel: config.grpc.requireTunnel,
+    version,
+    heartbeatSeconds: 15,
+    log: log.child({ component: 'link' }),
+  });
+  const grpcHost = tunnel ? tunnelIp : config.grpc.host;
+  const grpcPort = await link.listen(grpcHost, config.grpc.port);
+
+  let httpPort = config.http.port;
+  const app = createVmApp({
+    cache,
+    link,
+    apiToken,
+    offlineAfterMs: config.telemetry.offlineAfterSeconds * 1000,
+    version,
+    log: log.child({ component: 'vm-api' }),
+    async pair(req) {
+      const edge = completePairing(db, req);
+      const peer = peerOf(edge);
+      if (tunnel && peer) await tunnel.setPeer(peer);
+      log.info({ edge: edge.edgeId, name: edge.name, tunnel: edge.tunnelAddress }, 'edge paired');
+      return { edgeId: edge.edgeId };
+    },
+    issuePairing: (name) => issueVmPairing(db, config, { http: httpPort, grpc: grpcPort }, name),
+  });
+  const server: Server = await new Promise((resolve, reject) => {
+    const s = app.listen(config.http.port, config.http.host, (err?: Error) => (err ? reject(err) : resolve(s)));
+  });
+  const address = server.address();
+  httpPort = typeof address === 'object' && address ? address.port : config.http.port;
+  const host = config.http.host === '0.0.0.0' ? '127.0.0.1' : config.http.host;
+
+  const expiry = setInterval(() => cache.expire(Date.now() - config.events.retentionDays * 86_400_000), 3_600_000);
+  expiry.unref();
+  log.info(
+    { url: `http://${host}:${httpPort}/`, grpc: `${grpcHost}:${grpcPort}`, tunnel: Boolean(tunnel) },
+    'VM ready',
+  );
+
+  return {
+    url: `http://${host}:${httpPort}`,
+    grpcAddress: `${grpcHost}:${grpcPort}`,
+    apiToken,
+    cache,
+    link,
+    db,
+    issuePairing: (name) => issueVmPairing(db, config, { http: httpPort, grpc: grpcPort }, name),
+    async stop() {
+      clearInterval(expiry);
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+      await link.close();
+      await tunnel?.down();
+      db.close();
+    },
+  };
+}
