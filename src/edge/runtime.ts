@@ -55,7 +55,7 @@ export async function startEdge(config: Config, options: { log: Logger; configPa
       interfaceName: config.link.interface,
       heartbeatSeconds: config.link.heartbeatSeconds,
       telemetrySeconds: config.link.telemetrySeconds,
-      backoff: { initialMs: 1000, maxMs: 15_000 },
+      backoff: { initialMs: 1000, maxMs: 5000 }, // one hello per attempt: cheap, and the link returns quickly
     },
     {
       outbox,
@@ -129,7 +129,8 @@ export async function startEdge(config: Config, options: { log: Logger; configPa
           )
           .then(() => {
             // Only a finished event's clip is final; an event in progress gets a fresh clip on each request.
-            if (ev.endMs && end < Date.now() - r.segmentSeconds * 1000) events.update(eventId, { clip: rel });
+            if (ev.endMs && end < Date.now() - r.segmentSeconds * 1000)
+              events.update(eventId, { clip: rel }, 'event.update');
             return abs(rel);
           })
           .finally(() => clipsInFlight.delete(eventId));

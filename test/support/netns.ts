@@ -43,3 +43,19 @@ export function createNetnsPair(subnet = 10 + Math.floor(Math.random() * 200)): 
   }
   return { a, b, remove };
 }
+
+/**
+ * A veth between this (the test's) namespace and `ns`, so the test reaches a server inside it the way its owner would
+ * from outside. Removed with the namespace.
+ */
+export function linkFromHost(ns: string, subnet: number): { hostIp: string; nsIp: string } {
+  const id = randomBytes(3).toString('hex');
+  const host = { dev: `gho${id}`, ip: `10.232.${subnet}.1` };
+  const inside = { dev: `ghi${id}`, ip: `10.232.${subnet}.2` };
+  ip('link', 'add', host.dev, 'type', 'veth', 'peer', 'name', inside.dev, 'netns', ns);
+  ip('addr', 'add', `${host.ip}/24`, 'dev', host.dev);
+  ip('link', 'set', host.dev, 'up');
+  ip('-n', ns, 'addr', 'add', `${inside.ip}/24`, 'dev', inside.dev);
+  ip('-n', ns, 'link', 'set', inside.dev, 'up');
+  return { hostIp: host.ip, nsIp: inside.ip };
+}

@@ -146,7 +146,7 @@ export class EventGenerator {
     this.hooks
       .snapshot(ev, f, box)
       .then((files) => {
-        if (files && this.store.get(a.eventId)) this.store.update(a.eventId, files);
+        if (files && this.store.get(a.eventId)) this.store.update(a.eventId, files, 'event.update');
       })
       .catch((err) => this.log.warn({ event: a.eventId, err }, 'snapshot failed'));
   }

@@ -154,7 +154,7 @@ export class EventStore {
         );
       if (kind) this.outbox.enqueue(kind, id, eventPayload(next), kind === 'event.end' ? 2 : 5);
       return next;
-    })();
+    }).immediate(); // read-then-write: take the write lock first, or a concurrent writer makes the upgrade fail
   }
 
   get(id: string): EventRecord | undefined {

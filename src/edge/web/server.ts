@@ -377,7 +377,7 @@ export function createEdgeServer(ctx: EdgeContext): { app: express.Express; serv
     },
     ({ req, body }) => {
       const ev = eventById(req.params.id);
-      return ctx.events.update(ev.id, { protected: body.protected });
+      return ctx.events.update(ev.id, { protected: body.protected }, 'event.update');
     },
   );
 
