@@ -8,11 +8,14 @@ import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import YAML from 'yaml';
 
+import { pairEdge, readLinkSettings, writeLinkSettings } from '../edge/link/pairing.ts';
 import { startEdge } from '../edge/runtime.ts';
 import { loadConfig, validateConfig } from '../shared/config.ts';
 import { ValidationError } from '../shared/errors.ts';
 import { createLogger } from '../shared/log.ts';
 import { sharedPath } from '../shared/paths.ts';
+import { validateVmConfig } from '../vm/config.ts';
+import { startVm } from '../vm/runtime.ts';
 
 function printConfigErrors(err: unknown): never {
   if (err instanceof ValidationError) {
@@ -66,9 +69,22 @@ export function registerEdgeCommands(program: Command): void {
     .option('--port <n>', 'HTTP port', (v) => Number(v), 8080)
     .option('--admin-password <pw>', 'admin password (default: generated and printed)')
     .option('--first-run', 'leave the admin password unset: the web UI asks for it, as on a new appliance')
+    .option(
+      '--vm-port <n>',
+      "HTTP port of the demo's own server (the user VM); 0 picks a free one",
+      (v) => Number(v),
+      0,
+    )
     .option('--no-open', 'do not open a browser')
     .action(
-      async (opts: { dataDir: string; port: number; adminPassword?: string; firstRun?: boolean; open: boolean }) => {
+      async (opts: {
+        dataDir: string;
+        port: number;
+        vmPort: number;
+        adminPassword?: string;
+        firstRun?: boolean;
+        open: boolean;
+      }) => {
         // Quiet by default (the media process inherits the level); GUARDIAN_LOG_LEVEL=info shows everything.
         process.env.GUARDIAN_LOG_LEVEL ??= 'warn';
         const log = createLogger();
@@ -92,6 +108,21 @@ export function registerEdgeCommands(program: Command): void {
         }
         const configPath = join(dataDir, 'config.yaml');
         writeFileSync(configPath, YAML.stringify(config));
+        // The owner's server, on loopback and without a tunnel (that needs two hosts or namespaces); the edge is
+        // paired with it like a real one and delivers its events to it.
+        const vm = await startVm(
+          validateVmConfig({
+            dataDir: join(dataDir, 'vm'),
+            http: { host: '127.0.0.1', port: opts.vmPort },
+            grpc: { host: '127.0.0.1', port: 0, requireTunnel: false },
+            wireguard: { enabled: false },
+          }),
+          { log },
+        );
+        const paired = readLinkSettings(dataDir);
+        if (paired && vm.cache.edges().some((e) => e.edgeId === paired.edgeId))
+          writeLinkSettings(dataDir, { ...paired, grpc: vm.grpcAddress }); // the VM's port changes between runs
+        else await pairEdge(vm.issuePairing('demo edge').code, dataDir, { name: 'demo edge' });
         const edge = await startEdge(config, { log, configPath });
         const password = opts.adminPassword ?? randomBytes(9).toString('base64url');
         const existingAdmin = edge.ctx.auth.hasAdmin();
@@ -114,10 +145,16 @@ export function registerEdgeCommands(program: Command): void {
           console.log(`  log in as admin with the password chosen when ${dataDir} was first used`);
         else console.log(`  log in as admin / ${opts.adminPassword ? '(the password you gave)' : password}`);
         console.log(`  API: ${edge.url}/api/openapi.json   data: ${dataDir}`);
+        console.log(
+          `  your server (VM): ${vm.url}/api/events  (Authorization: Bearer <${join(dataDir, 'vm', 'api-token')}>)`,
+        );
         console.log('  events appear within a minute; Ctrl-C stops (recordings are finished first)');
         if (opts.open && process.env.DISPLAY && spawnSync('which', ['xdg-open']).status === 0)
           spawn('xdg-open', [`${edge.url}/`], { detached: true, stdio: 'ignore' }).unref();
-        runUntilSignal(edge.stop);
+        runUntilSignal(async () => {
+          await edge.stop();
+          await vm.stop();
+        });
       },
     );
 }

@@ -2,7 +2,7 @@
 // CSRF, paths, a malformed configuration, and kill -9 of the media process.
 import assert from 'node:assert/strict';
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 
@@ -29,6 +29,7 @@ describe('guardian demo (edge appliance end to end)', function () {
   let session: Session;
   let startedAt: number;
   let output = '';
+  let endedEventId = '';
 
   const api = (path: string, init: RequestInit & { session?: Session | null } = {}) => {
     const { session: s = session, headers, ...rest } = init;
@@ -94,6 +95,7 @@ describe('guardian demo (edge appliance end to end)', function () {
       if (!event) await sleep(1000);
     }
     assert.ok(event, `a person event within 60 s\n${output}`);
+    endedEventId = event.id;
     assert.ok(Date.now() - startedAt < 60_000);
     const snap = await api(`/api/events/${event.id}/snapshot.jpg`);
     assert.equal(snap.status, 200);
@@ -140,6 +142,30 @@ describe('guardian demo (edge appliance end to end)', function () {
     const download = await api(`/api/events/${event.id}/clip.mp4?download=1`);
     assert.equal(download.status, 200, await download.clone().text());
     assert.match(download.headers.get('content-disposition') ?? '', /attachment; filename="?demo-street-person-/);
+  });
+
+  it("delivers the events to the demo's own server (the user VM), which relays the clip", async () => {
+    const vmUrl = /your server \(VM\): (http:\/\/127\.0\.0\.1:\d+)/.exec(output)?.[1];
+    assert.ok(vmUrl, output);
+    const token = readFileSync(join(dir.path, 'vm', 'api-token'), 'utf8').trim();
+    const auth = { Authorization: `Bearer ${token}` };
+    const edgeEvents = (await (await api('/api/events?camera=demo-street')).json()) as { events: { id: string }[] };
+    const first = edgeEvents.events.at(-1);
+    assert.ok(first);
+    let cached: { eventId: string; edgeId: string } | undefined;
+    for (let i = 0; i < 50 && !cached; i++) {
+      const res = await fetch(`${vmUrl}/api/events/${first.id}`, { headers: auth });
+      if (res.ok) cached = (await res.json()) as typeof cached;
+      else await sleep(200);
+    }
+    assert.equal(cached?.eventId, first.id);
+    const status = (await (await api('/api/status')).json()) as { link: { connected: boolean; tunnel: boolean } };
+    assert.deepEqual([status.link.connected, status.link.tunnel], [true, false]);
+    assert.equal((await fetch(`${vmUrl}/api/events`)).status, 401, 'the VM API needs its token');
+    const local = Buffer.from(await (await api(`/api/events/${endedEventId}/clip.mp4`)).arrayBuffer());
+    const relayed = await fetch(`${vmUrl}/api/events/${endedEventId}/clip`, { headers: auth });
+    assert.equal(relayed.status, 200);
+    assert.ok(Buffer.from(await relayed.arrayBuffer()).equals(local), 'the VM relays the same clip bytes');
   });
 
   it('refuses requests without login, cross-site or CSRF-less changes, and path tricks', async () => {

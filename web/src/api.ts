@@ -82,5 +82,13 @@ export interface Status {
   camerasOnline: number;
   eventsToday: number;
   outboxLength: number;
-  link: { configured: boolean; connected: boolean; lastError: string | null };
+  link: {
+    configured: boolean;
+    connected: boolean;
+    lastError: string | null;
+    tunnel: boolean;
+    latencyMs: number | null;
+    handshakeAgeSeconds: number | null;
+    delivered: number;
+  };
 }

@@ -84,7 +84,14 @@ export function Dashboard() {
             </Card>
             <Card title="Server link">
               <p className="text-lg">{!s.link.configured ? 'Not set up' : s.link.connected ? 'Connected' : 'Down'}</p>
-              <p className="text-xs text-zinc-400">{s.outboxLength} item(s) queued</p>
+              <p className="text-xs text-zinc-400">
+                {s.link.connected
+                  ? `${s.link.tunnel ? 'WireGuard' : 'no tunnel'} · ping ${s.link.latencyMs ?? '–'} ms${
+                      s.link.handshakeAgeSeconds !== null ? ` · handshake ${s.link.handshakeAgeSeconds} s ago` : ''
+                    } · `
+                  : ''}
+                {s.outboxLength} item(s) queued
+              </p>
             </Card>
           </div>
           <div className="grid gap-4 lg:grid-cols-3">
