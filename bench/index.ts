@@ -9,6 +9,7 @@ const entries: Record<string, () => Promise<Entry>> = {
   record: async () => (await import('./record.ts')).benchRecord,
   edge: async () => (await import('./edge.ts')).benchEdge,
   ui: async () => (await import('./ui.ts')).benchUi,
+  link: async () => (await import('./link.ts')).benchLink,
 };
 
 const args = process.argv.slice(2);

@@ -100,13 +100,20 @@ export class LinkClient {
     this.state.configured = true;
     this.state.edgeId = this.settings.edgeId;
     this.state.tunnel = Boolean(this.settings.tunnel);
-    this.client = new (
-      linkPackage().EdgeLink as unknown as new (
-        target: string,
-        creds: grpc.ChannelCredentials,
-        options: grpc.ChannelOptions,
-      ) => EdgeLinkClient
-    )(this.settings.grpc, grpc.credentials.createInsecure(), {
+    this.client = this.makeClient();
+    void this.run();
+    this.every(this.options.heartbeatSeconds * 1000, () => this.heartbeat());
+    this.every(this.options.telemetrySeconds * 1000, () => this.sendTelemetry());
+    this.every(1000, () => this.kick());
+  }
+
+  private makeClient(): EdgeLinkClient {
+    const Client = linkPackage().EdgeLink as unknown as new (
+      target: string,
+      creds: grpc.ChannelCredentials,
+      options: grpc.ChannelOptions,
+    ) => EdgeLinkClient;
+    return new Client((this.settings as LinkSettings).grpc, grpc.credentials.createInsecure(), {
       'grpc.max_receive_message_length': maxMessageBytes,
       'grpc.max_send_message_length': maxMessageBytes,
       // Notice a dead tunnel within ~15 s and redial quickly once it is back.
@@ -116,10 +123,6 @@ export class LinkClient {
       'grpc.initial_reconnect_backoff_ms': 500,
       'grpc.max_reconnect_backoff_ms': 5_000,
     });
-    void this.run();
-    this.every(this.options.heartbeatSeconds * 1000, () => this.heartbeat());
-    this.every(this.options.telemetrySeconds * 1000, () => this.sendTelemetry());
-    this.every(1000, () => this.kick());
   }
 
   async stop(): Promise<void> {
@@ -179,6 +182,10 @@ export class LinkClient {
           this.deps.log.warn({ error: (err as Error).message }, 'cannot reach the VM; will retry');
         this.state.connected = false;
         this.state.lastError = (err as Error).message;
+        // A fresh channel: a TCP connect begun while the tunnel was down can sit in SYN retransmission backoff for
+        // many seconds after it returns.
+        this.client?.close();
+        if (!this.stopped) this.client = this.makeClient();
       }
       this.control?.cancel();
       this.control = undefined;
@@ -232,7 +239,7 @@ export class LinkClient {
   }
 
   private async hello(): Promise<void> {
-    await this.unary('Hello', { edgeId: this.settings?.edgeId, ...this.deps.hello() }, 5000);
+    await this.unary('Hello', { edgeId: this.settings?.edgeId, ...this.deps.hello() }, 4000);
   }
 
   private async heartbeat(): Promise<void> {
