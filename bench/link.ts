@@ -132,6 +132,41 @@ export async function benchLink(progress: (m: string) => void) {
       if (r.bytes !== statSync(clip).size) throw new Error(`relayed ${r.bytes} bytes`);
       relay.push(r.mbps);
     }
+    progress('link: the same bytes over plain HTTP through the same tunnel');
+    // What the tunnel itself carries (wireguard-go on both sides): a plain HTTP server at the edge's tunnel address,
+    // read from the VM's namespace.
+    const tunnelServer = spawn(
+      'ip',
+      [
+        'netns',
+        'exec',
+        net.b.ns,
+        process.execPath,
+        '-e',
+        `const fs=require('fs');require('http').createServer((q,r)=>{r.setHeader('Content-Length',fs.statSync(process.argv[1]).size);fs.createReadStream(process.argv[1]).pipe(r)}).listen(9000,'10.79.${subnet}.2',()=>console.log('up'))`,
+        clip,
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    children.push(tunnelServer);
+    await new Promise((r) => tunnelServer.stdout?.once('data', r));
+    const tunnelRaw: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const out = execFileSync(
+        'ip',
+        [
+          'netns',
+          'exec',
+          net.a.ns,
+          process.execPath,
+          '-e',
+          `(async()=>{const t=performance.now();const r=await fetch('http://10.79.${subnet}.2:9000/');let n=0;for await(const c of r.body)n+=c.length;console.log(n/1e6/((performance.now()-t)/1000))})()`,
+        ],
+        { encoding: 'utf8' },
+      );
+      tunnelRaw.push(Number(out.trim()));
+    }
+    tunnelServer.kill();
     progress('link: the same bytes over plain loopback HTTP');
     const plain = createServer((_req, res) => {
       res.setHeader('Content-Length', statSync(clip).size);
@@ -153,6 +188,9 @@ export async function benchLink(progress: (m: string) => void) {
         relayMBps: round(relayMbps, 1),
         loopbackMBps: round(loopbackMbps, 1),
         ratioToLoopback: round(relayMbps / loopbackMbps, 3),
+        // The tunnel's own capacity here, and how much of it the relay uses.
+        tunnelPlainHttpMBps: round(pct(tunnelRaw, 50), 1),
+        ratioToTunnel: round(relayMbps / pct(tunnelRaw, 50), 3),
       },
     };
   } finally {

@@ -56,6 +56,16 @@ export interface LinkDeps {
   clipFile(eventId: string): Promise<string>;
 }
 
+/** Waits for room in the stream's buffer, or for the call to end (then the next write fails). */
+async function drainedOrEnded(call: NodeJS.EventEmitter): Promise<void> {
+  const ac = new AbortController();
+  try {
+    await Promise.race([once(call, 'drain', { signal: ac.signal }), once(call, 'status', { signal: ac.signal })]);
+  } finally {
+    ac.abort(); // removes the listener that did not fire
+  }
+}
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms).unref());
 
 export class LinkClient {
@@ -367,7 +377,7 @@ export class LinkClient {
       for await (const data of file) {
         if (this.cancelled.has(requestId)) throw new Error('cancelled by the VM');
         bytes += (data as Buffer).length;
-        if (!call.write({ requestId, data })) await Promise.race([once(call, 'drain'), once(call, 'status')]);
+        if (!call.write({ requestId, data })) await drainedOrEnded(call);
       }
       call.write({ requestId, end: { bytes } });
       call.end();
