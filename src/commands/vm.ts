@@ -69,6 +69,8 @@ export function registerVmCommands(program: Command): void {
     .option('--json', 'print JSON (code, edgeId, expiresAt)')
     .action((opts: { config: string; name?: string; json?: boolean }) => {
       const config: VmConfig = configOrExit(() => loadVmConfig(resolve(opts.config)));
+      if (!config.http.port || !config.grpc.port)
+        fail('http.port and grpc.port must be fixed to issue codes offline; or POST /api/pairings on the running VM');
       const db = openDatabase(vmDatabasePath(config), vmMigrations);
       try {
         const issued = issueVmPairing(db, config, { http: config.http.port, grpc: config.grpc.port }, opts.name);

@@ -124,37 +124,39 @@ export class EventStore {
 
   /** Updates an event; `kind` names the outbox message that carries the change (none for local-only changes). */
   update(id: string, patch: Partial<Omit<EventRecord, 'id'>>, kind?: 'event.update' | 'event.end'): EventRecord {
-    return this.db.transaction(() => {
-      const current = this.get(id);
-      if (!current) throw Object.assign(new Error(`no event ${id}`), { code: 'NOT_FOUND' });
-      const next: EventRecord = { ...current, ...patch, id, updatedMs: Date.now() };
-      this.db
-        .prepare(
-          `UPDATE events SET label = ?, labels = ?, zones = ?, end_ms = ?, max_score = ?, mean_score = ?,
+    return this.db
+      .transaction(() => {
+        const current = this.get(id);
+        if (!current) throw Object.assign(new Error(`no event ${id}`), { code: 'NOT_FOUND' });
+        const next: EventRecord = { ...current, ...patch, id, updatedMs: Date.now() };
+        this.db
+          .prepare(
+            `UPDATE events SET label = ?, labels = ?, zones = ?, end_ms = ?, max_score = ?, mean_score = ?,
              detections = ?, box_path = ?, snapshot = ?, snapshot_box = ?, thumbnail = ?, clip = ?, protected = ?,
              updated_ms = ?
            WHERE id = ?`,
-        )
-        .run(
-          next.label,
-          JSON.stringify(next.labels),
-          JSON.stringify(next.zones),
-          next.endMs,
-          next.maxScore,
-          next.meanScore,
-          next.detections,
-          JSON.stringify(next.boxPath),
-          next.snapshot,
-          next.snapshotBox ? JSON.stringify(next.snapshotBox) : null,
-          next.thumbnail,
-          next.clip,
-          next.protected ? 1 : 0,
-          next.updatedMs,
-          id,
-        );
-      if (kind) this.outbox.enqueue(kind, id, eventPayload(next), kind === 'event.end' ? 2 : 5);
-      return next;
-    }).immediate(); // read-then-write: take the write lock first, or a concurrent writer makes the upgrade fail
+          )
+          .run(
+            next.label,
+            JSON.stringify(next.labels),
+            JSON.stringify(next.zones),
+            next.endMs,
+            next.maxScore,
+            next.meanScore,
+            next.detections,
+            JSON.stringify(next.boxPath),
+            next.snapshot,
+            next.snapshotBox ? JSON.stringify(next.snapshotBox) : null,
+            next.thumbnail,
+            next.clip,
+            next.protected ? 1 : 0,
+            next.updatedMs,
+            id,
+          );
+        if (kind) this.outbox.enqueue(kind, id, eventPayload(next), kind === 'event.end' ? 2 : 5);
+        return next;
+      })
+      .immediate(); // read-then-write: take the write lock first, or a concurrent writer makes the upgrade fail
   }
 
   get(id: string): EventRecord | undefined {
