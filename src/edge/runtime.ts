@@ -15,6 +15,7 @@ import { EventGenerator, type FrameDetections } from './events/generator.ts';
 import { Outbox } from './events/outbox.ts';
 import { EventStore } from './events/store.ts';
 import { LinkClient } from './link/client.ts';
+import { pairEdge } from './link/pairing.ts';
 import { MediaProcess } from './media/process.ts';
 import { Telemetry } from './telemetry.ts';
 import { Auth } from './web/auth.ts';
@@ -140,6 +141,12 @@ export async function startEdge(config: Config, options: { log: Logger; configPa
     },
     latestFrame: (cameraId) => latestFrames.get(cameraId),
     linkState: () => link.state,
+    async pairLink(code, name) {
+      await pairEdge(code, config.dataDir, name ? { name } : {});
+      log.info('paired with a new server; reconnecting');
+      await link.reload();
+      return link.state;
+    },
   };
 
   const generator = new EventGenerator(

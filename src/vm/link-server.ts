@@ -308,6 +308,7 @@ export class LinkServer {
             pending.body.on('drain', () => call.resume());
             pending.resolve({ header: chunk.header, body: pending.body });
           } else if (chunk.data && pending.body) {
+            if (pending.body.destroyed) return; // the client went away; the call is being cancelled
             bytes += chunk.data.length;
             if (!pending.body.write(chunk.data)) call.pause();
           } else if (chunk.end && pending.body) {

@@ -174,6 +174,16 @@ describe('web UI in chromium', function () {
     await shot('settings');
   });
 
+  it("shows the link to the demo's own server, and a bad pairing code's error", async () => {
+    await page.goto(`${base}/#/settings`);
+    await page.getByLabel('Link state').filter({ hasText: 'Connected' }).waitFor({ timeout: 20_000 });
+    await page.getByLabel(/Pairing code/).fill('GUARDIAN-PAIR-1:not-a-real-code');
+    await page.getByRole('button', { name: 'Pair again' }).click();
+    await page.getByRole('alert').filter({ hasText: 'damaged' }).waitFor();
+    assert.match((await page.getByLabel('Link state').textContent()) ?? '', /Connected/, 'the old pairing still works');
+    await shot('settings-link');
+  });
+
   it('datasets: capture and label a screenshot; phone layout', async () => {
     await page.goto(`${base}/#/datasets`);
     await page.getByRole('button', { name: /Capture screenshot/ }).click();

@@ -86,7 +86,10 @@ export interface Status {
     configured: boolean;
     connected: boolean;
     lastError: string | null;
+    edgeId: string | null;
+    vm: string | null;
     tunnel: boolean;
+    tunnelAddress: string | null;
     latencyMs: number | null;
     handshakeAgeSeconds: number | null;
     delivered: number;

@@ -30,7 +30,9 @@ export interface LinkState {
   connected: boolean;
   lastError: string | null;
   edgeId: string | null;
+  vm: string | null;
   tunnel: boolean;
+  tunnelAddress: string | null;
   latencyMs: number | null;
   handshakeAgeSeconds: number | null;
   rxBytes: number | null;
@@ -74,7 +76,9 @@ export class LinkClient {
     connected: false,
     lastError: null,
     edgeId: null,
+    vm: null,
     tunnel: false,
+    tunnelAddress: null,
     latencyMs: null,
     handshakeAgeSeconds: null,
     rxBytes: null,
@@ -109,7 +113,9 @@ export class LinkClient {
     if (!this.settings) return; // not paired: the outbox waits on disk
     this.state.configured = true;
     this.state.edgeId = this.settings.edgeId;
+    this.state.vm = this.settings.grpc;
     this.state.tunnel = Boolean(this.settings.tunnel);
+    this.state.tunnelAddress = this.settings.tunnel?.edgeAddress ?? null;
     this.client = this.makeClient();
     void this.run();
     this.every(this.options.heartbeatSeconds * 1000, () => this.heartbeat());
@@ -143,6 +149,16 @@ export class LinkClient {
     this.control?.cancel();
     this.client?.close();
     await this.tunnel?.down();
+  }
+
+  /** After a new pairing: drop the old link (and tunnel) and start over with the new settings. */
+  async reload(): Promise<void> {
+    await this.stop();
+    this.tunnel = undefined;
+    this.timers = [];
+    this.stopped = false;
+    Object.assign(this.state, { connected: false, lastError: null, latencyMs: null, handshakeAgeSeconds: null });
+    await this.start();
   }
 
   /** Something was queued: deliver now rather than at the next tick. */

@@ -18,6 +18,7 @@ import { parseCameraUrl } from '../cameras/url.ts';
 import { discoverAll } from '../discovery/index.ts';
 import type { FrameDetections } from '../events/generator.ts';
 import type { EventStore } from '../events/store.ts';
+import type { LinkState } from '../link/client.ts';
 import type { MediaProcess } from '../media/process.ts';
 import type { Telemetry } from '../telemetry.ts';
 import { Api, sendError } from './api.ts';
@@ -38,7 +39,9 @@ export interface EdgeContext {
   saveConfig(next: Config): Promise<void>;
   /** Path of an event's clip, making it from the recordings if needed. */
   eventClip(eventId: string): Promise<string>;
-  linkState(): { configured: boolean; connected: boolean; lastError: string | null };
+  linkState(): LinkState;
+  /** Pairs with the owner's server using a code from `guardian keys pair`, then reconnects. */
+  pairLink(code: string, name?: string): Promise<LinkState>;
   latestFrame(cameraId: string): FrameDetections | undefined;
 }
 
@@ -143,6 +146,29 @@ export function createEdgeServer(ctx: EdgeContext): { app: express.Express; serv
       body: z.object({ name: z.string().regex(/^[\w .-]{1,40}$/) }),
     },
     ({ body }) => ({ token: ctx.auth.createApiToken(body.name) }),
+  );
+
+  api.route(
+    'post',
+    '/link/pair',
+    {
+      summary: "Pair with the owner's server (code from `guardian keys pair`) and connect",
+      tag: 'status',
+      body: z.object({
+        code: z.string().min(10).max(4000),
+        name: z
+          .string()
+          .regex(/^[\w .-]{1,40}$/)
+          .optional(),
+      }),
+    },
+    async ({ body }) => {
+      try {
+        return await ctx.pairLink(body.code, body.name);
+      } catch (err) {
+        throw new ValidationError([{ field: 'code', message: (err as Error).message }]);
+      }
+    },
   );
 
   // --- status, telemetry, metrics

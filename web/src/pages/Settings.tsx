@@ -1,6 +1,6 @@
 import { type FormEvent, useEffect, useRef, useState } from 'react';
 
-import { ApiError, api, type Camera } from '../api.ts';
+import { ApiError, api, type Camera, type Status } from '../api.ts';
 import { Card, ErrorNote } from '../components/Layout.tsx';
 
 // Forms generated from the configuration's JSON Schema, one card per section; the API's field errors are shown
@@ -25,7 +25,7 @@ const SECTIONS: { key: string; title: string }[] = [
   { key: 'http', title: 'Web server' },
   { key: 'auth', title: 'Login' },
   { key: 'telemetry', title: 'Telemetry' },
-  { key: 'vm', title: 'Your server (VM link)' },
+  { key: 'link', title: 'Link to your server' },
 ];
 
 const human = (k: string) => k.replace(/([A-Z])/g, ' $1').replace(/^./, (c) => c.toUpperCase());
@@ -316,6 +316,91 @@ function ZoneEditor({ config, setConfig, onSave }: { config: Json; setConfig: (c
   );
 }
 
+/** Pairing with the owner's server and the link's state (the form is outside the settings form: forms do not nest). */
+function ServerLink() {
+  const [link, setLink] = useState<Status['link']>();
+  const [code, setCode] = useState('');
+  const [busy, setBusy] = useState(false);
+  const [problem, setProblem] = useState<string>();
+  useEffect(() => {
+    const load = () =>
+      api<Status>('/status').then(
+        (s) => setLink(s.link),
+        () => undefined,
+      );
+    load();
+    const timer = setInterval(load, 5000);
+    return () => clearInterval(timer);
+  }, []);
+  async function pair(e: FormEvent) {
+    e.preventDefault();
+    setBusy(true);
+    setProblem(undefined);
+    try {
+      setLink(await api<Status['link']>('/link/pair', { method: 'POST', body: { code: code.trim() } }));
+      setCode('');
+    } catch (err) {
+      setProblem(err instanceof ApiError ? (err.issues[0]?.message ?? err.message) : String(err));
+    } finally {
+      setBusy(false);
+    }
+  }
+  const state = !link?.configured
+    ? 'Not paired'
+    : link.connected
+      ? 'Connected'
+      : `Down${link.lastError ? `: ${link.lastError}` : ''}`;
+  return (
+    <Card title="Your server (user VM)">
+      <dl className="mb-3 grid grid-cols-[auto_1fr] gap-x-4 gap-y-1 text-sm">
+        <dt className="text-zinc-400">State</dt>
+        <dd aria-label="Link state">{state}</dd>
+        {link?.configured && (
+          <>
+            <dt className="text-zinc-400">This edge</dt>
+            <dd>{link.edgeId}</dd>
+            <dt className="text-zinc-400">Server</dt>
+            <dd>
+              {link.vm} {link.tunnel ? `through WireGuard (this edge is ${link.tunnelAddress})` : '(no tunnel)'}
+            </dd>
+            <dt className="text-zinc-400">Health</dt>
+            <dd>
+              ping {link.latencyMs ?? '–'} ms
+              {link.handshakeAgeSeconds !== null ? ` · last handshake ${link.handshakeAgeSeconds} s ago` : ''} ·{' '}
+              {link.delivered} delivered
+            </dd>
+          </>
+        )}
+      </dl>
+      <form onSubmit={pair} className="space-y-2" aria-label="Pair with your server">
+        <label className="block text-sm" htmlFor="pairing-code">
+          Pairing code (run <code>guardian keys pair</code> on your server)
+        </label>
+        <textarea
+          id="pairing-code"
+          value={code}
+          onChange={(e) => setCode(e.target.value)}
+          rows={2}
+          className="w-full rounded-md border border-zinc-500/40 bg-transparent p-2 font-mono text-xs"
+          placeholder="GUARDIAN-PAIR-1:..."
+        />
+        {problem && (
+          <p role="alert" className="text-sm text-red-400">
+            {problem}
+          </p>
+        )}
+        <button
+          type="submit"
+          disabled={busy || !code.trim()}
+          className="rounded-md bg-sky-600 px-4 py-1.5 text-sm font-medium text-white disabled:opacity-50"
+        >
+          {busy ? 'Pairing…' : link?.configured ? 'Pair again' : 'Pair'}
+        </button>
+      </form>
+    </Card>
+  );
+}
+
 export function Settings() {
   const [schema, setSchema] = useState<Schema>();
   const [config, setConfig] = useState<Json>();
@@ -345,40 +430,43 @@ export function Settings() {
   if (error && !config) return <ErrorNote error={error} />;
   if (!schema || !config) return <div className="h-64 animate-pulse rounded-xl bg-zinc-500/15" />;
   return (
-    <form onSubmit={save} className="space-y-4" aria-label="Settings">
-      <div className="flex items-center justify-between">
-        <h1 className="text-lg font-semibold">Settings</h1>
-        <div className="flex items-center gap-3">
-          {saved && (
-            <span role="status" className="text-sm text-emerald-400">
-              Saved
-            </span>
-          )}
-          {Object.keys(errors).length > 0 && (
-            <span role="alert" className="text-sm text-red-400">
-              {Object.keys(errors).length} field(s) need attention
-            </span>
-          )}
-          <button type="submit" className="rounded-md bg-sky-600 px-4 py-1.5 text-sm font-medium text-white">
-            Save
-          </button>
+    <div className="space-y-4">
+      <form onSubmit={save} className="space-y-4" aria-label="Settings">
+        <div className="flex items-center justify-between">
+          <h1 className="text-lg font-semibold">Settings</h1>
+          <div className="flex items-center gap-3">
+            {saved && (
+              <span role="status" className="text-sm text-emerald-400">
+                Saved
+              </span>
+            )}
+            {Object.keys(errors).length > 0 && (
+              <span role="alert" className="text-sm text-red-400">
+                {Object.keys(errors).length} field(s) need attention
+              </span>
+            )}
+            <button type="submit" className="rounded-md bg-sky-600 px-4 py-1.5 text-sm font-medium text-white">
+              Save
+            </button>
+          </div>
         </div>
-      </div>
-      <ErrorNote error={error} />
-      {SECTIONS.filter((s) => schema.properties?.[s.key]).map((s) => (
-        <Card key={s.key} title={s.title}>
-          <Fields
-            schema={schema.properties?.[s.key] as Schema}
-            path={[s.key]}
-            config={config}
-            setConfig={setConfig}
-            errors={errors}
-          />
+        <ErrorNote error={error} />
+        {SECTIONS.filter((s) => schema.properties?.[s.key]).map((s) => (
+          <Card key={s.key} title={s.title}>
+            <Fields
+              schema={schema.properties?.[s.key] as Schema}
+              path={[s.key]}
+              config={config}
+              setConfig={setConfig}
+              errors={errors}
+            />
+          </Card>
+        ))}
+        <Card title="Zones and masks (drawn on the camera image; Save to apply)">
+          <ZoneEditor config={config} setConfig={(c) => setConfig(c)} onSave={() => undefined} />
         </Card>
-      ))}
-      <Card title="Zones and masks (drawn on the camera image; Save to apply)">
-        <ZoneEditor config={config} setConfig={(c) => setConfig(c)} onSave={() => undefined} />
-      </Card>
-    </form>
+      </form>
+      <ServerLink />
+    </div>
   );
 }
