@@ -20,6 +20,8 @@ export interface VmHttpContext {
   log: Logger;
   /** Completes a pairing and configures the tunnel peer. */
   pair(req: z.infer<typeof pairBody>): Promise<{ edgeId: string }>;
+  /** Per WireGuard peer (public key): handshake age and bytes, or an empty map without a tunnel. */
+  tunnelStats(): Promise<Map<string, { lastHandshakeAgeSeconds: number | null; rxBytes: number; txBytes: number }>>;
   /** Issues a pairing code (the API twin of `guardian keys pair`). */
   issuePairing(name?: string): { code: string; edgeId: string; expiresAt: number };
 }
@@ -117,9 +119,16 @@ export function createVmApp(ctx: VmHttpContext): express.Express {
     res.status(201).json(ctx.issuePairing(body.name));
   });
 
-  app.get('/api/edges', (_req, res) => {
+  app.get('/api/edges', async (_req, res) => {
     const connected = new Set(ctx.link.connectedEdges());
-    res.json({ edges: ctx.cache.edges(ctx.offlineAfterMs).map((e) => ({ ...e, connected: connected.has(e.edgeId) })) });
+    const tunnel = await ctx.tunnelStats();
+    res.json({
+      edges: ctx.cache.edges(ctx.offlineAfterMs).map((e) => ({
+        ...e,
+        connected: connected.has(e.edgeId),
+        tunnel: (e.publicKey && tunnel.get(e.publicKey)) || null,
+      })),
+    });
   });
 
   app.get('/api/edges/:id/telemetry', (req, res) => {

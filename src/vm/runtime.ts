@@ -86,21 +86,37 @@ export async function startVm(config: VmConfig, options: { log: Logger }): Promi
     e.publicKey && e.tunnelAddress
       ? { publicKey: e.publicKey, allowedIps: [`${e.tunnelAddress.split('/')[0]}/32`] }
       : undefined;
-  if (config.wireguard.enabled) {
-    const keys = loadOrCreateKeyPair(vmKeyPath(config));
-    tunnel = await WireGuardInterface.up({
+  let stopping = false;
+  // The VM's interface with one peer per paired edge; if wireguard-go dies it is brought up again (with backoff).
+  const bringUpTunnel = async (): Promise<WireGuardInterface> => {
+    const iface = await WireGuardInterface.up({
       name: config.wireguard.interface,
-      privateKey: keys.privateKey,
+      privateKey: loadOrCreateKeyPair(vmKeyPath(config)).privateKey,
       address: config.wireguard.address,
       listenPort: config.wireguard.listenPort,
       log: log.child({ component: 'wireguard' }),
-      onExit: (exit) => log.error({ code: exit.code, stderr: exit.stderr }, 'wireguard-go stopped: the tunnel is down'),
+      onExit: (exit) => {
+        log.error({ code: exit.code, stderr: exit.stderr }, 'wireguard-go stopped; bringing the tunnel up again');
+        tunnel = undefined;
+        void (async () => {
+          for (let delay = 1000; !stopping && !tunnel; delay = Math.min(delay * 2, 30_000)) {
+            await new Promise((r) => setTimeout(r, delay));
+            if (stopping) return;
+            tunnel = await bringUpTunnel().catch((err) => {
+              log.error({ error: (err as Error).message }, 'the tunnel could not be brought up; retrying');
+              return undefined;
+            });
+          }
+        })();
+      },
     });
     for (const e of pairedEdges(db)) {
       const peer = peerOf(e);
-      if (peer) await tunnel.setPeer(peer);
+      if (peer) await iface.setPeer(peer);
     }
-  }
+    return iface;
+  };
+  if (config.wireguard.enabled) tunnel = await bringUpTunnel();
 
   const link = new LinkServer(db, cache, {
     requireTunnel: config.grpc.requireTunnel,
@@ -108,7 +124,7 @@ export async function startVm(config: VmConfig, options: { log: Logger }): Promi
     heartbeatSeconds: 15,
     log: log.child({ component: 'link' }),
   });
-  const grpcHost = tunnel ? tunnelIp : config.grpc.host;
+  const grpcHost = config.wireguard.enabled ? tunnelIp : config.grpc.host;
   const grpcPort = await link.listen(grpcHost, config.grpc.port);
 
   let httpPort = config.http.port;
@@ -122,11 +138,25 @@ export async function startVm(config: VmConfig, options: { log: Logger }): Promi
     async pair(req) {
       const edge = completePairing(db, req);
       const peer = peerOf(edge);
+      // The peer is known before the edge dials, so its first handshake is answered.
       if (tunnel && peer) await tunnel.setPeer(peer);
       log.info({ edge: edge.edgeId, name: edge.name, tunnel: edge.tunnelAddress }, 'edge paired');
       return { edgeId: edge.edgeId };
     },
     issuePairing: (name) => issueVmPairing(db, config, { http: httpPort, grpc: grpcPort }, name),
+    async tunnelStats() {
+      const stats = tunnel ? await tunnel.stats().catch(() => ({ peers: [] })) : { peers: [] };
+      return new Map(
+        stats.peers.map((p) => [
+          p.publicKey,
+          {
+            lastHandshakeAgeSeconds: p.lastHandshakeAgeMs === null ? null : Math.round(p.lastHandshakeAgeMs / 1000),
+            rxBytes: p.rxBytes,
+            txBytes: p.txBytes,
+          },
+        ]),
+      );
+    },
   });
   const server: Server = await new Promise((resolve, reject) => {
     const s = app.listen(config.http.port, config.http.host, (err?: Error) => (err ? reject(err) : resolve(s)));
@@ -151,6 +181,7 @@ export async function startVm(config: VmConfig, options: { log: Logger }): Promi
     db,
     issuePairing: (name) => issueVmPairing(db, config, { http: httpPort, grpc: grpcPort }, name),
     async stop() {
+      stopping = true;
       clearInterval(expiry);
       server.closeAllConnections();
       await new Promise((r) => server.close(r));

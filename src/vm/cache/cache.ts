@@ -50,6 +50,7 @@ const fromEventRow = (r: EventRow): CachedEvent => ({
 
 export interface EdgeInfo extends EdgeHealth {
   name: string;
+  publicKey: string | null;
   version: string | null;
   cameras: unknown[];
   tunnelAddress: string | null;
@@ -192,6 +193,7 @@ export class VmCache {
     const rows = this.db.prepare('SELECT * FROM edges ORDER BY edge_id').all() as {
       edge_id: string;
       name: string;
+      wireguard_public_key: string | null;
       version: string | null;
       cameras: string;
       tunnel_address: string | null;
@@ -204,6 +206,7 @@ export class VmCache {
       return {
         edgeId: r.edge_id,
         name: r.name,
+        publicKey: r.wireguard_public_key,
         version: r.version,
         cameras: JSON.parse(r.cameras),
         tunnelAddress: r.tunnel_address,
