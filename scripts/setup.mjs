@@ -34,6 +34,7 @@ const APT_PACKAGES = {
     'gstreamer1.0-plugins-good',
     'gstreamer1.0-plugins-bad',
     'iproute2',
+    'openssl',
   ],
   'browser tests of the web UI': ['chromium'],
   'tunnel to the owner server (wireguard-go: kernels without WireGuard)': ['wireguard-tools', 'wireguard-go'],

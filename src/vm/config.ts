@@ -16,6 +16,10 @@ export const vmConfigSchema = z.strictObject({
       host: z.string().default('127.0.0.1').describe('owner API and pairing endpoint'),
       port: z.number().int().min(0).max(65535).default(8600),
       publicUrl: z.url().optional().describe('how edges reach this API to pair (default http://host:port)'),
+      tls: z
+        .strictObject({ cert: z.string().min(1), key: z.string().min(1) })
+        .optional()
+        .describe('PEM certificate and key files: serve the API over HTTPS'),
     })
     .prefault({}),
   api: z

@@ -2,7 +2,8 @@
 // edges dial through their tunnels, and the owner's HTTP API (events, edges, telemetry, clip relay, pairing).
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import type { Server } from 'node:http';
+import { createServer as createHttpServer, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import { join } from 'node:path';
 
 import { type Db, openDatabase } from '../shared/db.ts';
@@ -59,7 +60,7 @@ export function issueVmPairing(
   const { code, edgeId, expiresAt } = issuePairing(db, {
     ...(name ? { name } : {}),
     validMinutes: config.pairing.validMinutes,
-    pairUrl: config.http.publicUrl ?? `http://${httpHost}:${ports.http}`,
+    pairUrl: config.http.publicUrl ?? `${config.http.tls ? 'https' : 'http'}://${httpHost}:${ports.http}`,
     grpcPort: ports.grpc,
     grpcHostWithoutTunnel: config.grpc.host === '0.0.0.0' ? httpHost : config.grpc.host,
     tunnel: tunnel
@@ -158,8 +159,14 @@ export async function startVm(config: VmConfig, options: { log: Logger }): Promi
       );
     },
   });
-  const server: Server = await new Promise((resolve, reject) => {
-    const s = app.listen(config.http.port, config.http.host, (err?: Error) => (err ? reject(err) : resolve(s)));
+  // The owner's API carries clips: serve it over TLS when a certificate is configured (or put it behind a proxy).
+  const tls = config.http.tls;
+  const server: Server = tls
+    ? createHttpsServer({ cert: readFileSync(tls.cert), key: readFileSync(tls.key) }, app)
+    : createHttpServer(app);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.http.port, config.http.host, () => resolve());
   });
   const address = server.address();
   httpPort = typeof address === 'object' && address ? address.port : config.http.port;
@@ -168,12 +175,16 @@ export async function startVm(config: VmConfig, options: { log: Logger }): Promi
   const expiry = setInterval(() => cache.expire(Date.now() - config.events.retentionDays * 86_400_000), 3_600_000);
   expiry.unref();
   log.info(
-    { url: `http://${host}:${httpPort}/`, grpc: `${grpcHost}:${grpcPort}`, tunnel: Boolean(tunnel) },
+    {
+      url: `${tls ? 'https' : 'http'}://${host}:${httpPort}/`,
+      grpc: `${grpcHost}:${grpcPort}`,
+      tunnel: Boolean(tunnel),
+    },
     'VM ready',
   );
 
   return {
-    url: `http://${host}:${httpPort}`,
+    url: `${tls ? 'https' : 'http'}://${host}:${httpPort}`,
     grpcAddress: `${grpcHost}:${grpcPort}`,
     apiToken,
     cache,

@@ -2,9 +2,11 @@
 // authenticated gRPC, event delivery with per-event acknowledgements and idempotent replays, the clip relay with
 // Range, and refusals.
 import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
+import { get as httpsGet } from 'node:https';
 import { join } from 'node:path';
 
 import * as grpc from '@grpc/grpc-js';
@@ -230,6 +232,64 @@ describe('edge ↔ VM link (loopback)', function () {
     assert.equal((await get(`${vm.url}/api/events/${ev.id}/clip`)).status, 401);
     assert.equal((await get(`${vm.url}/api/events/01JNOSUCHEVENT000000000000/clip`, auth())).status, 404);
     assert.equal((await get(`${vm.url}/api/events/..%2F..%2Fetc/clip`, auth())).status, 400);
+  });
+
+  it('serves the owner API over HTTPS when given a certificate', async function () {
+    if (spawnSync('openssl', ['version']).status !== 0) {
+      console.log('      skipped: openssl is not installed (it only makes the test certificate)');
+      this.skip();
+    }
+    const tlsDir = join(dir.path, 'tls');
+    mkdirSync(tlsDir);
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:P-256',
+        '-nodes',
+        '-days',
+        '1',
+        '-subj',
+        '/CN=127.0.0.1',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1',
+        '-keyout',
+        join(tlsDir, 'key.pem'),
+        '-out',
+        join(tlsDir, 'cert.pem'),
+      ],
+      { stdio: 'ignore' },
+    );
+    const secure = await startVm(
+      validateVmConfig({
+        dataDir: join(dir.path, 'vm-tls'),
+        http: { port: 0, tls: { cert: join(tlsDir, 'cert.pem'), key: join(tlsDir, 'key.pem') } },
+        grpc: { port: 0, requireTunnel: false },
+        wireguard: { enabled: false },
+      }),
+      { log },
+    );
+    try {
+      assert.match(secure.url, /^https:/);
+      const status = await new Promise<number>((resolve, reject) =>
+        httpsGet(
+          `${secure.url}/api/health`,
+          { ca: readFileSync(join(tlsDir, 'cert.pem')), headers: { Authorization: `Bearer ${secure.apiToken}` } },
+          (res) => {
+            res.resume();
+            resolve(res.statusCode ?? 0);
+          },
+        ).on('error', reject),
+      );
+      assert.equal(status, 200);
+      assert.match(decodePairingCode(secure.issuePairing().code).pairUrl, /^https:/);
+    } finally {
+      await secure.stop();
+    }
   });
 
   it('a transfer the edge abandons midway is a failed response, never a short complete file', async () => {
