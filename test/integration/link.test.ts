@@ -16,7 +16,13 @@ import { LinkClient } from '../../src/edge/link/client.ts';
 import { pairEdge, readLinkSettings } from '../../src/edge/link/pairing.ts';
 import { openDatabase } from '../../src/shared/db.ts';
 import { decodePairingCode, encodePairingCode } from '../../src/shared/link/pairing-code.ts';
-import { credentialMetadata, type EdgeLinkClient, linkPackage, toWireEvent } from '../../src/shared/link/proto.ts';
+import {
+  credentialMetadata,
+  type EdgeLinkClient,
+  type EventJson,
+  linkPackage,
+  toWireEvent,
+} from '../../src/shared/link/proto.ts';
 import { createLogger } from '../../src/shared/log.ts';
 import { validateVmConfig } from '../../src/vm/config.ts';
 import { startVm, type Vm } from '../../src/vm/runtime.ts';
@@ -144,6 +150,24 @@ describe('edge ↔ VM link (loopback)', function () {
     await pairEdge(code, join(dir.path, 'second'));
     await assert.rejects(pairEdge(code, join(dir.path, 'third')), /already used/);
     assert.throws(() => decodePairingCode('hello'), /not a Guardian pairing code/);
+    const unreachable = encodePairingCode({ ...decoded, pairUrl: 'http://127.0.0.1:9/' });
+    await assert.rejects(pairEdge(unreachable, join(dir.path, 'nowhere'), { timeoutMs: 2000 }), /cannot reach the VM/);
+  });
+
+  it('the VM API answers malformed requests with field errors', async () => {
+    const post = (body: string) =>
+      fetch(`${vm.url}/api/pair`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body });
+    const empty = await post('{}');
+    assert.equal(empty.status, 400);
+    const fields = ((await empty.json()) as { error: { issues: { field: string }[] } }).error.issues.map(
+      (i) => i.field,
+    );
+    assert.ok(fields.includes('pairingId') && fields.includes('mac'), fields.join());
+    assert.equal((await post('{not json')).status, 400);
+    const badLimit = await fetch(`${vm.url}/api/events?limit=abc`, { headers: auth() });
+    assert.equal(badLimit.status, 400);
+    assert.equal((await fetch(`${vm.url}/api/edges/a%20b/telemetry`, { headers: auth() })).status, 400);
+    assert.equal((await fetch(`${vm.url}/api/nothing`, { headers: auth() })).status, 404);
   });
 
   it('an event reaches the VM cache with identical content, acknowledged once stored', async () => {
@@ -209,6 +233,13 @@ describe('edge ↔ VM link (loopback)', function () {
       code: grpc.status.UNAUTHENTICATED,
     });
     await assert.rejects(push(new grpc.Metadata(), batch), { code: grpc.status.UNAUTHENTICATED });
+    const malformed = await push(md, {
+      events: [{ deliveryId: 9, kind: 'event.start', event: { ...toWireEvent(records[0] as EventJson), id: '../x' } }],
+    });
+    assert.deepEqual(
+      malformed.acks.map((a) => a.status),
+      ['REJECTED'],
+    );
     client.close();
   });
 
