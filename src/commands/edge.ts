@@ -8,14 +8,12 @@ import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import YAML from 'yaml';
 
-import { pairEdge, readLinkSettings, writeLinkSettings } from '../edge/link/pairing.ts';
 import { startEdge } from '../edge/runtime.ts';
 import { loadConfig, validateConfig } from '../shared/config.ts';
 import { ValidationError } from '../shared/errors.ts';
 import { createLogger } from '../shared/log.ts';
 import { sharedPath } from '../shared/paths.ts';
-import { validateVmConfig } from '../vm/config.ts';
-import { startVm } from '../vm/runtime.ts';
+import { type DemoVm, startLoopbackDemoVm, startTunnelDemoVm } from './demo-vm.ts';
 
 function printConfigErrors(err: unknown): never {
   if (err instanceof ValidationError) {
@@ -75,12 +73,17 @@ export function registerEdgeCommands(program: Command): void {
       (v) => Number(v),
       0,
     )
+    .option(
+      '--tunnel',
+      'run the VM in a network namespace of its own and link to it through WireGuard (needs root and wireguard-go)',
+    )
     .option('--no-open', 'do not open a browser')
     .action(
       async (opts: {
         dataDir: string;
         port: number;
         vmPort: number;
+        tunnel?: boolean;
         adminPassword?: string;
         firstRun?: boolean;
         open: boolean;
@@ -95,6 +98,16 @@ export function registerEdgeCommands(program: Command): void {
           process.stderr.write(`guardian: the sample video is missing at ${video} (set GUARDIAN_SHARED)\n`);
           process.exit(1);
         }
+        // The owner's server, paired with the edge like a real one; the edge delivers its events to it.
+        let vm: DemoVm;
+        try {
+          vm = opts.tunnel
+            ? await startTunnelDemoVm(dataDir, log)
+            : await startLoopbackDemoVm(dataDir, opts.vmPort, log);
+        } catch (err) {
+          process.stderr.write(`guardian: the demo's server could not start: ${(err as Error).message}\n`);
+          process.exit(1);
+        }
         let config: ReturnType<typeof validateConfig>;
         try {
           config = validateConfig({
@@ -102,27 +115,13 @@ export function registerEdgeCommands(program: Command): void {
             http: { host: '127.0.0.1', port: opts.port },
             recording: { minFreeBytes: 256 * 1024 * 1024, minFreeMinutes: 0, continuousDays: 1 },
             cameras: { 'demo-street': { recordMode: 'continuous' } },
+            ...(vm.edgeInterface ? { link: { interface: vm.edgeInterface } } : {}),
           });
         } catch (err) {
           printConfigErrors(err);
         }
         const configPath = join(dataDir, 'config.yaml');
         writeFileSync(configPath, YAML.stringify(config));
-        // The owner's server, on loopback and without a tunnel (that needs two hosts or namespaces); the edge is
-        // paired with it like a real one and delivers its events to it.
-        const vm = await startVm(
-          validateVmConfig({
-            dataDir: join(dataDir, 'vm'),
-            http: { host: '127.0.0.1', port: opts.vmPort },
-            grpc: { host: '127.0.0.1', port: 0, requireTunnel: false },
-            wireguard: { enabled: false },
-          }),
-          { log },
-        );
-        const paired = readLinkSettings(dataDir);
-        if (paired && vm.cache.edges().some((e) => e.edgeId === paired.edgeId))
-          writeLinkSettings(dataDir, { ...paired, grpc: vm.grpcAddress }); // the VM's port changes between runs
-        else await pairEdge(vm.issuePairing('demo edge').code, dataDir, { name: 'demo edge' });
         const edge = await startEdge(config, { log, configPath });
         const password = opts.adminPassword ?? randomBytes(9).toString('base64url');
         const existingAdmin = edge.ctx.auth.hasAdmin();
@@ -146,7 +145,7 @@ export function registerEdgeCommands(program: Command): void {
         else console.log(`  log in as admin / ${opts.adminPassword ? '(the password you gave)' : password}`);
         console.log(`  API: ${edge.url}/api/openapi.json   data: ${dataDir}`);
         console.log(
-          `  your server (VM): ${vm.url}/api/events  (Authorization: Bearer <${join(dataDir, 'vm', 'api-token')}>)`,
+          `  your server (VM): ${vm.url}/api/events  (Authorization: Bearer <${vm.tokenFile}>)${opts.tunnel ? ', through WireGuard' : ''}`,
         );
         console.log('  events appear within a minute; Ctrl-C stops (recordings are finished first)');
         if (opts.open && process.env.DISPLAY && spawnSync('which', ['xdg-open']).status === 0)

@@ -92,6 +92,7 @@ export async function startEdge(config: Config, options: { log: Logger; configPa
   );
   outbox.onEnqueue = () => link.kick();
   const clipsInFlight = new Map<string, Promise<string>>();
+  const clipTimers = new Set<NodeJS.Timeout>();
   const latestFrames = new Map<string, FrameDetections>();
   const abs = (rel: string) => join(config.dataDir, rel);
 
@@ -130,7 +131,7 @@ export async function startEdge(config: Config, options: { log: Logger; configPa
           )
           .then(() => {
             // Only a finished event's clip is final; an event in progress gets a fresh clip on each request.
-            if (ev.endMs && end < Date.now() - r.segmentSeconds * 1000)
+            if (ev.endMs && end < Date.now() - r.segmentSeconds * 1000 && db.open)
               events.update(eventId, { clip: rel }, 'event.update');
             return abs(rel);
           })
@@ -185,10 +186,15 @@ export async function startEdge(config: Config, options: { log: Logger; configPa
           .request('claim', { cameraId: ev.cameraId, startMs: ev.startMs, endMs: ev.endMs ?? ev.startMs })
           .catch(() => undefined);
         // Cut the clip once the post-roll has been recorded and its segment finished.
-        setTimeout(
-          () => void ctx.eventClip(ev.id).catch((err) => log.warn({ event: ev.id, err }, 'clip failed')),
+        const timer = setTimeout(
+          () => {
+            clipTimers.delete(timer);
+            void ctx.eventClip(ev.id).catch((err) => log.warn({ event: ev.id, err }, 'clip failed'));
+          },
           (r.postRollSeconds + r.segmentSeconds + 1) * 1000,
-        ).unref();
+        );
+        timer.unref();
+        clipTimers.add(timer);
       },
     },
     log.child({ component: 'events' }),
@@ -230,6 +236,7 @@ export async function startEdge(config: Config, options: { log: Logger; configPa
     url: `http://${host}:${port}`,
     async stop() {
       clearInterval(retention);
+      for (const t of clipTimers) clearTimeout(t);
       await new Promise((r) => server.close(r));
       server.closeAllConnections();
       generator.finishAll();

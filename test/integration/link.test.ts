@@ -189,6 +189,11 @@ describe('edge ↔ VM link (loopback)', function () {
     const me = edges.find((e) => e.edgeId === link.state.edgeId);
     assert.deepEqual(me?.reasons, ['camera porch offline']);
     assert.equal(me?.name, 'porch');
+    assert.deepEqual(
+      me?.cameras,
+      [{ id: 'porch', name: 'Porch', kind: 'file', status: 'offline' }],
+      'hello + telemetry',
+    );
     const latency = await until(() => link.state.latencyMs);
     assert.ok(latency > 0 && latency < 100, `ping ${latency} ms`);
     const res = await fetch(`${vm.url}/api/edges/${link.state.edgeId}/telemetry`, { headers: auth() });

@@ -174,6 +174,17 @@ export class VmCache {
       this.db
         .prepare('UPDATE edges SET status = ?, status_reasons = ?, last_seen = ?, updated_at = ? WHERE edge_id = ?')
         .run(status, JSON.stringify(reasons), now, now, edgeId);
+      // The cameras announced in hello keep their current status.
+      const row = this.db.prepare('SELECT cameras FROM edges WHERE edge_id = ?').get(edgeId) as
+        | { cameras: string }
+        | undefined;
+      if (row && metrics.cameras) {
+        const cameras = (JSON.parse(row.cameras) as { id: string; status?: string }[]).map((c) => ({
+          ...c,
+          status: metrics.cameras?.[c.id]?.status ?? c.status,
+        }));
+        this.db.prepare('UPDATE edges SET cameras = ? WHERE edge_id = ?').run(JSON.stringify(cameras), edgeId);
+      }
     })();
     return { edgeId, status, reasons, lastSeen: now };
   }
