@@ -7,6 +7,7 @@ import { PassThrough, type Readable } from 'node:stream';
 import * as grpc from '@grpc/grpc-js';
 
 import type { Db } from '../shared/db.ts';
+import type { ClipChunk__Output } from '../shared/link/generated/guardian/edge/v1/ClipChunk.ts';
 import type { EdgeMessage__Output } from '../shared/link/generated/guardian/edge/v1/EdgeMessage.ts';
 import type { EventAck } from '../shared/link/generated/guardian/edge/v1/EventAck.ts';
 import type { VmRequest } from '../shared/link/generated/guardian/edge/v1/VmRequest.ts';
@@ -283,6 +284,7 @@ export class LinkServer {
         const who = this.authenticate(call);
         if (typeof who !== 'string') return callback(who);
         let p: PendingClip | undefined;
+        let requestId = '';
         let bytes = 0;
         let done = false;
         const finish = (err: grpc.ServiceError | null) => {
@@ -290,9 +292,10 @@ export class LinkServer {
           done = true;
           callback(err, err ? undefined : { bytes });
         };
-        call.on('data', (chunk: import('../shared/link/generated/guardian/edge/v1/ClipChunk.ts').ClipChunk__Output) => {
+        call.on('data', (chunk: ClipChunk__Output) => {
           if (!p) {
-            p = this.pending.get(chunk.requestId);
+            requestId = chunk.requestId;
+            p = this.pending.get(requestId);
             if (!p || p.edgeId !== who) {
               finish({ code: grpc.status.NOT_FOUND, details: 'no such clip request' } as grpc.ServiceError);
               return;
@@ -312,14 +315,14 @@ export class LinkServer {
             bytes += chunk.data.length;
             if (!pending.body.write(chunk.data)) call.pause();
           } else if (chunk.end && pending.body) {
-            this.pending.delete(chunk.requestId);
+            this.pending.delete(requestId);
             const expected = (pending.header?.end ?? -1) - (pending.header?.start ?? 0) + 1;
             // Never present a short clip as complete.
             if (bytes === expected) pending.body.end();
             else pending.body.destroy(new RelayError('UNAVAILABLE', `the edge sent ${bytes} of ${expected} bytes`));
             finish(null);
           } else if (chunk.error) {
-            this.pending.delete(chunk.requestId);
+            this.pending.delete(requestId);
             clearTimeout(pending.timer);
             const err = new RelayError(chunk.error.code, chunk.error.message);
             if (pending.body) pending.body.destroy(err);
@@ -329,7 +332,7 @@ export class LinkServer {
         });
         const broken = () => {
           if (!p || done) return;
-          this.pending.delete([...this.pending].find(([, v]) => v === p)?.[0] ?? '');
+          this.pending.delete(requestId);
           clearTimeout(p.timer);
           const err = new RelayError('UNAVAILABLE', 'the edge stopped sending the clip');
           if (p.body) p.body.destroy(err);

@@ -16,13 +16,7 @@ import { LinkClient } from '../../src/edge/link/client.ts';
 import { pairEdge, readLinkSettings } from '../../src/edge/link/pairing.ts';
 import { openDatabase } from '../../src/shared/db.ts';
 import { decodePairingCode, encodePairingCode } from '../../src/shared/link/pairing-code.ts';
-import {
-  credentialMetadata,
-  type EdgeLinkClient,
-  type EventJson,
-  linkPackage,
-  toWireEvent,
-} from '../../src/shared/link/proto.ts';
+import { createLinkClient, credentialMetadata, type EventJson, toWireEvent } from '../../src/shared/link/proto.ts';
 import { createLogger } from '../../src/shared/log.ts';
 import { validateVmConfig } from '../../src/vm/config.ts';
 import { startVm, type Vm } from '../../src/vm/runtime.ts';
@@ -205,8 +199,7 @@ describe('edge ↔ VM link (loopback)', function () {
   it('the same batch replayed three times stores each event once; a wrong credential is refused', async () => {
     const settings = readLinkSettings(join(dir.path, 'edge'));
     assert.ok(settings);
-    const Client = linkPackage().EdgeLink as unknown as new (t: string, c: grpc.ChannelCredentials) => EdgeLinkClient;
-    const client = new Client(settings.grpc, grpc.credentials.createInsecure());
+    const client = createLinkClient(settings.grpc);
     const push = (md: grpc.Metadata, batch: object) =>
       new Promise<{ acks: { status: string }[] }>((resolve, reject) =>
         client.PushEvents(batch, md, (err, v) => (err ? reject(err) : resolve(v as { acks: { status: string }[] }))),

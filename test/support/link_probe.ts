@@ -3,13 +3,12 @@
 import * as grpc from '@grpc/grpc-js';
 
 import { readLinkSettings } from '../../src/edge/link/pairing.ts';
-import { credentialMetadata, type EdgeLinkClient, linkPackage, toWireEvent } from '../../src/shared/link/proto.ts';
+import { createLinkClient, credentialMetadata, toWireEvent } from '../../src/shared/link/proto.ts';
 
 const [dataDir, idPrefix] = process.argv.slice(2) as [string, string];
 const settings = readLinkSettings(dataDir);
 if (!settings) throw new Error(`not paired: ${dataDir}`);
-const Client = linkPackage().EdgeLink as unknown as new (t: string, c: grpc.ChannelCredentials) => EdgeLinkClient;
-const client = new Client(settings.grpc, grpc.credentials.createInsecure());
+const client = createLinkClient(settings.grpc);
 const base = Date.now() - 3_600_000;
 const batch = {
   events: [0, 1, 2].map((i) => ({

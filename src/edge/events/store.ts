@@ -2,29 +2,66 @@
 import { ulid } from 'ulidx';
 
 import type { Db } from '../../shared/db.ts';
+import type { EventJson } from '../../shared/link/proto.ts';
 import type { Box } from '../detect/types.ts';
 import type { Outbox } from './outbox.ts';
 
-export interface EventRecord {
-  id: string;
-  cameraId: string;
-  trackId: number;
-  label: string;
-  labels: string[];
-  zones: string[];
-  startMs: number;
-  endMs: number | null;
-  maxScore: number;
-  meanScore: number;
-  detections: number;
+/** An event as the edge stores it: what the owner's server receives (EventJson) plus the local files. */
+export interface EventRecord extends Omit<EventJson, 'boxPath' | 'hasSnapshot' | 'hasClip'> {
   boxPath: [number, ...Box][];
   snapshot: string | null;
   snapshotBox: Box | null;
   thumbnail: string | null;
   clip: string | null;
-  protected: boolean;
-  updatedMs: number;
 }
+
+const columns = [
+  'id',
+  'camera_id',
+  'track_id',
+  'label',
+  'labels',
+  'zones',
+  'start_ms',
+  'end_ms',
+  'max_score',
+  'mean_score',
+  'detections',
+  'box_path',
+  'snapshot',
+  'snapshot_box',
+  'thumbnail',
+  'clip',
+  'protected',
+  'updated_ms',
+] as const;
+const insertSql = `INSERT INTO events (${columns.join(', ')}) VALUES (${columns.map((c) => `@${c}`).join(', ')})`;
+const updateSql = `UPDATE events SET ${columns
+  .filter((c) => c !== 'id')
+  .map((c) => `${c} = @${c}`)
+  .join(', ')} WHERE id = @id`;
+
+/** The row's columns for a record: one mapping for insert and update. */
+const toColumns = (e: EventRecord): Record<(typeof columns)[number], string | number | null> => ({
+  id: e.id,
+  camera_id: e.cameraId,
+  track_id: e.trackId,
+  label: e.label,
+  labels: JSON.stringify(e.labels),
+  zones: JSON.stringify(e.zones),
+  start_ms: e.startMs,
+  end_ms: e.endMs,
+  max_score: e.maxScore,
+  mean_score: e.meanScore,
+  detections: e.detections,
+  box_path: JSON.stringify(e.boxPath),
+  snapshot: e.snapshot,
+  snapshot_box: e.snapshotBox ? JSON.stringify(e.snapshotBox) : null,
+  thumbnail: e.thumbnail,
+  clip: e.clip,
+  protected: e.protected ? 1 : 0,
+  updated_ms: e.updatedMs,
+});
 
 interface Row {
   id: string;
@@ -78,7 +115,7 @@ export interface EventQuery {
 }
 
 /** What goes to the owner's server: the event without local file names. */
-export function eventPayload(e: EventRecord) {
+export function eventPayload(e: EventRecord): EventJson {
   const { snapshot, thumbnail, clip, snapshotBox, ...rest } = e;
   return { ...rest, hasSnapshot: Boolean(snapshot), hasClip: Boolean(clip) };
 }
@@ -93,30 +130,7 @@ export class EventStore {
     const id = ulid(e.startMs);
     const record: EventRecord = { ...e, id, snapshotBox: null, protected: false, updatedMs: Date.now() };
     this.db.transaction(() => {
-      this.db
-        .prepare(
-          `INSERT INTO events (id, camera_id, track_id, label, labels, zones, start_ms, end_ms, max_score, mean_score,
-             detections, box_path, snapshot, thumbnail, clip, updated_ms)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-        )
-        .run(
-          id,
-          e.cameraId,
-          e.trackId,
-          e.label,
-          JSON.stringify(e.labels),
-          JSON.stringify(e.zones),
-          e.startMs,
-          e.endMs,
-          e.maxScore,
-          e.meanScore,
-          e.detections,
-          JSON.stringify(e.boxPath),
-          e.snapshot,
-          e.thumbnail,
-          e.clip,
-          record.updatedMs,
-        );
+      this.db.prepare(insertSql).run(toColumns(record));
       this.outbox.enqueue('event.start', id, eventPayload(record), 1);
     })();
     return record;
@@ -129,30 +143,7 @@ export class EventStore {
         const current = this.get(id);
         if (!current) throw Object.assign(new Error(`no event ${id}`), { code: 'NOT_FOUND' });
         const next: EventRecord = { ...current, ...patch, id, updatedMs: Date.now() };
-        this.db
-          .prepare(
-            `UPDATE events SET label = ?, labels = ?, zones = ?, end_ms = ?, max_score = ?, mean_score = ?,
-             detections = ?, box_path = ?, snapshot = ?, snapshot_box = ?, thumbnail = ?, clip = ?, protected = ?,
-             updated_ms = ?
-           WHERE id = ?`,
-          )
-          .run(
-            next.label,
-            JSON.stringify(next.labels),
-            JSON.stringify(next.zones),
-            next.endMs,
-            next.maxScore,
-            next.meanScore,
-            next.detections,
-            JSON.stringify(next.boxPath),
-            next.snapshot,
-            next.snapshotBox ? JSON.stringify(next.snapshotBox) : null,
-            next.thumbnail,
-            next.clip,
-            next.protected ? 1 : 0,
-            next.updatedMs,
-            id,
-          );
+        this.db.prepare(updateSql).run(toColumns(next));
         if (kind) this.outbox.enqueue(kind, id, eventPayload(next), kind === 'event.end' ? 2 : 5);
         return next;
       })

@@ -12,11 +12,10 @@ import type { TelemetryReport } from '../../shared/link/generated/guardian/edge/
 import type { VmRequest__Output } from '../../shared/link/generated/guardian/edge/v1/VmRequest.ts';
 import {
   clipChunkBytes,
+  createLinkClient,
   credentialMetadata,
   type EdgeLinkClient,
   type EventJson,
-  linkPackage,
-  maxMessageBytes,
   toWireEvent,
 } from '../../shared/link/proto.ts';
 import type { Logger } from '../../shared/log.ts';
@@ -124,14 +123,7 @@ export class LinkClient {
   }
 
   private makeClient(): EdgeLinkClient {
-    const Client = linkPackage().EdgeLink as unknown as new (
-      target: string,
-      creds: grpc.ChannelCredentials,
-      options: grpc.ChannelOptions,
-    ) => EdgeLinkClient;
-    return new Client((this.settings as LinkSettings).grpc, grpc.credentials.createInsecure(), {
-      'grpc.max_receive_message_length': maxMessageBytes,
-      'grpc.max_send_message_length': maxMessageBytes,
+    return createLinkClient((this.settings as LinkSettings).grpc, {
       // Notice a dead tunnel within ~15 s and redial quickly once it is back.
       'grpc.keepalive_time_ms': 10_000,
       'grpc.keepalive_timeout_ms': 5_000,

@@ -8,6 +8,7 @@ import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 
 import { projectRoot } from '../paths.ts';
+import type { EdgeLinkClient } from './generated/guardian/edge/v1/EdgeLink.ts';
 import type { Event, Event__Output } from './generated/guardian/edge/v1/Event.ts';
 import type { ProtoGrpcType } from './generated/link.ts';
 
@@ -36,6 +37,20 @@ export function linkPackage(): ProtoGrpcType['guardian']['edge']['v1'] {
 export const maxMessageBytes = 4 * 1024 * 1024;
 export const clipChunkBytes = 256 * 1024;
 
+/** A client of the VM's link service (the edge side); the tunnel encrypts, so the channel itself is plain. */
+export function createLinkClient(target: string, options: grpc.ChannelOptions = {}): EdgeLinkClient {
+  const Client = linkPackage().EdgeLink as unknown as new (
+    target: string,
+    credentials: grpc.ChannelCredentials,
+    options: grpc.ChannelOptions,
+  ) => EdgeLinkClient;
+  return new Client(target, grpc.credentials.createInsecure(), {
+    'grpc.max_receive_message_length': maxMessageBytes,
+    'grpc.max_send_message_length': maxMessageBytes,
+    ...options,
+  });
+}
+
 /** The event JSON the edge stores and the VM caches (the edge's eventPayload). */
 export interface EventJson {
   id: string;
@@ -57,45 +72,14 @@ export interface EventJson {
 }
 
 export function toWireEvent(e: EventJson): Event {
-  return {
-    id: e.id,
-    cameraId: e.cameraId,
-    trackId: e.trackId,
-    label: e.label,
-    labels: e.labels,
-    zones: e.zones,
-    startMs: e.startMs,
-    ...(e.endMs === null ? {} : { endMs: e.endMs }),
-    maxScore: e.maxScore,
-    meanScore: e.meanScore,
-    detections: e.detections,
-    boxPath: e.boxPath.map(([tMs, ...box]) => ({ tMs, box })),
-    protected: e.protected,
-    updatedMs: e.updatedMs,
-    hasSnapshot: e.hasSnapshot,
-    hasClip: e.hasClip,
-  };
+  const { endMs, boxPath, ...same } = e;
+  return { ...same, ...(endMs === null ? {} : { endMs }), boxPath: boxPath.map(([tMs, ...box]) => ({ tMs, box })) };
 }
 
 export function fromWireEvent(e: Event__Output): EventJson {
-  return {
-    id: e.id,
-    cameraId: e.cameraId,
-    trackId: e.trackId,
-    label: e.label,
-    labels: e.labels,
-    zones: e.zones,
-    startMs: e.startMs,
-    endMs: e.endMs ?? null,
-    maxScore: e.maxScore,
-    meanScore: e.meanScore,
-    detections: e.detections,
-    boxPath: e.boxPath.map((p) => [p.tMs, ...p.box]),
-    protected: e.protected,
-    updatedMs: e.updatedMs,
-    hasSnapshot: e.hasSnapshot,
-    hasClip: e.hasClip,
-  };
+  // `_endMs` is proto-loader's marker for the optional field: not part of the event.
+  const { endMs, boxPath, _endMs, ...same } = e;
+  return { ...same, endMs: endMs ?? null, boxPath: boxPath.map((p) => [p.tMs, ...p.box]) };
 }
 
 /** An edge's credential is "<edge id>.<secret>"; the VM keeps only the secret's SHA-256. */
