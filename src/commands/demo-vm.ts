@@ -1,7 +1,7 @@
 // The demo's own server (the user VM), paired with the demo edge. By default it runs in this process on loopback,
 // without a tunnel. With `--tunnel` (root) it runs as `guardian vm` in a network namespace of its own, joined to this
 // one by a veth, and the edge reaches it through WireGuard exactly as it would reach a remote server.
-import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -10,6 +10,7 @@ import YAML from 'yaml';
 
 import { pairEdge, readLinkSettings, writeLinkSettings } from '../edge/link/pairing.ts';
 import type { Logger } from '../shared/log.ts';
+import { addNamespace, removeNamespace, vethIntoNamespace } from '../shared/netns.ts';
 import { projectRoot } from '../shared/paths.ts';
 import { wireGuardUnavailable } from '../shared/wireguard/interface.ts';
 import { validateVmConfig } from '../vm/config.ts';
@@ -40,8 +41,6 @@ export async function startLoopbackDemoVm(dataDir: string, port: number, log: Lo
   return { url: vm.url, tokenFile: join(dataDir, 'vm', 'api-token'), edgeInterface: null, stop: () => vm.stop() };
 }
 
-const ip = (...args: string[]) => execFileSync('ip', args, { stdio: ['ignore', 'ignore', 'pipe'] });
-
 export async function startTunnelDemoVm(dataDir: string, log: Logger): Promise<DemoVm> {
   const why =
     (process.getuid?.() !== 0 ? 'needs root (it creates a network namespace and WireGuard interfaces)' : undefined) ??
@@ -54,21 +53,16 @@ export async function startTunnelDemoVm(dataDir: string, log: Logger): Promise<D
   const ns = `gdemo-${tag}`;
   const vmIp = `10.233.${subnet}.2`;
   const names = { hostDev: `gdh${tag}`, nsDev: `gdn${tag}`, vmWg: `gdv${tag}`, edgeWg: `gde${tag}` };
-  const removeNamespace = () => {
-    // The host end first: the namespace itself may linger a while (sockets closing in it) after `netns del`.
-    spawnSync('ip', ['link', 'del', names.hostDev], { stdio: 'ignore' });
-    spawnSync('ip', ['netns', 'del', ns], { stdio: 'ignore' });
-  };
-  removeNamespace(); // left over from a demo that was killed
-  ip('netns', 'add', ns);
+  const cleanUp = () => removeNamespace(ns, names.hostDev);
+  cleanUp(); // left over from a demo that was killed
+  addNamespace(ns);
   let vm: ChildProcess | undefined;
   try {
-    ip('-n', ns, 'link', 'set', 'lo', 'up');
-    ip('link', 'add', names.hostDev, 'type', 'veth', 'peer', 'name', names.nsDev, 'netns', ns);
-    ip('addr', 'add', `10.233.${subnet}.1/24`, 'dev', names.hostDev);
-    ip('link', 'set', names.hostDev, 'up');
-    ip('-n', ns, 'addr', 'add', `${vmIp}/24`, 'dev', names.nsDev);
-    ip('-n', ns, 'link', 'set', names.nsDev, 'up');
+    vethIntoNamespace(
+      ns,
+      { dev: names.hostDev, cidr: `10.233.${subnet}.1/24` },
+      { dev: names.nsDev, cidr: `${vmIp}/24` },
+    );
 
     const vmDir = join(dataDir, 'vm-tunnel');
     const configFile = join(dataDir, 'vm-tunnel.yaml');
@@ -137,12 +131,12 @@ export async function startTunnelDemoVm(dataDir: string, log: Logger): Promise<D
           child.kill('SIGTERM');
           await new Promise((r) => child.once('exit', r));
         }
-        removeNamespace();
+        cleanUp();
       },
     };
   } catch (err) {
     vm?.kill('SIGKILL');
-    removeNamespace();
+    cleanUp();
     throw err;
   }
 }

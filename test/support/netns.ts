@@ -1,6 +1,8 @@
 // Two network namespaces joined by a veth pair, for tests of what crosses a network. Needs root and iproute2.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+
+import { ip, vethIntoNamespace } from '../../src/shared/netns.ts';
 
 export interface NetnsPair {
   a: { ns: string; ip: string; dev: string };
@@ -13,10 +15,6 @@ export function netnsUnavailable(): string | undefined {
   if (process.getuid?.() !== 0) return 'needs root to create network namespaces (CI runs as root)';
   if (spawnSync('ip', ['-V']).status !== 0) return 'iproute2 (ip) is not installed';
   return undefined;
-}
-
-function ip(...args: string[]) {
-  execFileSync('ip', args, { stdio: ['ignore', 'ignore', 'pipe'] });
 }
 
 export function createNetnsPair(subnet = 10 + Math.floor(Math.random() * 200)): NetnsPair {
@@ -50,12 +48,7 @@ export function createNetnsPair(subnet = 10 + Math.floor(Math.random() * 200)): 
  */
 export function linkFromHost(ns: string, subnet: number): { hostIp: string; nsIp: string } {
   const id = randomBytes(3).toString('hex');
-  const host = { dev: `gho${id}`, ip: `10.232.${subnet}.1` };
-  const inside = { dev: `ghi${id}`, ip: `10.232.${subnet}.2` };
-  ip('link', 'add', host.dev, 'type', 'veth', 'peer', 'name', inside.dev, 'netns', ns);
-  ip('addr', 'add', `${host.ip}/24`, 'dev', host.dev);
-  ip('link', 'set', host.dev, 'up');
-  ip('-n', ns, 'addr', 'add', `${inside.ip}/24`, 'dev', inside.dev);
-  ip('-n', ns, 'link', 'set', inside.dev, 'up');
-  return { hostIp: host.ip, nsIp: inside.ip };
+  const [hostIp, nsIp] = [`10.232.${subnet}.1`, `10.232.${subnet}.2`];
+  vethIntoNamespace(ns, { dev: `gho${id}`, cidr: `${hostIp}/24` }, { dev: `ghi${id}`, cidr: `${nsIp}/24` });
+  return { hostIp, nsIp };
 }
