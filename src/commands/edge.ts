@@ -10,34 +10,10 @@ import YAML from 'yaml';
 
 import { startEdge } from '../edge/runtime.ts';
 import { loadConfig, validateConfig } from '../shared/config.ts';
-import { ValidationError } from '../shared/errors.ts';
 import { createLogger } from '../shared/log.ts';
 import { sharedPath } from '../shared/paths.ts';
 import { type DemoVm, startLoopbackDemoVm, startTunnelDemoVm } from './demo-vm.ts';
-
-function printConfigErrors(err: unknown): never {
-  if (err instanceof ValidationError) {
-    process.stderr.write(`guardian: the configuration has ${err.issues.length} problem(s):\n`);
-    for (const i of err.issues) process.stderr.write(`  - ${i.field}: ${i.message}\n`);
-    process.exit(2);
-  }
-  throw err;
-}
-
-function runUntilSignal(stop: () => Promise<void>): void {
-  let stopping = false;
-  const onSignal = (sig: string) => {
-    if (stopping) return;
-    stopping = true;
-    process.stderr.write(`\nguardian: ${sig}: finishing recordings and stopping...\n`);
-    stop().then(
-      () => process.exit(0),
-      () => process.exit(1),
-    );
-  };
-  process.on('SIGTERM', () => onSignal('SIGTERM'));
-  process.on('SIGINT', () => onSignal('SIGINT'));
-}
+import { configOrExit, fail, runUntilSignal } from './process.ts';
 
 export function registerEdgeCommands(program: Command): void {
   program
@@ -49,15 +25,10 @@ export function registerEdgeCommands(program: Command): void {
     )
     .action(async (opts: { config: string }) => {
       const log = createLogger();
-      let config: ReturnType<typeof loadConfig>;
-      try {
-        config = loadConfig(resolve(opts.config));
-      } catch (err) {
-        printConfigErrors(err);
-      }
+      const config = configOrExit(() => loadConfig(resolve(opts.config)));
       const edge = await startEdge(config, { log, configPath: resolve(opts.config) });
       if (!edge.ctx.auth.hasAdmin()) log.warn(`first run: open ${edge.url}/ to set the admin password`);
-      runUntilSignal(edge.stop);
+      runUntilSignal(edge.stop, 'finishing recordings and stopping');
     });
 
   program
@@ -94,10 +65,7 @@ export function registerEdgeCommands(program: Command): void {
         const dataDir = resolve(opts.dataDir);
         mkdirSync(dataDir, { recursive: true });
         const video = sharedPath('media', 'vtest.mp4');
-        if (!existsSync(video)) {
-          process.stderr.write(`guardian: the sample video is missing at ${video} (set GUARDIAN_SHARED)\n`);
-          process.exit(1);
-        }
+        if (!existsSync(video)) fail(`the sample video is missing at ${video} (set GUARDIAN_SHARED)`);
         // The owner's server, paired with the edge like a real one; the edge delivers its events to it.
         let vm: DemoVm;
         try {
@@ -105,21 +73,17 @@ export function registerEdgeCommands(program: Command): void {
             ? await startTunnelDemoVm(dataDir, log)
             : await startLoopbackDemoVm(dataDir, opts.vmPort, log);
         } catch (err) {
-          process.stderr.write(`guardian: the demo's server could not start: ${(err as Error).message}\n`);
-          process.exit(1);
+          fail(`the demo's server could not start: ${(err as Error).message}`);
         }
-        let config: ReturnType<typeof validateConfig>;
-        try {
-          config = validateConfig({
+        const config = configOrExit(() =>
+          validateConfig({
             dataDir,
             http: { host: '127.0.0.1', port: opts.port },
             recording: { minFreeBytes: 256 * 1024 * 1024, minFreeMinutes: 0, continuousDays: 1 },
             cameras: { 'demo-street': { recordMode: 'continuous' } },
             ...(vm.edgeInterface ? { link: { interface: vm.edgeInterface } } : {}),
-          });
-        } catch (err) {
-          printConfigErrors(err);
-        }
+          }),
+        );
         const configPath = join(dataDir, 'config.yaml');
         writeFileSync(configPath, YAML.stringify(config));
         const edge = await startEdge(config, { log, configPath });
@@ -153,7 +117,7 @@ export function registerEdgeCommands(program: Command): void {
         runUntilSignal(async () => {
           await edge.stop();
           await vm.stop();
-        });
+        }, 'finishing recordings and stopping');
       },
     );
 }

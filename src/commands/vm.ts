@@ -7,27 +7,11 @@ import type { Command } from 'commander';
 import { pairEdge } from '../edge/link/pairing.ts';
 import { loadConfig } from '../shared/config.ts';
 import { openDatabase } from '../shared/db.ts';
-import { ValidationError } from '../shared/errors.ts';
 import { createLogger } from '../shared/log.ts';
 import { vmMigrations } from '../vm/cache/schema.ts';
 import { loadVmConfig, type VmConfig } from '../vm/config.ts';
 import { issueVmPairing, startVm, vmDatabasePath } from '../vm/runtime.ts';
-
-function configOrExit<T>(load: () => T): T {
-  try {
-    return load();
-  } catch (err) {
-    if (!(err instanceof ValidationError)) throw err;
-    process.stderr.write(`guardian: the configuration has ${err.issues.length} problem(s):\n`);
-    for (const i of err.issues) process.stderr.write(`  - ${i.field}: ${i.message}\n`);
-    process.exit(2);
-  }
-}
-
-function fail(message: string, code = 1): never {
-  process.stderr.write(`guardian: ${message}\n`);
-  process.exit(code);
-}
+import { configOrExit, fail, runUntilSignal } from './process.ts';
 
 export function registerVmCommands(program: Command): void {
   program
@@ -46,18 +30,7 @@ export function registerVmCommands(program: Command): void {
       } catch (err) {
         fail(`the VM could not start: ${(err as Error).message}`);
       }
-      let stopping = false;
-      const stop = (sig: string) => {
-        if (stopping) return;
-        stopping = true;
-        log.info({ signal: sig }, 'stopping');
-        vm.stop().then(
-          () => process.exit(0),
-          () => process.exit(1),
-        );
-      };
-      process.on('SIGTERM', () => stop('SIGTERM'));
-      process.on('SIGINT', () => stop('SIGINT'));
+      runUntilSignal(vm.stop);
     });
 
   const keys = program.command('keys').description("Pairing and keys of the owner's server");
