@@ -12,6 +12,11 @@ import { decode, resolveModel } from '../../src/edge/detect/models.ts';
 import { iou } from '../../src/edge/detect/nms.ts';
 import { DetectionPipeline, defaultPipelineOptions, type FrameResult } from '../../src/edge/detect/pipeline.ts';
 import type { Detection, InferenceBackend } from '../../src/edge/detect/types.ts';
+import { EventGenerator } from '../../src/edge/events/generator.ts';
+import { Outbox } from '../../src/edge/events/outbox.ts';
+import { EventStore } from '../../src/edge/events/store.ts';
+import { openDatabase } from '../../src/shared/db.ts';
+import { createLogger } from '../../src/shared/log.ts';
 import { projectRoot } from '../../src/shared/paths.ts';
 import { media } from '../helpers.ts';
 
@@ -49,6 +54,7 @@ async function fastBackend(model: 'yolox' | 'nanodet'): Promise<InferenceBackend
 
 describe('detection accuracy (YOLOX-nano, NanoDet)', function () {
   this.timeout(240_000);
+  let wholeVtest: FrameResult[] | undefined;
   let ort: InferenceBackend;
   before(async () => {
     ort = await createOnnxRuntimeBackend(resolveModel('yolox').path, 2);
@@ -85,6 +91,7 @@ describe('detection accuracy (YOLOX-nano, NanoDet)', function () {
     const backend = await fastBackend('yolox');
     const results = await runPipeline(media.vtest, backend, 'yolox');
     await backend.close();
+    wholeVtest = results;
     assert.equal(results.length, 398);
     const tracks = new Map<number, { label: string; first: number; last: number; x0: number; x1: number; n: number }>();
     for (const r of results) {
@@ -115,6 +122,56 @@ describe('detection accuracy (YOLOX-nano, NanoDet)', function () {
     assert.equal(vanTracks.size, 1, `van track ids: ${[...vanTracks]}`);
     const van = tracks.get([...vanTracks][0] ?? -1);
     assert.ok(van && van.last - van.first > 70, 'tracked from start to end');
+  });
+
+  it('whole vtest as events: the van and the car are vehicle events, never person ones, and parked ones end', async () => {
+    const results = wholeVtest ?? (await runPipeline(media.vtest, await fastBackend('yolox'), 'yolox'));
+    const db = openDatabase(':memory:');
+    const store = new EventStore(db, new Outbox(db));
+    const endAfterSeconds = 5;
+    const gen = new EventGenerator(
+      store,
+      { classes: new Set(Object.keys(defaultPipelineOptions.classes)), endAfterSeconds, requiredZones: () => [] },
+      { snapshot: async () => null, ended: () => undefined },
+      createLogger({ level: 'silent' }),
+    );
+    // When each track was last seen moving: an event may last that long plus endAfterSeconds, no longer.
+    const moving = new Map<number, { first: number; lastMoving: number }>();
+    for (const r of results) {
+      for (const d of r.detections) {
+        const m = moving.get(d.trackId) ?? { first: r.pts, lastMoving: r.pts };
+        if (!d.stationary) m.lastMoving = r.pts;
+        moving.set(d.trackId, m);
+      }
+      gen.handle({
+        cameraId: 'vtest',
+        frameIndex: r.frame,
+        pts: r.pts,
+        wallClockMs: r.pts * 1000,
+        width: 768,
+        height: 576,
+        detections: r.detections,
+      });
+    }
+    gen.finishAll();
+    const events = store.list({ limit: 500 }).events;
+    const vehicleEvents = events.filter((e) => e.labels.some((l) => VEHICLES.includes(l)));
+    assert.ok(vehicleEvents.length >= 2, `the van and the car: ${JSON.stringify(events.map((e) => e.labels))}`);
+    for (const e of events) {
+      const groups = new Set(e.labels.map((l) => (VEHICLES.includes(l) ? 'vehicle' : l)));
+      assert.equal(groups.size, 1, `one class group per event: ${e.labels}`);
+      const m = moving.get(e.trackId);
+      assert.ok(m);
+      const seconds = ((e.endMs ?? 0) - e.startMs) / 1000;
+      assert.ok(
+        seconds <= m.lastMoving - m.first + endAfterSeconds + 0.5,
+        `event of ${e.labels} lasted ${seconds} s; its object moved for ${m.lastMoving - m.first} s`,
+      );
+    }
+    // The van stands for the whole 80 s video: its event ends within seconds of it being found stationary.
+    const van = vehicleEvents.find((e) => e.boxPath.some((p) => iou(p.slice(1) as Detection['box'], PARKED_VAN) > 0.5));
+    assert.ok(van?.endMs && van.endMs - van.startMs < 20_000, `van event ${JSON.stringify(van)}`);
+    db.close();
   });
 
   it('OpenVINO and ONNX Runtime agree on the same frames (IoU >= 0.9, scores within 0.02)', async function () {

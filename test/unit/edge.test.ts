@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 
+import { defaultTrackerOptions, Tracker } from '../../src/edge/detect/tracker.ts';
 import { EventGenerator, type FrameDetections } from '../../src/edge/events/generator.ts';
 import { Outbox } from '../../src/edge/events/outbox.ts';
 import { EventStore } from '../../src/edge/events/store.ts';
@@ -100,6 +101,63 @@ describe('events and outbox', () => {
     assert.match(ev.id, /^[0-9A-HJKMNP-TV-Z]{26}$/, 'a ULID');
     const kinds = outbox.due(10).map((i) => i.kind);
     assert.deepEqual(kinds, ['event.start', 'event.end']);
+  });
+
+  it('a rebuilt pipeline never continues an old event: track ids are unique across trackers', () => {
+    const db = openDatabase(':memory:');
+    const store = new EventStore(db, new Outbox(db));
+    const gen = new EventGenerator(
+      store,
+      { classes: new Set(['person', 'truck']), endAfterSeconds: 30, requiredZones: () => [] },
+      { snapshot: async () => null, ended: () => undefined },
+      log,
+    );
+    const feed = (tracker: Tracker, label: string, from: number, to: number) => {
+      for (let t = from; t < to; t++) {
+        const x = 100 + t * 6;
+        const out = tracker.update([{ label, score: 0.8, box: [x, 100, x + 40, 200] }], t / 5);
+        gen.handle(
+          frame(
+            t,
+            out.map((d) => ({ ...d, zones: [] })),
+          ),
+        );
+      }
+    };
+    feed(new Tracker(defaultTrackerOptions), 'truck', 0, 10);
+    // Settings saved: the media process builds a new pipeline (and tracker) for the camera.
+    feed(new Tracker(defaultTrackerOptions), 'person', 10, 20);
+    const events = store.list().events;
+    assert.deepEqual(events.map((e) => e.labels).sort(), [['person'], ['truck']]);
+  });
+
+  it('a stationary object ends its event and starts a new one only when it moves again', () => {
+    const db = openDatabase(':memory:');
+    const store = new EventStore(db, new Outbox(db));
+    const gen = new EventGenerator(
+      store,
+      { classes: new Set(['car']), endAfterSeconds: 2, requiredZones: () => [] },
+      { snapshot: async () => null, ended: () => undefined },
+      log,
+    );
+    const car = (stationary: boolean) => ({
+      trackId: 3,
+      label: 'car',
+      score: 0.9,
+      box: [0, 0, 50, 30] as [number, number, number, number],
+      confirmed: true,
+      stationary,
+      zones: [],
+    });
+    for (let t = 0; t < 10; t++) gen.handle(frame(t, [car(false)])); // arrives (2 s)
+    for (let t = 10; t < 600; t++) gen.handle(frame(t, [car(true)])); // parked for two minutes
+    let events = store.list().events;
+    assert.equal(events.length, 1);
+    assert.ok(events[0]?.endMs, 'the parked car does not hold its event open');
+    assert.ok((events[0]?.endMs ?? 0) - (events[0]?.startMs ?? 0) <= 2000);
+    for (let t = 600; t < 610; t++) gen.handle(frame(t, [car(false)])); // drives away
+    events = store.list().events;
+    assert.equal(events.length, 2, 'leaving is a new event');
   });
 
   it('requires a zone when the camera asks for one', () => {

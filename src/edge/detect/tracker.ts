@@ -57,8 +57,11 @@ export const labelGroup = (label: string): string => (VEHICLES.has(label) ? 'veh
 const centre = (b: Box): [number, number] => [(b[0] + b[2]) / 2, (b[1] + b[3]) / 2];
 const MAX_PATH = 200;
 
+// Track ids are unique in the process, not per tracker: pipelines are rebuilt when settings change, and the
+// events of the old tracks are keyed by camera and track id, so a new object must never reuse an old id.
+let nextTrackId = 1;
+
 export class Tracker {
-  private nextId = 1;
   private active: Track[] = [];
 
   constructor(private readonly options: TrackerOptions = defaultTrackerOptions) {}
@@ -121,7 +124,7 @@ export class Tracker {
   private start(d: Detection, t: number): Track {
     const [cx, cy] = centre(d.box);
     const track: Track = {
-      id: this.nextId++,
+      id: nextTrackId++,
       label: d.label,
       box: d.box,
       score: d.score,

@@ -83,7 +83,8 @@ export class EventGenerator {
       const key = `${f.cameraId}:${d.trackId}`;
       let a = this.active.get(key);
       if (!a) {
-        if (!d.confirmed || !this.options.classes.has(d.label)) continue;
+        // A parked car or a person standing still starts nothing; it starts an event again when it moves.
+        if (!d.confirmed || d.stationary || !this.options.classes.has(d.label)) continue;
         const required = this.options.requiredZones(f.cameraId);
         if (required.length && !d.zones.some((z) => required.includes(z))) continue;
         const ev = this.store.create({
@@ -124,7 +125,9 @@ export class EventGenerator {
       a.sum += d.score;
       a.n++;
       a.max = Math.max(a.max, d.score);
-      a.lastSeenMs = f.wallClockMs;
+      // Only a moving object keeps its event open: once stationary, the event ends after endAfterSeconds (as if
+      // the object had gone), so a parked vehicle does not hold an event open for hours.
+      if (!d.stationary) a.lastSeenMs = f.wallClockMs;
       a.labels.add(d.label);
       for (const z of d.zones) a.zones.add(z);
       a.path.push([Math.round(f.wallClockMs), ...(d.box.map((v) => Math.round(v)) as Box)]);
@@ -135,7 +138,10 @@ export class EventGenerator {
         a.lastSnapshotMs = f.wallClockMs;
         this.takeSnapshot(a, f, d.box);
       }
-      if (f.wallClockMs - a.lastWriteMs > 2000) this.write(a, d.label);
+      if (f.wallClockMs - a.lastWriteMs > 2000) {
+        a.lastWriteMs = f.wallClockMs;
+        this.write(a, d.label);
+      }
     }
     this.expire(f.cameraId, f.wallClockMs);
   }
@@ -152,7 +158,6 @@ export class EventGenerator {
   }
 
   private write(a: Active, label: string, end?: number): EventRecord {
-    a.lastWriteMs = a.lastSeenMs;
     return this.store.update(
       a.eventId,
       {
