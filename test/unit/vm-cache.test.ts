@@ -62,4 +62,18 @@ describe('VM event cache', () => {
     assert.equal(cache.health(-1)[0]?.status, 'offline');
     assert.equal(cache.telemetryHistory('edge-1', 0).length, 2);
   });
+
+  it('a camera the edge did not announce at hello appears from its telemetry, with its status', () => {
+    const cache = new VmCache(openDatabase(':memory:', vmMigrations));
+    cache.upsertEdge('edge-1', { cameras: [{ id: 'porch', name: 'Porch', status: 'unknown' }] });
+    cache.telemetry('edge-1', { cameras: { porch: { status: 'online' }, 'demo-street': { status: 'online' } } });
+    const cameras = cache.edges()[0]?.cameras as { id: string; status: string }[];
+    assert.deepEqual(
+      cameras.map((c) => [c.id, c.status]),
+      [
+        ['porch', 'online'],
+        ['demo-street', 'online'],
+      ],
+    );
+  });
 });

@@ -174,15 +174,15 @@ export class VmCache {
       this.db
         .prepare('UPDATE edges SET status = ?, status_reasons = ?, last_seen = ?, updated_at = ? WHERE edge_id = ?')
         .run(status, JSON.stringify(reasons), now, now, edgeId);
-      // The cameras announced in hello keep their current status.
+      // Cameras keep their current status; a camera added on the edge after hello appears from its telemetry.
       const row = this.db.prepare('SELECT cameras FROM edges WHERE edge_id = ?').get(edgeId) as
         | { cameras: string }
         | undefined;
       if (row && metrics.cameras) {
-        const cameras = (JSON.parse(row.cameras) as { id: string; status?: string }[]).map((c) => ({
-          ...c,
-          status: metrics.cameras?.[c.id]?.status ?? c.status,
-        }));
+        const known = JSON.parse(row.cameras) as { id: string; status?: string }[];
+        const cameras = known.map((c) => ({ ...c, status: metrics.cameras?.[c.id]?.status ?? c.status }));
+        for (const [id, c] of Object.entries(metrics.cameras))
+          if (!known.some((k) => k.id === id)) cameras.push({ id, ...(c.status ? { status: c.status } : {}) });
         this.db.prepare('UPDATE edges SET cameras = ? WHERE edge_id = ?').run(JSON.stringify(cameras), edgeId);
       }
     })();
