@@ -2,7 +2,7 @@
 // CSRF, paths, a malformed configuration, and kill -9 of the media process.
 import assert from 'node:assert/strict';
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 
@@ -24,6 +24,8 @@ interface Session {
 describe('guardian demo (edge appliance end to end)', function () {
   this.timeout(240_000);
   const dir = tempDir();
+  // Under a dot-directory, like ~/.cache/guardian: every file the database names must still be served.
+  const dataDir = join(dir.path, '.cache', 'guardian');
   let demo: ChildProcess;
   let base: string;
   let session: Session;
@@ -45,7 +47,7 @@ describe('guardian demo (edge appliance end to end)', function () {
     startedAt = Date.now();
     demo = spawn(
       process.execPath,
-      [guardian, 'demo', '--data-dir', dir.path, '--port', String(port), '--admin-password', PASSWORD, '--no-open'],
+      [guardian, 'demo', '--data-dir', dataDir, '--port', String(port), '--admin-password', PASSWORD, '--no-open'],
       {
         cwd: projectRoot,
         stdio: ['ignore', 'pipe', 'pipe'],
@@ -144,10 +146,20 @@ describe('guardian demo (edge appliance end to end)', function () {
     assert.match(download.headers.get('content-disposition') ?? '', /attachment; filename="?demo-street-person-/);
   });
 
+  it('a file the database names but the disk lost answers 404 NOT_FOUND', async () => {
+    const ev = (await (await api(`/api/events/${endedEventId}`)).json()) as { thumbnail: string };
+    assert.ok(ev.thumbnail);
+    assert.equal((await api(`/api/events/${endedEventId}/thumbnail.jpg`)).status, 200);
+    rmSync(join(dataDir, ev.thumbnail));
+    const gone = await api(`/api/events/${endedEventId}/thumbnail.jpg`);
+    assert.equal(gone.status, 404);
+    assert.equal(((await gone.json()) as { error: { code: string } }).error.code, 'NOT_FOUND');
+  });
+
   it("delivers the events to the demo's own server (the user VM), which relays the clip", async () => {
     const vmUrl = /your server \(VM\): (http:\/\/127\.0\.0\.1:\d+)/.exec(output)?.[1];
     assert.ok(vmUrl, output);
-    const token = readFileSync(join(dir.path, 'vm', 'api-token'), 'utf8').trim();
+    const token = readFileSync(join(dataDir, 'vm', 'api-token'), 'utf8').trim();
     const auth = { Authorization: `Bearer ${token}` };
     const edgeEvents = (await (await api('/api/events?camera=demo-street')).json()) as { events: { id: string }[] };
     const first = edgeEvents.events.at(-1);
@@ -255,7 +267,7 @@ describe('guardian demo (edge appliance end to end)', function () {
         cameras: { status: string; recording: boolean }[];
       };
     const before = await status();
-    const db = new Database(join(dir.path, 'guardian.db'), { readonly: true });
+    const db = new Database(join(dataDir, 'guardian.db'), { readonly: true });
     const segmentsBefore = db.prepare('SELECT count(*) FROM segments').pluck().get() as number;
     const killedAt = Date.now();
     process.kill(before.media.pid, 'SIGKILL');

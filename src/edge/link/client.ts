@@ -21,7 +21,8 @@ import {
 import type { Logger } from '../../shared/log.ts';
 import { WireGuardInterface } from '../../shared/wireguard/interface.ts';
 import { readPrivateKey } from '../../shared/wireguard/keys.ts';
-import type { Outbox } from '../events/outbox.ts';
+import type { Outbox, OutboxItem } from '../events/outbox.ts';
+import { type DeliveryHandler, LinkFailure, OutboxDelivery } from './delivery.ts';
 import { edgeKeyPath, type LinkSettings, readLinkSettings } from './pairing.ts';
 
 export interface LinkState {
@@ -97,10 +98,44 @@ export class LinkClient {
   private readonly transfers = new Set<grpc.ClientWritableStream<ClipChunk>>();
   private wake: (() => void) | undefined;
 
+  private readonly delivery: OutboxDelivery;
+
   constructor(
     private readonly options: LinkOptions,
     private readonly deps: LinkDeps,
-  ) {}
+  ) {
+    this.delivery = new OutboxDelivery(deps.outbox, (kind) =>
+      deps.log.warn({ kind }, 'the outbox holds a kind this edge cannot deliver; it waits'),
+    );
+    this.delivery.register('event', (items) => this.pushEvents(items));
+  }
+
+  /** Delivers a batch of event changes; the VM acknowledges each (a rejected one is dropped, and said so). */
+  private async pushEvents(items: OutboxItem[]): Promise<Set<number>> {
+    const { acks } = await this.unary<
+      unknown,
+      { acks: { deliveryId: number; eventId: string; status: string; error: string }[] }
+    >(
+      'PushEvents',
+      {
+        events: items.map((i) => ({ deliveryId: i.id, kind: i.kind, event: toWireEvent(i.payload as EventJson) })),
+      },
+      10_000,
+    );
+    const acked = new Set<number>();
+    for (const a of acks) {
+      if (a.status === 'REJECTED')
+        this.deps.log.warn({ event: a.eventId, error: a.error }, 'the VM rejected an event; dropping it');
+      acked.add(a.deliveryId);
+    }
+    this.state.delivered += acked.size;
+    return acked;
+  }
+
+  /** Registers how another kind of outbox item (archive uploads, datasets...) reaches the VM. */
+  registerDelivery(family: string, handler: DeliveryHandler): void {
+    this.delivery.register(family, handler);
+  }
 
   private get md(): grpc.Metadata {
     const s = this.settings as LinkSettings;
@@ -297,38 +332,12 @@ export class LinkClient {
     try {
       do {
         this.pumpAgain = false;
-        for (;;) {
-          const items = this.deps.outbox.due(100).filter((i) => i.kind.startsWith('event.'));
-          if (!items.length) break;
-          let acks: { deliveryId: number; eventId: string; status: string; error: string }[];
-          try {
-            ({ acks } = await this.unary<unknown, { acks: typeof acks }>(
-              'PushEvents',
-              {
-                events: items.map((i) => ({
-                  deliveryId: i.id,
-                  kind: i.kind,
-                  event: toWireEvent(i.payload as EventJson),
-                })),
-              },
-              10_000,
-            ));
-          } catch (err) {
-            for (const i of items) this.deps.outbox.fail(i.id, (err as Error).message);
-            this.down(err as Error);
-            return sent;
-          }
-          const acked = new Set<number>();
-          for (const a of acks) {
-            if (a.status === 'REJECTED')
-              this.deps.log.warn({ event: a.eventId, error: a.error }, 'the VM rejected an event; dropping it');
-            this.deps.outbox.ack(a.deliveryId);
-            acked.add(a.deliveryId);
-          }
-          for (const i of items) if (!acked.has(i.id)) this.deps.outbox.fail(i.id, 'not acknowledged');
-          sent += acked.size;
-          this.state.delivered += acked.size;
-          if (acked.size < items.length) break;
+        try {
+          sent += await this.delivery.drain();
+        } catch (err) {
+          if (!(err instanceof LinkFailure)) throw err;
+          this.down(err.cause);
+          return sent;
         }
       } while (this.pumpAgain && this.state.connected);
     } finally {

@@ -55,6 +55,29 @@ function dataFile(ctx: EdgeContext, rel: string | null): string {
   return p;
 }
 
+/**
+ * Sends a file the database names. `dotfiles: 'allow'` because the data dir itself may live under a dot-directory
+ * (~/.cache/guardian); the path never comes from the request, so no dotfile can be asked for by name.
+ */
+function sendDataFile(
+  res: express.Response,
+  file: string,
+  options: { download?: string; headers?: Record<string, string>; acceptRanges?: boolean } = {},
+): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (err?: unknown) => {
+      if (err && !res.headersSent) {
+        const status = (err as { status?: number }).status;
+        sendError(res, status === 404 ? new GuardianError('NOT_FOUND', 'the file is gone') : err);
+      }
+      resolve();
+    };
+    const opts = { dotfiles: 'allow' as const, ...(options.headers ? { headers: options.headers } : {}) };
+    if (options.download) res.download(file, options.download, opts, done);
+    else res.sendFile(file, { ...opts, acceptRanges: options.acceptRanges ?? true }, done);
+  });
+}
+
 export function createEdgeServer(ctx: EdgeContext): { app: express.Express; server: Server; api: Api } {
   const app = express();
   app.disable('x-powered-by');
@@ -322,6 +345,41 @@ export function createEdgeServer(ctx: EdgeContext): { app: express.Express; serv
       res.end();
     },
   );
+  // What the live view draws over the picture: the tracks of the last frame the model saw (null before the first).
+  const latestDetections = z
+    .object({
+      cameraId: z.string(),
+      frameIndex: z.number(),
+      wallClockMs: z.number(),
+      /** Measured here, so the UI can drop stale boxes without trusting the browser's clock. */
+      ageMs: z.number(),
+      width: z.number(),
+      height: z.number(),
+      detections: z.array(
+        z.object({
+          trackId: z.number(),
+          label: z.string(),
+          score: z.number(),
+          box: z.tuple([z.number(), z.number(), z.number(), z.number()]),
+          confirmed: z.boolean(),
+          stationary: z.boolean(),
+          zones: z.array(z.string()),
+        }),
+      ),
+    })
+    .nullable();
+  api.route(
+    'get',
+    '/cameras/:id/detections',
+    { summary: 'Latest detections (boxes in pixels of a width×height frame), or null', tag: 'cameras' },
+    ({ req, res }) => {
+      const cameraId = param(req.params.id);
+      ctx.registry.get(cameraId);
+      const f = ctx.latestFrame(cameraId);
+      res.setHeader('Cache-Control', 'no-store');
+      return latestDetections.parse(f ? { ...f, ageMs: Math.max(0, Date.now() - f.wallClockMs) } : null);
+    },
+  );
 
   // --- events
   const eventQuery = z.object({
@@ -372,7 +430,7 @@ export function createEdgeServer(ctx: EdgeContext): { app: express.Express; serv
       { summary: `The event's ${kind}`, tag: 'events', produces: 'image/jpeg' },
       ({ req, res }) => {
         const ev = eventById(req.params.id);
-        res.sendFile(dataFile(ctx, ev[kind]), { headers: { 'Cache-Control': 'private, max-age=3600' } });
+        return sendDataFile(res, dataFile(ctx, ev[kind]), { headers: { 'Cache-Control': 'private, max-age=3600' } });
       },
     );
   }
@@ -389,8 +447,8 @@ export function createEdgeServer(ctx: EdgeContext): { app: express.Express; serv
       const ev = eventById(req.params.id);
       const file = await ctx.eventClip(ev.id);
       const name = `${ev.cameraId}-${ev.label}-${new Date(ev.startMs).toISOString().replace(/[:.]/g, '-')}.mp4`;
-      if (query.download === '1') res.download(file, name);
-      else res.sendFile(file, { acceptRanges: true, headers: { 'Content-Type': 'video/mp4' } });
+      if (query.download === '1') return sendDataFile(res, file, { download: name });
+      return sendDataFile(res, file, { headers: { 'Content-Type': 'video/mp4' } });
     },
   );
   api.route(
@@ -492,7 +550,7 @@ export function createEdgeServer(ctx: EdgeContext): { app: express.Express; serv
     ({ req, res }) => {
       const row = screenshotRows().find((r) => r.id === param(req.params.id));
       if (!row) throw new GuardianError('NOT_FOUND', 'no such screenshot');
-      res.sendFile(dataFile(ctx, row.file));
+      return sendDataFile(res, dataFile(ctx, row.file));
     },
   );
   api.route(
@@ -533,7 +591,7 @@ export function createEdgeServer(ctx: EdgeContext): { app: express.Express; serv
       }),
     );
     app.get(/^\/(?!api\/).*/, (_req, res) =>
-      res.sendFile(join(ui, 'index.html'), { headers: { 'Cache-Control': 'no-cache' } }),
+      res.sendFile(join(ui, 'index.html'), { dotfiles: 'allow', headers: { 'Cache-Control': 'no-cache' } }),
     );
   } else {
     app.get('/', (_req, res) => {
@@ -547,8 +605,10 @@ export function createEdgeServer(ctx: EdgeContext): { app: express.Express; serv
   app.use((err: unknown, _req: express.Request, res: express.Response, _next: express.NextFunction) => {
     // Body parser errors (malformed JSON...) and anything else thrown outside a route.
     const status = (err as { status?: number })?.status;
-    if (status && status < 500)
-      return res.status(status).json({ error: { code: 'INVALID_ARGUMENT', message: (err as Error).message } });
+    if (status && status < 500) {
+      const code = status === 404 ? 'NOT_FOUND' : status === 413 ? 'TOO_LARGE' : 'INVALID_ARGUMENT';
+      return res.status(status).json({ error: { code, message: (err as Error).message } });
+    }
     ctx.log.error({ err }, 'request failed');
     sendError(res, err);
   });
