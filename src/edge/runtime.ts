@@ -11,6 +11,7 @@ import { openDatabase } from '../shared/db.ts';
 import type { Logger } from '../shared/log.ts';
 import { projectRoot } from '../shared/paths.ts';
 import { CameraRegistry } from './cameras/registry.ts';
+import { EventClips } from './events/clips.ts';
 import { EventGenerator, type FrameDetections } from './events/generator.ts';
 import { Outbox } from './events/outbox.ts';
 import { EventStore } from './events/store.ts';
@@ -91,8 +92,7 @@ export async function startEdge(config: Config, options: { log: Logger; configPa
     },
   );
   outbox.onEnqueue = () => link.kick();
-  const clipsInFlight = new Map<string, Promise<string>>();
-  const clipTimers = new Set<NodeJS.Timeout>();
+  const clips = new EventClips(config.dataDir, events, media, () => ctx.config.recording, log);
   const latestFrames = new Map<string, FrameDetections>();
   const abs = (rel: string) => join(config.dataDir, rel);
 
@@ -109,37 +109,21 @@ export async function startEdge(config: Config, options: { log: Logger; configPa
     log,
     async saveConfig(next) {
       if (options.configPath) writeFileSync(options.configPath, YAML.stringify(next));
+      const prev = ctx.config;
       ctx.config = next;
-      // Thresholds, classes, zones and masks apply live in the media process; streams restart per camera via the camera API.
-      await media.request('configure', { config: next }).catch(() => undefined);
+      media.setConfig(next);
       generator.setOptions(next);
-    },
-    async eventClip(eventId) {
-      const ev = events.get(eventId);
-      if (!ev) throw Object.assign(new Error('no such event'), { code: 'NOT_FOUND' });
-      if (ev.clip && existsSync(abs(ev.clip))) return abs(ev.clip);
-      let job = clipsInFlight.get(eventId);
-      if (!job) {
-        const r = ctx.config.recording;
-        const end = (ev.endMs ?? Date.now()) + r.postRollSeconds * 1000;
-        const rel = join('clips', ev.cameraId, `${ev.id}${ev.endMs ? '' : '-partial'}.mp4`);
-        job = media
-          .request(
-            'clip',
-            { cameraId: ev.cameraId, startMs: ev.startMs - r.preRollSeconds * 1000, endMs: end, output: abs(rel) },
-            30_000,
-          )
-          .then(() => {
-            // Only a finished event's clip is final; an event in progress gets a fresh clip on each request.
-            if (ev.endMs && end < Date.now() - r.segmentSeconds * 1000 && db.open)
-              events.update(eventId, { clip: rel }, 'event.update');
-            return abs(rel);
-          })
-          .finally(() => clipsInFlight.delete(eventId));
-        clipsInFlight.set(eventId, job);
+      if (prev.telemetry.intervalSeconds !== next.telemetry.intervalSeconds) {
+        telemetry.stop();
+        telemetry.start(next.telemetry.intervalSeconds);
       }
-      return job;
+      // A media process that is (re)starting reads the new configuration when it starts.
+      if (!media.ready) return { live: [], restartedCameras: [], pending: 'applied when the media process starts' };
+      const report = await media.request('configure', { config: next }, 60_000);
+      media.backend = report.backend;
+      return report;
     },
+    eventClip: (eventId) => clips.file(eventId),
     latestFrame: (cameraId) => latestFrames.get(cameraId),
     linkState: () => link.state,
     async pairLink(code, name) {
@@ -160,13 +144,13 @@ export async function startEdge(config: Config, options: { log: Logger; configPa
     {
       async snapshot(ev, frame, box) {
         const [full, thumb] = await Promise.all([
-          media.request<Uint8Array>('snapshot', {
+          media.request('snapshot', {
             cameraId: frame.cameraId,
             frameIndex: frame.frameIndex,
             width: 0,
             quality: 90,
           }),
-          media.request<Uint8Array>('snapshot', {
+          media.request('snapshot', {
             cameraId: frame.cameraId,
             frameIndex: frame.frameIndex,
             width: 320,
@@ -181,20 +165,10 @@ export async function startEdge(config: Config, options: { log: Logger; configPa
         return { snapshot, thumbnail, snapshotBox: box.map((v) => Math.round(v)) as typeof box };
       },
       ended(ev) {
-        const r = ctx.config.recording;
         void media
           .request('claim', { cameraId: ev.cameraId, startMs: ev.startMs, endMs: ev.endMs ?? ev.startMs })
-          .catch(() => undefined);
-        // Cut the clip once the post-roll has been recorded and its segment finished.
-        const timer = setTimeout(
-          () => {
-            clipTimers.delete(timer);
-            void ctx.eventClip(ev.id).catch((err) => log.warn({ event: ev.id, err }, 'clip failed'));
-          },
-          (r.postRollSeconds + r.segmentSeconds + 1) * 1000,
-        );
-        timer.unref();
-        clipTimers.add(timer);
+          .catch((err) => log.warn({ event: ev.id, err }, 'could not keep the recordings of an event'));
+        clips.afterEnd(ev);
       },
     },
     log.child({ component: 'events' }),
@@ -216,7 +190,7 @@ export async function startEdge(config: Config, options: { log: Logger; configPa
   retention.unref();
 
   media.start();
-  telemetry.start(10);
+  telemetry.start(config.telemetry.intervalSeconds);
   await link.start();
   const { server } = createEdgeServer(ctx);
   await new Promise<void>((resolve, reject) => {
@@ -236,7 +210,7 @@ export async function startEdge(config: Config, options: { log: Logger; configPa
     url: `http://${host}:${port}`,
     async stop() {
       clearInterval(retention);
-      for (const t of clipTimers) clearTimeout(t);
+      clips.stop();
       await new Promise((r) => server.close(r));
       server.closeAllConnections();
       generator.finishAll();

@@ -32,6 +32,7 @@ describe('guardian demo (edge appliance end to end)', function () {
   let startedAt: number;
   let output = '';
   let endedEventId = '';
+  let stopping = false;
 
   const api = (path: string, init: RequestInit & { session?: Session | null } = {}) => {
     const { session: s = session, headers, ...rest } = init;
@@ -59,6 +60,10 @@ describe('guardian demo (edge appliance end to end)', function () {
     demo.stderr?.on('data', (d) => {
       output += d;
     });
+    // A demo that dies during the tests says why (the later tests would only see ECONNREFUSED).
+    demo.once('exit', (code, signal) => {
+      if (!stopping) console.error(`guardian demo exited (${code ?? signal}) during the tests:\n${output.slice(-5000)}`);
+    });
     for (let i = 0; i < 300 && !output.includes('Guardian demo is running'); i++) await sleep(100);
     assert.match(output, /Guardian demo is running/);
     const res = await fetch(`${base}/api/auth/login`, {
@@ -73,6 +78,7 @@ describe('guardian demo (edge appliance end to end)', function () {
   });
 
   after(async () => {
+    stopping = true;
     demo?.kill('SIGTERM');
     await new Promise((r) => (demo?.exitCode !== null ? r(null) : demo?.once('exit', r)));
     dir.remove();
@@ -258,6 +264,55 @@ describe('guardian demo (edge appliance end to end)', function () {
       .map((i) => i.field)
       .sort();
     assert.deepEqual(fields, ['(root)', 'detection.backend', 'detection.fps']);
+  });
+
+  it('saved settings apply at once: backend swapped live, segment length and retention without a media restart', async () => {
+    const before = (await (await api('/api/status')).json()) as { media: { pid: number; backend: { name: string } } };
+    const config = (await (await api('/api/config')).json()) as {
+      detection: Record<string, unknown>;
+      recording: Record<string, unknown>;
+    };
+    const next = {
+      ...config,
+      detection: { ...config.detection, backend: 'openvino', threads: 1 },
+      recording: { ...config.recording, segmentSeconds: 4, continuousDays: 3 },
+    };
+    const put = await api('/api/config', {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json', 'x-csrf-token': session.csrf },
+      body: JSON.stringify(next),
+    });
+    assert.equal(put.status, 200);
+    const body = (await put.json()) as {
+      config: { recording: { segmentSeconds: number } };
+      applied: { live: string[]; restartedCameras: string[]; backend: { name: string } };
+    };
+    assert.equal(body.config.recording.segmentSeconds, 4);
+    assert.ok(
+      body.applied.live.includes('detection.backend') && body.applied.live.includes('recording.continuousDays'),
+    );
+    assert.deepEqual(body.applied.restartedCameras, ['recording.segmentSeconds']);
+    const after = (await (await api('/api/status')).json()) as {
+      media: { pid: number; backend: { name: string } };
+      cameras: { status: string }[];
+    };
+    assert.equal(after.media.pid, before.media.pid, 'no media process restart');
+    assert.equal(after.media.backend.name, body.applied.backend.name);
+    assert.notEqual(body.applied.backend.name, before.media.backend.name, 'the other backend runs now');
+    // New segments follow the new length.
+    const db = new Database(join(dataDir, 'guardian.db'), { readonly: true });
+    const savedAt = Date.now();
+    let lengths: number[] = [];
+    for (let i = 0; i < 60 && lengths.length < 2; i++) {
+      await sleep(500);
+      lengths = db
+        .prepare('SELECT duration FROM segments WHERE start_ms > ? ORDER BY start_ms')
+        .pluck()
+        .all(savedAt) as number[];
+    }
+    db.close();
+    assert.ok(lengths.length >= 2, 'segments after the change');
+    assert.ok((lengths[0] ?? 0) <= 5.5, `a ${lengths[0]} s segment after setting 4 s`);
   });
 
   it('kill -9 of the media process: it is restarted, recording resumes, events are neither duplicated nor left open', async () => {

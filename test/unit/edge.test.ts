@@ -115,7 +115,7 @@ describe('events and outbox', () => {
     const feed = (tracker: Tracker, label: string, from: number, to: number) => {
       for (let t = from; t < to; t++) {
         const x = 100 + t * 6;
-        const out = tracker.update([{ label, score: 0.8, box: [x, 100, x + 40, 200] }], t / 5);
+        const out = tracker.update([{ classId: 0, label, score: 0.8, box: [x, 100, x + 40, 200] }], t / 5);
         gen.handle(
           frame(
             t,

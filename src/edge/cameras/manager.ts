@@ -12,7 +12,7 @@ export class CameraManager {
   constructor(
     private readonly registry: CameraRegistry,
     private readonly log: Logger,
-    private readonly options: SupervisorOptions = defaultSupervisorOptions,
+    private options: SupervisorOptions = defaultSupervisorOptions,
     private readonly recording?: RecordingService,
   ) {}
 
@@ -24,6 +24,17 @@ export class CameraManager {
   async reload(id: string): Promise<void> {
     await this.stopCamera(id);
     this.startCamera(id);
+  }
+
+  /** Changes what every camera's source is opened with (model tensor, ...); takes effect as cameras restart. */
+  setOptions(patch: Partial<SupervisorOptions>): void {
+    this.options = { ...this.options, ...patch };
+  }
+
+  /** Restarts every camera (their sources reopen with the current options). */
+  async reloadAll(): Promise<void> {
+    const ids = new Set([...this.supervisors.keys(), ...this.registry.list().map((c) => c.id)]);
+    await Promise.all([...ids].map((id) => this.reload(id)));
   }
 
   supervisor(id: string): CameraSupervisor | undefined {

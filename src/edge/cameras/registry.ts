@@ -1,9 +1,10 @@
 // The camera registry: cameras in SQLite, credentials in their own table, status kept by the supervisors.
 import type { Db } from '../../shared/db.ts';
 import { ConflictError, type FieldIssue, NotFoundError, ValidationError } from '../../shared/errors.ts';
+import type { CameraHealth, CameraStatus } from '../media/protocol.ts';
 import { type CameraKind, displayUrl, parseCameraUrl, withCredentials } from './url.ts';
 
-export type CameraStatus = 'disabled' | 'connecting' | 'online' | 'offline' | 'error';
+export type { CameraHealth, CameraStatus };
 
 export interface CameraInput {
   id?: string;
@@ -19,16 +20,6 @@ export interface CameraInput {
   enabled?: boolean;
   detectFps?: number;
   options?: Record<string, unknown>;
-}
-
-export interface CameraHealth {
-  status: CameraStatus;
-  lastSeen: number | null;
-  lastError: string | null;
-  lastErrorCode: string | null;
-  reconnects: number;
-  inputFps: number | null;
-  bitrateKbps: number | null;
 }
 
 /** What APIs and logs may show: no credentials, ever. */

@@ -2,27 +2,10 @@
 // the camera requires zones, is in one), follows the track, and ends once the object has been gone for a while.
 import type { Logger } from '../../shared/log.ts';
 import type { Box } from '../detect/types.ts';
+import type { FrameDetections, TrackedObject } from '../media/protocol.ts';
 import type { EventRecord, EventStore } from './store.ts';
 
-export interface TrackedObject {
-  trackId: number;
-  label: string;
-  score: number;
-  box: Box;
-  confirmed: boolean;
-  stationary: boolean;
-  zones: string[];
-}
-
-export interface FrameDetections {
-  cameraId: string;
-  frameIndex: number;
-  pts: number;
-  wallClockMs: number;
-  width: number;
-  height: number;
-  detections: TrackedObject[];
-}
+export type { FrameDetections, TrackedObject };
 
 export interface GeneratorOptions {
   classes: Set<string>;

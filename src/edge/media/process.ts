@@ -6,7 +6,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import type { Logger } from '../../shared/log.ts';
-import type { CameraRuntime, FromMedia, ToMedia } from './protocol.ts';
+import type { CameraRuntime, FromMedia, MediaMethod, MediaMethods, ToMedia } from './protocol.ts';
 
 const workerPath = join(dirname(fileURLToPath(import.meta.url)), 'worker.ts');
 
@@ -38,6 +38,11 @@ export class MediaProcess extends EventEmitter {
     private readonly log: Logger,
   ) {
     super();
+  }
+
+  /** The configuration a (re)started media process begins with; a running one is told by `configure`. */
+  setConfig(config: unknown): void {
+    this.options.config = config;
   }
 
   start(): void {
@@ -123,7 +128,12 @@ export class MediaProcess extends EventEmitter {
     }, delay).unref();
   }
 
-  request<T>(method: string, params: Record<string, unknown>, timeoutMs = 15_000): Promise<T> {
+  request<M extends MediaMethod>(
+    method: M,
+    params: MediaMethods[M]['params'],
+    timeoutMs = 15_000,
+  ): Promise<MediaMethods[M]['result']> {
+    type T = MediaMethods[M]['result'];
     const child = this.child;
     if (!child || !this.ready)
       return Promise.reject(

@@ -1,19 +1,19 @@
 // The media process: everything native (demux, decode, recording, motion, inference) for all cameras, so a crash
 // or hang in libav or an inference runtime cannot take down the API, the database or the link.
-import { join } from 'node:path';
 
 import type { MediaSource } from '../../../bindings/index.ts';
 import { openSource } from '../../../bindings/index.ts';
-import { validateConfig } from '../../shared/config.ts';
+import { type Config, validateConfig } from '../../shared/config.ts';
 import { openDatabase } from '../../shared/db.ts';
+import { GuardianError } from '../../shared/errors.ts';
 import { createLogger } from '../../shared/log.ts';
 import { CameraManager } from '../cameras/manager.ts';
 import { CameraRegistry } from '../cameras/registry.ts';
 import { createBackend } from '../detect/backend.ts';
 import { resolveModel } from '../detect/models.ts';
 import { DetectionPipeline, defaultPipelineOptions } from '../detect/pipeline.ts';
-import { RecordingService } from '../recording/service.ts';
-import type { CameraRuntime, FromMedia, ToMedia } from './protocol.ts';
+import { RecordingService, recordingConfig } from '../recording/service.ts';
+import type { CameraRuntime, ConfigureReport, FromMedia, MediaMethod, MediaMethods, ToMedia } from './protocol.ts';
 
 const send = (m: FromMedia) => process.send?.(m);
 const log = createLogger().child({ component: 'media' });
@@ -27,32 +27,24 @@ async function init(msg: Extract<ToMedia, { type: 'init' }>) {
   let config = validateConfig(msg.config);
   const db = openDatabase(msg.dbPath);
   const registry = new CameraRegistry(db);
-  const r = config.recording;
-  const recording = new RecordingService(
-    db,
-    {
-      root: join(config.dataDir, 'recordings'),
-      segmentSeconds: r.segmentSeconds,
-      retention: { continuousDays: r.continuousDays, eventDays: r.eventDays },
-      preRollSeconds: r.preRollSeconds,
-      postRollSeconds: r.postRollSeconds,
-      eventsBufferSeconds: r.eventsBufferSeconds,
-      disk: { minFreeBytes: r.minFreeBytes, minFreeMinutes: r.minFreeMinutes },
-    },
-    log,
-  );
+  const recording = new RecordingService(db, recordingConfig(config.dataDir, config.recording), log);
   await recording.reconcile();
   recording.start();
   for (const [id, cam] of Object.entries(config.cameras)) recording.setMode(id, cam.recordMode);
 
-  const spec = resolveModel(config.detection.model);
-  const { backend, fallbackReason } = await createBackend({
-    backend: config.detection.backend,
-    modelPath: spec.path,
-    device: config.detection.device,
-    threads: config.detection.threads,
-  });
-  if (fallbackReason) log.warn({ reason: fallbackReason }, 'inference backend fallback');
+  // The detector: rebuilt live when model, backend, device or threads change (the old one closes after the swap).
+  const loadDetector = async (d: Config['detection']) => {
+    const spec = resolveModel(d.model);
+    const made = await createBackend({
+      backend: d.backend,
+      modelPath: spec.path,
+      device: d.device,
+      threads: d.threads,
+    });
+    if (made.fallbackReason) log.warn({ reason: made.fallbackReason }, 'inference backend fallback');
+    return { spec, backend: made.backend, fallback: made.fallbackReason ?? null };
+  };
+  let detector = await loadDetector(config.detection);
 
   const pipelines = new Map<string, DetectionPipeline>();
   const sources = new Map<string, MediaSource>();
@@ -62,8 +54,9 @@ async function init(msg: Extract<ToMedia, { type: 'init' }>) {
     if (!p) {
       const cam = config.cameras[cameraId];
       const m = config.detection.motion;
-      p = new DetectionPipeline(spec, backend, {
+      p = new DetectionPipeline(detector.spec, detector.backend, {
         ...defaultPipelineOptions,
+        tracker: { ...defaultPipelineOptions.tracker, minHits: config.events.minHits },
         classes: config.detection.classes,
         motion: m.enabled
           ? { enabled: true, threshold: m.threshold, minArea: m.minArea, mask: cam?.motionMasks ?? [] }
@@ -83,9 +76,11 @@ async function init(msg: Extract<ToMedia, { type: 'init' }>) {
       stallTimeoutMs: 10_000,
       connectTimeoutMs: 10_000,
       backoff: { initialMs: 1000, maxMs: 30_000, factor: 2, jitter: 0.2 },
-      source: { tensor: spec.tensor, motionWidth: 160, snapshotFrames: 8 },
+      source: { tensor: detector.spec.tensor, motionWidth: 160, snapshotFrames: 8 },
       onFrame: async (frame, source, cameraId) => {
         sources.set(cameraId, source);
+        // A frame converted for the previous model, while the cameras restart after a model change: skip it.
+        if (frame.tensor && frame.tensor.data.length !== 3 * detector.spec.size * detector.spec.size) return;
         const r = await pipelineFor(cameraId).process(frame, source);
         const st = stats.get(cameraId) ?? { frames: 0, detected: 0, skipped: 0, inference: [] };
         st.frames++;
@@ -152,27 +147,69 @@ async function init(msg: Extract<ToMedia, { type: 'init' }>) {
     send({ type: 'heartbeat', cameras, rss: process.memoryUsage().rss });
   }, 1000).unref();
 
-  const methods: Record<string, (p: Record<string, unknown>) => Promise<unknown>> = {
+  /** Applies a new configuration: everything live, except what the camera streams are opened with. */
+  const configure = async (next: Config): Promise<ConfigureReport> => {
+    const prev = config;
+    config = next;
+    const live: string[] = [];
+    const restartedCameras: string[] = [];
+    const changed = <T>(a: T, b: T) => JSON.stringify(a) !== JSON.stringify(b);
+    const d = (c: Config) => [c.detection.model, c.detection.backend, c.detection.device, c.detection.threads];
+    if (changed(d(prev), d(next))) {
+      const old = detector;
+      detector = await loadDetector(next.detection);
+      live.push('detection.model', 'detection.backend', 'detection.device', 'detection.threads');
+      if (old.spec.size !== detector.spec.size || changed(old.spec.tensor, detector.spec.tensor)) {
+        // Another input size: the sources must convert frames for it.
+        manager.setOptions({ source: { tensor: detector.spec.tensor, motionWidth: 160, snapshotFrames: 8 } });
+        restartedCameras.push('detection.model');
+      }
+      pipelines.clear();
+      await old.backend.close();
+    }
+    const rc = recordingConfig(next.dataDir, next.recording);
+    if (prev.recording.segmentSeconds !== next.recording.segmentSeconds)
+      restartedCameras.push('recording.segmentSeconds');
+    Object.assign(recording.config, rc); // retention, pre/post roll, buffer, disk watermark, clips: read at each use
+    for (const key of Object.keys(next.recording) as (keyof Config['recording'])[])
+      if (key !== 'segmentSeconds' && changed(prev.recording[key], next.recording[key])) live.push(`recording.${key}`);
+    for (const [id, cam] of Object.entries(next.cameras)) recording.setMode(id, cam.recordMode);
+    // Thresholds, classes, zones, masks and minHits: rebuilt pipelines pick them up at the next frame (track ids stay
+    // unique, so no new object continues an old event).
+    pipelines.clear();
+    if (restartedCameras.length) {
+      sources.clear();
+      await manager.reloadAll();
+    }
+    void recording.enforce(); // a shorter retention or a larger watermark applies now, not at the next sweep
+    return {
+      live,
+      restartedCameras,
+      backend: { name: detector.backend.name, fallback: detector.fallback },
+    };
+  };
+
+  const methods: { [M in MediaMethod]: (p: MediaMethods[M]['params']) => Promise<MediaMethods[M]['result']> } = {
     async snapshot(p) {
-      const src = sources.get(String(p.cameraId));
-      if (!src) throw Object.assign(new Error('camera has no live source'), { code: 'NOT_FOUND' });
+      const src = sources.get(p.cameraId);
+      if (!src) throw new GuardianError('NOT_FOUND', 'camera has no live source');
       return src.snapshot({
         ...(typeof p.frameIndex === 'number' ? { index: p.frameIndex } : {}),
-        width: typeof p.width === 'number' ? p.width : 0,
-        quality: typeof p.quality === 'number' ? p.quality : 85,
+        width: p.width,
+        quality: p.quality,
       });
     },
     async clip(p) {
-      return recording.clip(String(p.cameraId), Number(p.startMs), Number(p.endMs), String(p.output));
+      return recording.clip(p.cameraId, p.startMs, p.endMs, p.output);
     },
     async reloadCamera(p) {
-      pipelines.delete(String(p.cameraId));
-      sources.delete(String(p.cameraId));
-      await manager.reload(String(p.cameraId));
+      pipelines.delete(p.cameraId);
+      sources.delete(p.cameraId);
+      await manager.reload(p.cameraId);
       return true;
     },
     async testCamera(p) {
-      const src = await openSource(String(p.url), { fps: 1, connectTimeoutMs: 8000, readTimeoutMs: 8000 });
+      const src = await openSource(p.url, { fps: 1, connectTimeoutMs: 8000, readTimeoutMs: 8000 });
       try {
         const frame = await src.read();
         const jpeg = frame ? await src.snapshot({ index: frame.index, width: 640 }) : null;
@@ -182,18 +219,15 @@ async function init(msg: Extract<ToMedia, { type: 'init' }>) {
       }
     },
     async configure(p) {
-      // Thresholds, classes, zones and masks: rebuilt pipelines pick them up at the next frame.
-      config = validateConfig(p.config);
-      pipelines.clear();
-      return true;
+      return configure(validateConfig(p.config));
     },
     async claim(p) {
-      return recording.claimForEvent(String(p.cameraId), Number(p.startMs), Number(p.endMs));
+      return recording.claimForEvent(p.cameraId, p.startMs, p.endMs);
     },
   };
   process.on('message', (msg: ToMedia) => {
     if (msg.type !== 'request') return;
-    const fn = methods[msg.method];
+    const fn = methods[msg.method] as ((p: unknown) => Promise<unknown>) | undefined;
     if (!fn)
       return send({
         type: 'response',
@@ -215,9 +249,9 @@ async function init(msg: Extract<ToMedia, { type: 'init' }>) {
   process.on('SIGTERM', async () => {
     await manager.stop();
     recording.stop();
-    await backend.close();
+    await detector.backend.close();
     db.close();
     process.exit(0);
   });
-  send({ type: 'ready', backend: backend.name, fallback: fallbackReason });
+  send({ type: 'ready', backend: detector.backend.name, fallback: detector.fallback });
 }

@@ -1,7 +1,17 @@
 // Recording: indexes the segments the native recorder finishes, keeps retention, guards the disk, reconciles the
 // index with the files at startup, and cuts event clips from segments by stream copy.
 import { EventEmitter } from 'node:events';
-import { existsSync, mkdirSync, readdirSync, renameSync, statfsSync, statSync, unlinkSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  statfsSync,
+  statSync,
+  unlinkSync,
+  utimesSync,
+} from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 
 import {
@@ -11,7 +21,9 @@ import {
   type RecorderEvent,
   type SourceOptions,
 } from '../../../bindings/index.ts';
+import { type Config, validateConfig } from '../../shared/config.ts';
 import type { Db } from '../../shared/db.ts';
+import { GuardianError } from '../../shared/errors.ts';
 import type { Logger } from '../../shared/log.ts';
 import { SegmentIndex } from './segments.ts';
 
@@ -30,16 +42,35 @@ export interface RecordingConfig {
     /** ...or this many minutes of recording at the current bitrate, whichever is more. */
     minFreeMinutes: number;
   };
+  /**
+   * Event clips are a cache: cut from the segments (which event retention keeps), at most maxSeconds long, and
+   * evicted least recently used beyond maxBytes or a quarter of the recordings' bytes, whichever is less. They are
+   * the first thing deleted when the disk runs low, since they can always be cut again.
+   */
+  clips: { dir: string; maxSeconds: number; maxBytes: number };
 }
 
+/** Clips may use at most this share of what the recordings they are cut from take. */
+export const CLIP_CACHE_SHARE = 0.25;
+
+/** The service's settings from the configuration's `recording` section (the schema in config.ts holds the defaults). */
+export function recordingConfig(dataDir: string, r: Config['recording']): RecordingConfig {
+  return {
+    root: join(dataDir, 'recordings'),
+    segmentSeconds: r.segmentSeconds,
+    retention: { continuousDays: r.continuousDays, eventDays: r.eventDays },
+    preRollSeconds: r.preRollSeconds,
+    postRollSeconds: r.postRollSeconds,
+    eventsBufferSeconds: r.eventsBufferSeconds,
+    disk: { minFreeBytes: r.minFreeBytes, minFreeMinutes: r.minFreeMinutes },
+    clips: { dir: join(dataDir, 'clips'), maxSeconds: r.clipMaxSeconds, maxBytes: r.clipCacheMB * 1024 ** 2 },
+  };
+}
+
+/** The defaults, with the recordings under `root` (tests and benchmarks). */
 export const defaultRecordingConfig = (root: string): RecordingConfig => ({
+  ...recordingConfig(dirname(root), validateConfig({ dataDir: '/' }).recording),
   root,
-  segmentSeconds: 10,
-  retention: { continuousDays: 7, eventDays: 30 },
-  preRollSeconds: 5,
-  postRollSeconds: 5,
-  eventsBufferSeconds: 120,
-  disk: { minFreeBytes: 1024 ** 3, minFreeMinutes: 60 },
 });
 
 export type RecordingMode = 'continuous' | 'events';
@@ -203,6 +234,8 @@ export class RecordingService extends EventEmitter {
     const need = Math.max(this.config.disk.minFreeBytes, this.config.disk.minFreeMinutes * 60 * this.bytesPerSecond());
     let free = this.freeBytes();
     let freed = 0;
+    if (free < need) freed += this.evictClips(need - free);
+    free = this.freeBytes();
     while (free < need) {
       const batch = this.index.oldestEvictable(8);
       if (!batch.length) break;
@@ -306,20 +339,87 @@ export class RecordingService extends EventEmitter {
     return report;
   }
 
-  /** One MP4 for [startMs, endMs] of a camera, by stream copy from the keyframe at or before the start. */
+  /**
+   * One MP4 for [startMs, endMs] of a camera (at most clips.maxSeconds), by stream copy from the keyframe at or
+   * before the start. A clip written into the clip cache counts against its budget; the oldest clips go first.
+   */
   async clip(
     cameraId: string,
     startMs: number,
     endMs: number,
     output: string,
   ): Promise<ClipResult & { startMs: number }> {
-    const segs = this.index.overlapping(cameraId, startMs, endMs);
+    const stopMs = Math.min(endMs, startMs + this.config.clips.maxSeconds * 1000);
+    const segs = this.index.overlapping(cameraId, startMs, stopMs);
     const first = segs[0];
-    if (!first) throw Object.assign(new Error(`no recording of ${cameraId} covers that time`), { code: 'NOT_FOUND' });
+    if (!first) throw new GuardianError('NOT_FOUND', `no recording of ${cameraId} covers that time`);
     const start = Math.max(0, (startMs - first.startMs) / 1000);
-    const end = (endMs - first.startMs) / 1000;
+    const end = (stopMs - first.startMs) / 1000;
     mkdirSync(dirname(output), { recursive: true });
     const result = await exportClip({ inputs: segs.map((s) => this.index.absolute(s)), start, end, output });
+    this.trimClips(output);
     return { ...result, startMs: first.startMs + result.startSeconds * 1000 };
+  }
+
+  /** The clip cache's files, least recently used first (a clip served is touched). */
+  private clipFiles(): { path: string; bytes: number; usedMs: number }[] {
+    return walk(this.config.clips.dir)
+      .filter((f) => f.endsWith('.mp4'))
+      .flatMap((path) => {
+        try {
+          const st = statSync(path);
+          return [{ path, bytes: st.size, usedMs: st.mtimeMs }];
+        } catch {
+          return []; // deleted meanwhile
+        }
+      })
+      .sort((a, b) => a.usedMs - b.usedMs);
+  }
+
+  clipBytes(): number {
+    return this.clipFiles().reduce((n, f) => n + f.bytes, 0);
+  }
+
+  /** What the clip cache may hold now. */
+  clipBudget(): number {
+    return Math.min(this.config.clips.maxBytes, CLIP_CACHE_SHARE * this.index.totals().bytes);
+  }
+
+  /** Evicts the least recently used clips beyond the budget; `keep` (the clip just made) always stays. */
+  trimClips(keep?: string): number {
+    const files = this.clipFiles();
+    let total = files.reduce((n, f) => n + f.bytes, 0);
+    const budget = this.clipBudget();
+    let freed = 0;
+    for (const f of files) {
+      if (total <= budget) break;
+      if (f.path === keep) continue;
+      rmSync(f.path, { force: true });
+      total -= f.bytes;
+      freed += f.bytes;
+    }
+    return freed;
+  }
+
+  /** Low disk: clips go before any recording, oldest first, until `bytes` are freed. */
+  private evictClips(bytes: number): number {
+    let freed = 0;
+    for (const f of this.clipFiles()) {
+      if (freed >= bytes) break;
+      rmSync(f.path, { force: true });
+      freed += f.bytes;
+    }
+    if (freed) this.log.warn({ freedBytes: freed }, 'low disk space: deleted cached event clips');
+    return freed;
+  }
+
+  /** A cached clip was used: it becomes the most recently used. */
+  touchClip(path: string): void {
+    const now = new Date();
+    try {
+      utimesSync(path, now, now);
+    } catch {
+      // evicted meanwhile: it will be cut again
+    }
   }
 }

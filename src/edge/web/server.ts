@@ -20,6 +20,7 @@ import type { FrameDetections } from '../events/generator.ts';
 import type { EventStore } from '../events/store.ts';
 import type { LinkState } from '../link/client.ts';
 import type { MediaProcess } from '../media/process.ts';
+import type { ConfigureReport } from '../media/protocol.ts';
 import type { Telemetry } from '../telemetry.ts';
 import { Api, sendError } from './api.ts';
 import { type Auth, CSRF_COOKIE, SESSION_COOKIE } from './auth.ts';
@@ -36,7 +37,7 @@ export interface EdgeContext {
   telemetry: Telemetry;
   log: Logger;
   /** Validates, saves and applies a new configuration. */
-  saveConfig(next: Config): Promise<void>;
+  saveConfig(next: Config): Promise<ConfigureReport | { live: []; restartedCameras: []; pending: string }>;
   /** Path of an event's clip, making it from the recordings if needed. */
   eventClip(eventId: string): Promise<string>;
   linkState(): LinkState;
@@ -76,6 +77,17 @@ function sendDataFile(
     if (options.download) res.download(file, options.download, opts, done);
     else res.sendFile(file, { ...opts, acceptRanges: options.acceptRanges ?? true }, done);
   });
+}
+
+/**
+ * Restarts a changed camera in the media process; a media process that is not running reads it when it starts. The
+ * change is saved either way, so a failure is logged (and the camera's health shows it) rather than failing the call.
+ */
+async function reloadCamera(ctx: EdgeContext, cameraId: string): Promise<void> {
+  if (!ctx.media.ready) return;
+  await ctx.media
+    .request('reloadCamera', { cameraId })
+    .catch((err) => ctx.log.error({ camera: cameraId, err }, 'the media process could not restart the camera'));
 }
 
 export function createEdgeServer(ctx: EdgeContext): { app: express.Express; server: Server; api: Api } {
@@ -231,7 +243,7 @@ export function createEdgeServer(ctx: EdgeContext): { app: express.Express; serv
     { summary: 'Add a camera (field errors in error.issues)', tag: 'cameras', body: z.record(z.string(), z.unknown()) },
     async ({ res, body }) => {
       const cam = ctx.registry.add(body);
-      await ctx.media.request('reloadCamera', { cameraId: cam.id }).catch(() => undefined);
+      await reloadCamera(ctx, cam.id);
       res.status(201);
       return cam;
     },
@@ -250,11 +262,7 @@ export function createEdgeServer(ctx: EdgeContext): { app: express.Express; serv
     async ({ body }) => {
       const issues: { field: string; message: string }[] = [];
       if (!parseCameraUrl('url', body.url, body.kind, 'stream', issues)) throw new ValidationError(issues);
-      const r = await ctx.media.request<{ info: unknown; preview: Uint8Array | null }>(
-        'testCamera',
-        { url: body.url },
-        20_000,
-      );
+      const r = await ctx.media.request('testCamera', { url: body.url }, 20_000);
       return {
         info: r.info,
         preview: r.preview ? `data:image/jpeg;base64,${Buffer.from(r.preview).toString('base64')}` : null,
@@ -271,7 +279,7 @@ export function createEdgeServer(ctx: EdgeContext): { app: express.Express; serv
     { summary: 'Change a camera (only it restarts)', tag: 'cameras', body: z.record(z.string(), z.unknown()) },
     async ({ req, body }) => {
       const cam = ctx.registry.update(param(req.params.id), body);
-      await ctx.media.request('reloadCamera', { cameraId: cam.id }).catch(() => undefined);
+      await reloadCamera(ctx, cam.id);
       return cam;
     },
   );
@@ -282,7 +290,7 @@ export function createEdgeServer(ctx: EdgeContext): { app: express.Express; serv
     async ({ req }) => {
       const cameraId = param(req.params.id);
       ctx.registry.remove(cameraId);
-      await ctx.media.request('reloadCamera', { cameraId }).catch(() => undefined);
+      await reloadCamera(ctx, cameraId);
       return { ok: true };
     },
   );
@@ -298,7 +306,7 @@ export function createEdgeServer(ctx: EdgeContext): { app: express.Express; serv
     async ({ req, res, query }) => {
       const cameraId = param(req.params.id);
       ctx.registry.get(cameraId);
-      const jpeg = await ctx.media.request<Uint8Array>('snapshot', { cameraId, width: query.width, quality: 80 });
+      const jpeg = await ctx.media.request('snapshot', { cameraId, width: query.width, quality: 80 });
       res.type('image/jpeg').setHeader('Cache-Control', 'no-store');
       res.end(Buffer.from(jpeg));
     },
@@ -332,7 +340,7 @@ export function createEdgeServer(ctx: EdgeContext): { app: express.Express; serv
         const t0 = Date.now();
         try {
           const jpeg = Buffer.from(
-            await ctx.media.request<Uint8Array>('snapshot', { cameraId, width: query.width, quality: 70 }, 5000),
+            await ctx.media.request('snapshot', { cameraId, width: query.width, quality: 70 }, 5000),
           );
           res.write(`--${boundary}\r\nContent-Type: image/jpeg\r\nContent-Length: ${jpeg.length}\r\n\r\n`);
           res.write(jpeg);
@@ -474,14 +482,15 @@ export function createEdgeServer(ctx: EdgeContext): { app: express.Express; serv
     'put',
     '/config',
     {
-      summary: 'Replace the configuration (every invalid field listed)',
+      summary:
+        'Replace the configuration (every invalid field listed); returns it with how it was applied (live, or by restarting the camera streams)',
       tag: 'config',
       body: z.record(z.string(), z.unknown()),
     },
     async ({ body }) => {
       const next = validateConfig({ ...body, dataDir: ctx.config.dataDir });
-      await ctx.saveConfig(next);
-      return ctx.config;
+      const applied = await ctx.saveConfig(next);
+      return { config: ctx.config, applied };
     },
   );
 
@@ -502,7 +511,7 @@ export function createEdgeServer(ctx: EdgeContext): { app: express.Express; serv
     async ({ req, res, body }) => {
       const cameraId = param(req.params.id);
       ctx.registry.get(cameraId);
-      const jpeg = Buffer.from(await ctx.media.request<Uint8Array>('snapshot', { cameraId, width: 0, quality: 92 }));
+      const jpeg = Buffer.from(await ctx.media.request('snapshot', { cameraId, width: 0, quality: 92 }));
       const sid = ulid();
       const rel = join('screenshots', cameraId, `${sid}.jpg`);
       mkdirSync(join(ctx.dataDir, 'screenshots', cameraId), { recursive: true });

@@ -180,7 +180,10 @@ export class VmCache {
         | undefined;
       if (row && metrics.cameras) {
         const known = JSON.parse(row.cameras) as { id: string; status?: string }[];
-        const cameras = known.map((c) => ({ ...c, status: metrics.cameras?.[c.id]?.status ?? c.status }));
+        const cameras: { id: string; status?: string }[] = known.map((c) => ({
+          ...c,
+          status: metrics.cameras?.[c.id]?.status ?? c.status,
+        }));
         for (const [id, c] of Object.entries(metrics.cameras))
           if (!known.some((k) => k.id === id)) cameras.push({ id, ...(c.status ? { status: c.status } : {}) });
         this.db.prepare('UPDATE edges SET cameras = ? WHERE edge_id = ?').run(JSON.stringify(cameras), edgeId);

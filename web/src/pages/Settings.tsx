@@ -1,7 +1,8 @@
 import { type FormEvent, useEffect, useRef, useState } from 'react';
 
-import { ApiError, api, type Camera, type Status } from '../api.ts';
+import { ApiError, api, type Camera, type Status, url } from '../api.ts';
 import { Card, ErrorNote } from '../components/Layout.tsx';
+import { plural } from '../format.ts';
 
 // Forms generated from the configuration's JSON Schema, one card per section; the API's field errors are shown
 // next to the fields they concern.
@@ -168,7 +169,7 @@ function ZoneEditor({ config, setConfig, onSave }: { config: Json; setConfig: (c
   const [kind, setKind] = useState<'zones' | 'motionMasks' | 'objectMasks'>('zones');
   const img = useRef<HTMLImageElement>(null);
   useEffect(() => {
-    api<Camera[]>('/cameras').then((c) => {
+    api<Camera[]>('GET /cameras').then((c) => {
       setCameras(c);
       setCamera(c[0]?.id ?? '');
     });
@@ -223,7 +224,7 @@ function ZoneEditor({ config, setConfig, onSave }: { config: Json; setConfig: (c
         {camera && (
           <img
             ref={img}
-            src={`/api/cameras/${camera}/latest.jpg?width=800`}
+            src={url('GET /cameras/:id/latest.jpg', { id: camera, query: { width: 800 } })}
             alt="Current frame"
             className="w-full rounded-md"
           />
@@ -324,7 +325,7 @@ function ServerLink() {
   const [problem, setProblem] = useState<string>();
   useEffect(() => {
     const load = () =>
-      api<Status>('/status').then(
+      api<Status>('GET /status').then(
         (s) => setLink(s.link),
         () => undefined,
       );
@@ -337,7 +338,7 @@ function ServerLink() {
     setBusy(true);
     setProblem(undefined);
     try {
-      setLink(await api<Status['link']>('/link/pair', { method: 'POST', body: { code: code.trim() } }));
+      setLink(await api<Status['link']>('POST /link/pair', { body: { code: code.trim() } }));
       setCode('');
     } catch (err) {
       setProblem(err instanceof ApiError ? (err.issues[0]?.message ?? err.message) : String(err));
@@ -406,9 +407,9 @@ export function Settings() {
   const [config, setConfig] = useState<Json>();
   const [errors, setErrors] = useState<Record<string, string>>({});
   const [error, setError] = useState<unknown>();
-  const [saved, setSaved] = useState(false);
+  const [saved, setSaved] = useState<string | null>(null);
   useEffect(() => {
-    Promise.all([api<Schema>('/config/schema'), api<Json>('/config')]).then(([s, c]) => {
+    Promise.all([api<Schema>('GET /config/schema'), api<Json>('GET /config')]).then(([s, c]) => {
       setSchema(s);
       setConfig(c);
     }, setError);
@@ -417,10 +418,14 @@ export function Settings() {
     e?.preventDefault();
     setErrors({});
     setError(undefined);
-    setSaved(false);
+    setSaved(null);
     try {
-      setConfig(await api<Json>('/config', { method: 'PUT', body: next ?? config }));
-      setSaved(true);
+      const r = await api<{ config: Json; applied: { live: string[]; restartedCameras: string[] } }>('PUT /config', {
+        body: next ?? config,
+      });
+      setConfig(r.config);
+      // Everything applies at once; a few settings restart the camera streams, which the owner should know.
+      setSaved(r.applied.restartedCameras.length ? 'Saved; cameras restarted to apply it' : 'Saved and applied');
     } catch (err) {
       if (err instanceof ApiError && err.issues.length)
         setErrors(Object.fromEntries(err.issues.map((i) => [i.field, i.message])));
@@ -437,12 +442,12 @@ export function Settings() {
           <div className="flex items-center gap-3">
             {saved && (
               <span role="status" className="text-sm text-emerald-400">
-                Saved
+                {saved}
               </span>
             )}
             {Object.keys(errors).length > 0 && (
               <span role="alert" className="text-sm text-red-400">
-                {Object.keys(errors).length} field(s) need attention
+                {plural(Object.keys(errors).length, 'field needs', 'fields need')} attention
               </span>
             )}
             <button type="submit" className="rounded-md bg-sky-600 px-4 py-1.5 text-sm font-medium text-white">
