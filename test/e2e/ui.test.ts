@@ -1,5 +1,6 @@
-// The web UI in Debian's chromium (playwright-core) against `guardian demo`: first run, dashboard, live view,
-// events with a playing clip, camera management, settings that persist. Screenshots go to artifacts/ui/.
+// The web UI in Debian's chromium (playwright-core) against `guardian demo`: first run, dashboard, live view with
+// its detection overlay, events with a playing clip and filters, camera management, settings that persist, the
+// not-found page, and the phone layout (390×844). Screenshots go to artifacts/ui/.
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
@@ -84,6 +85,11 @@ describe('web UI in chromium', function () {
     await page.getByRole('heading', { name: 'Dashboard' }).waitFor();
     await page.getByTestId('camera-status-demo-street').filter({ hasText: 'online' }).waitFor({ timeout: 30_000 });
     assert.equal(await page.getByTestId('cameras-online').textContent(), '1 / 1');
+    // One camera: said in words, without "camera(s)" (the strip polls on its own, so wait for it).
+    await page
+      .getByTestId('status-strip')
+      .filter({ hasText: /^The camera is online · \d+ events? today$/ })
+      .waitFor({ timeout: 30_000 });
     await shot('dashboard');
     // Log out and back in.
     await page.getByRole('button', { name: 'Log out' }).click();
@@ -93,8 +99,10 @@ describe('web UI in chromium', function () {
     await page.getByRole('heading', { name: 'Dashboard' }).waitFor();
   });
 
-  it('the live view shows an image that changes over time', async () => {
+  it('the live view shows an image that changes over time, with the detections drawn over it', async () => {
+    const detections = page.waitForResponse((r) => r.url().includes('/api/cameras/demo-street/detections'));
     await page.goto(`${base}/#/live`);
+    assert.equal((await detections).status(), 200);
     const img = page.getByTestId('live-demo-street');
     await img.waitFor();
     await page.waitForFunction(() => {
@@ -105,6 +113,21 @@ describe('web UI in chromium', function () {
     await page.waitForTimeout(1500);
     const b = await img.screenshot();
     assert.notDeepEqual(a, b, 'the picture moved');
+    // The demo's people get boxes (the overlay polls every second), and the boxes lie on the picture.
+    const box = page
+      .getByTestId('detection-box')
+      .filter({ hasText: /^person \d+%$/ })
+      .first();
+    await box.waitFor({ timeout: 30_000 });
+    const [pic, rect] = await Promise.all([img.boundingBox(), box.boundingBox()]);
+    assert.ok(pic && rect && rect.width > 5 && rect.height > 5, 'a box of some size');
+    assert.ok(
+      rect.x >= pic.x - 1 &&
+        rect.y >= pic.y - 1 &&
+        rect.x + rect.width <= pic.x + pic.width + 1 &&
+        rect.y + rect.height <= pic.y + pic.height + 1,
+      `box ${JSON.stringify(rect)} inside the picture ${JSON.stringify(pic)}`,
+    );
     await shot('live');
   });
 
@@ -116,9 +139,27 @@ describe('web UI in chromium', function () {
       .filter({ hasText: / · \d+ s/ })
       .first();
     await row.waitFor({ timeout: 90_000 });
+    // Only the label's first letter is capitalised.
+    assert.match((await row.locator('p').first().textContent()) ?? '', /^Person \d+%$/);
+    // The label chips are the configured classes.
+    const classes = await page.evaluate(async () =>
+      Object.keys(
+        ((await (await fetch('/api/config')).json()) as { detection: { classes: object } }).detection.classes,
+      ),
+    );
+    const chips = await page.getByRole('group', { name: 'Filters' }).getByRole('button').allTextContents();
+    assert.deepEqual(chips, ['all', ...classes]);
     await shot('events');
+    // A filter nothing matches says so, and offers to clear it.
+    await page.getByLabel('From').fill('2001-01-01');
+    await page.getByLabel('To').fill('2001-01-02');
+    await page.getByTestId('events-empty').filter({ hasText: 'No events match these filters' }).waitFor();
+    await page.getByRole('button', { name: 'Clear filters' }).click();
+    await row.waitFor();
+    assert.equal(await page.getByLabel('From').inputValue(), '');
     await row.click();
     await page.getByTestId('snapshot').waitFor();
+    assert.match((await page.getByRole('heading', { level: 1 }).textContent()) ?? '', /^Person at \d/);
     await page.waitForFunction(
       () => ((document.querySelector('[data-testid=snapshot]') as HTMLImageElement | null)?.naturalWidth ?? 0) > 0,
     );
@@ -170,7 +211,7 @@ describe('web UI in chromium', function () {
     // A bad value shows the API's error next to the field.
     await page.locator('input[name="http.port"]').fill('70000');
     await page.getByRole('button', { name: 'Save', exact: true }).click();
-    await page.getByText('field(s) need attention').waitFor();
+    await page.getByText('1 field needs attention').waitFor();
     await shot('settings');
   });
 
@@ -184,7 +225,7 @@ describe('web UI in chromium', function () {
     await shot('settings-link');
   });
 
-  it('datasets: capture and label a screenshot; phone layout', async () => {
+  it('datasets: capture and label a screenshot', async () => {
     await page.goto(`${base}/#/datasets`);
     await page.getByRole('button', { name: /Capture screenshot/ }).click();
     await page.getByTestId('screenshot').first().waitFor();
@@ -195,9 +236,80 @@ describe('web UI in chromium', function () {
       .getByRole('button', { name: 'normal', exact: true, pressed: true })
       .waitFor();
     await shot('datasets');
-    await page.setViewportSize({ width: 390, height: 844 });
-    await page.goto(`${base}/#/dashboard`);
-    await page.getByRole('navigation', { name: 'Main (phone)' }).waitFor();
-    await shot('dashboard-phone');
+  });
+
+  it('an unknown route shows a not-found page with the way back', async () => {
+    await page.goto(`${base}/#/no-such-page`);
+    await page.getByRole('heading', { name: 'Page not found' }).waitFor();
+    await page.getByRole('link', { name: 'Go to the dashboard' }).click();
+    await page.getByRole('heading', { name: 'Dashboard' }).waitFor();
+    // Two cameras now (Garage was added): plural.
+    await page
+      .getByTestId('status-strip')
+      .filter({ hasText: /^All 2 cameras online · / })
+      .waitFor({ timeout: 30_000 });
+  });
+
+  it('phone (390×844): no page is wider than the screen, the bar hides no event, logout works', async () => {
+    const phone = await (browser as Browser).newContext({
+      viewport: { width: 390, height: 844 },
+      deviceScaleFactor: 2,
+      isMobile: true,
+      hasTouch: true,
+    });
+    const p = await phone.newPage();
+    const phoneShot = (name: string) => p.screenshot({ path: join(artifacts, `${name}-phone.png`), fullPage: true });
+    try {
+      await p.goto(`${base}/`);
+      await p.locator('input[name=password]').fill(PASSWORD);
+      await p.getByRole('button', { name: 'Log in' }).click();
+      const pages: [string, () => Promise<void>][] = [
+        ['dashboard', () => p.getByTestId('camera-status-demo-street').waitFor()],
+        ['live', () => p.getByTestId('live-demo-street').waitFor()],
+        ['events', () => p.getByTestId('event-row').first().waitFor()],
+        ['cameras', () => p.getByTestId('camera-demo-street').waitFor()],
+        ['settings', () => p.locator('input[name="detection.motion.threshold"]').waitFor()],
+        ['datasets', () => p.getByTestId('screenshot').first().waitFor()],
+        ['no-such-page', () => p.getByRole('heading', { name: 'Page not found' }).waitFor()],
+      ];
+      for (const [route, ready] of pages) {
+        await p.goto(`${base}/#/${route}`);
+        await ready();
+        await p.waitForTimeout(300); // late layout (charts, images)
+        const { scrollWidth, innerWidth } = await p.evaluate(() => ({
+          scrollWidth: document.documentElement.scrollWidth,
+          innerWidth: window.innerWidth,
+        }));
+        // A mobile browser widens its layout viewport to fit content that overflows: so innerWidth is checked too.
+        assert.ok(
+          scrollWidth <= innerWidth && innerWidth === 390,
+          `${route}: ${scrollWidth} px wide, layout viewport ${innerWidth} px, in a 390 px screen`,
+        );
+        await phoneShot(route);
+      }
+      // The end of the events list stays above the bottom bar (scrolled until no more pages load).
+      await p.goto(`${base}/#/events`);
+      await p.getByTestId('event-row').first().waitFor();
+      for (let rows = -1; rows !== (await p.getByTestId('event-row').count()); ) {
+        rows = await p.getByTestId('event-row').count();
+        await p.evaluate(() => window.scrollTo(0, document.documentElement.scrollHeight));
+        await p.waitForTimeout(800);
+      }
+      const { cardBottom, barTop } = await p.evaluate(() => {
+        const cards = document.querySelectorAll('[data-testid=event-row]');
+        return {
+          cardBottom: (cards[cards.length - 1] as HTMLElement).getBoundingClientRect().bottom,
+          barTop: (document.querySelector('[data-testid=bottom-bar]') as HTMLElement).getBoundingClientRect().top,
+        };
+      });
+      assert.ok(cardBottom <= barTop, `the last card ends at ${cardBottom}, the bar starts at ${barTop}`);
+      // Logout is on the phone too.
+      await p.getByRole('button', { name: 'Log out' }).click();
+      await p.getByText('Log in to see your cameras').waitFor();
+      const state = await p.evaluate(async () => (await fetch('/api/auth/state')).json());
+      assert.equal(state.loggedIn, false);
+    } finally {
+      await phone.close();
+    }
   });
 });

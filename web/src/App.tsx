@@ -1,4 +1,4 @@
-import { useEffect, useState } from 'react';
+import { type ReactNode, useEffect, useState } from 'react';
 
 import { api } from './api.ts';
 import { Layout } from './components/Layout.tsx';
@@ -8,6 +8,7 @@ import { Datasets } from './pages/Datasets.tsx';
 import { EventDetail, Events } from './pages/Events.tsx';
 import { Live } from './pages/Live.tsx';
 import { Login } from './pages/Login.tsx';
+import { NotFound } from './pages/NotFound.tsx';
 import { Settings } from './pages/Settings.tsx';
 import { useRoute } from './router.ts';
 
@@ -16,7 +17,7 @@ export function App() {
   const route = useRoute();
   useEffect(() => {
     const check = () =>
-      api<{ setupRequired: boolean; loggedIn: boolean }>('/auth/state').then(setAuth, () =>
+      api<{ setupRequired: boolean; loggedIn: boolean }>('GET /auth/state').then(setAuth, () =>
         setAuth({ setupRequired: false, loggedIn: false }),
       );
     check();
@@ -26,15 +27,16 @@ export function App() {
   if (!auth) return <div className="p-8 text-zinc-400">Loading…</div>;
   if (!auth.loggedIn)
     return <Login setup={auth.setupRequired} onDone={() => setAuth({ setupRequired: false, loggedIn: true })} />;
-  const [page = 'dashboard', id] = route;
-  return (
-    <Layout page={page}>
-      {page === 'dashboard' && <Dashboard />}
-      {page === 'live' && <Live />}
-      {page === 'events' && (id ? <EventDetail id={id} /> : <Events />)}
-      {page === 'cameras' && <Cameras />}
-      {page === 'datasets' && <Datasets />}
-      {page === 'settings' && <Settings />}
-    </Layout>
-  );
+  const [page = 'dashboard', id, ...rest] = route;
+  const pages: Record<string, () => ReactNode> = {
+    dashboard: () => <Dashboard />,
+    live: () => <Live />,
+    events: () => (id ? <EventDetail id={id} /> : <Events />),
+    cameras: () => <Cameras />,
+    datasets: () => <Datasets />,
+    settings: () => <Settings />,
+  };
+  // Only the events page takes an id; anything else unknown gets the not-found page rather than a blank one.
+  const render = Object.hasOwn(pages, page) && !rest.length && (!id || page === 'events') ? pages[page] : undefined;
+  return <Layout page={page}>{render ? render() : <NotFound />}</Layout>;
 }

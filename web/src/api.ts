@@ -1,4 +1,8 @@
 // Talks to the edge API: the session cookie travels by itself; changes carry the CSRF token from its cookie.
+import { type Endpoint, type Query, resolve } from './endpoints.ts';
+
+export { url } from './endpoints.ts';
+
 export class ApiError extends Error {
   constructor(
     readonly status: number,
@@ -14,9 +18,13 @@ function csrf(): string {
   return decodeURIComponent(/(?:^|; )guardian_csrf=([^;]*)/.exec(document.cookie)?.[1] ?? '');
 }
 
-export async function api<T = unknown>(path: string, init: { method?: string; body?: unknown } = {}): Promise<T> {
-  const method = init.method ?? 'GET';
-  const res = await fetch(`/api${path}`, {
+/** Calls an endpoint of the table in endpoints.ts; rejects with an ApiError carrying the API's field errors. */
+export async function api<T = unknown>(
+  endpoint: Endpoint,
+  init: { id?: string; query?: Query; body?: unknown } = {},
+): Promise<T> {
+  const { method, url } = resolve(endpoint, init);
+  const res = await fetch(url, {
     method,
     credentials: 'same-origin',
     headers: {
@@ -72,6 +80,25 @@ export interface GuardianEvent {
   snapshot: string | null;
   thumbnail: string | null;
   protected: boolean;
+}
+
+/** GET /cameras/:id/detections: the tracks of the last frame the model saw; boxes in pixels of width×height. */
+export interface LatestDetections {
+  cameraId: string;
+  frameIndex: number;
+  wallClockMs: number;
+  ageMs: number;
+  width: number;
+  height: number;
+  detections: {
+    trackId: number;
+    label: string;
+    score: number;
+    box: [number, number, number, number];
+    confirmed: boolean;
+    stationary: boolean;
+    zones: string[];
+  }[];
 }
 
 export interface Status {

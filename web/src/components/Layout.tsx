@@ -3,6 +3,7 @@ import type { ReactNode } from 'react';
 import { useState } from 'react';
 
 import { api, type Status } from '../api.ts';
+import { plural } from '../format.ts';
 import { usePoll } from '../router.ts';
 
 const NAV = [
@@ -13,6 +14,9 @@ const NAV = [
   { id: 'datasets', label: 'Datasets', icon: Database },
   { id: 'settings', label: 'Settings', icon: Settings },
 ];
+
+const camerasOnline = (n: number) =>
+  n === 0 ? 'No cameras yet' : n === 1 ? 'The camera is online' : `All ${n} cameras online`;
 
 /** Green when every camera is online (and the link is up when configured), amber or red with the reason otherwise. */
 function StatusStrip({ status }: { status: Status | undefined }) {
@@ -35,14 +39,14 @@ function StatusStrip({ status }: { status: Status | undefined }) {
   return (
     <div role="status" data-testid="status-strip" className={`${colour} px-4 py-1.5 text-sm text-white truncate`}>
       {level === 'ok'
-        ? `All ${status.cameras.length} camera(s) online · ${status.eventsToday} event(s) today`
+        ? `${camerasOnline(status.cameras.length)} · ${plural(status.eventsToday, 'event')} today`
         : problems.join(' · ')}
     </div>
   );
 }
 
-export function Layout({ page, children }: { page: string; children: ReactNode }) {
-  const { data: status } = usePoll(() => api<Status>('/status'), 5000);
+/** Theme and logout: in the rail on wide screens, in the top bar on phones. */
+function Actions() {
   const [dark, setDark] = useState(document.documentElement.classList.contains('dark'));
   const toggle = () => {
     document.documentElement.classList.toggle('dark', !dark);
@@ -50,14 +54,37 @@ export function Layout({ page, children }: { page: string; children: ReactNode }
     setDark(!dark);
   };
   const logout = async () => {
-    await api('/auth/logout', { method: 'POST' }).catch(() => undefined);
+    await api('POST /auth/logout').catch(() => undefined);
     window.location.reload();
   };
   return (
+    <div className="flex gap-1">
+      <button
+        type="button"
+        onClick={toggle}
+        aria-label={dark ? 'Light theme' : 'Dark theme'}
+        className="rounded-md p-2 hover:bg-zinc-500/15"
+      >
+        {dark ? <Sun size={18} /> : <Moon size={18} />}
+      </button>
+      <button type="button" onClick={logout} aria-label="Log out" className="rounded-md p-2 hover:bg-zinc-500/15">
+        <LogOut size={18} />
+      </button>
+    </div>
+  );
+}
+
+export function Layout({ page, children }: { page: string; children: ReactNode }) {
+  const { data: status } = usePoll(() => api<Status>('GET /status'), 5000);
+  return (
     <div className="min-h-screen flex flex-col dark:bg-zinc-950 bg-zinc-100">
       <StatusStrip status={status} />
+      <header className="sm:hidden flex items-center justify-between px-4 py-1 border-b border-zinc-800/60">
+        <span className="font-semibold tracking-wide text-sky-400">Guardian</span>
+        <Actions />
+      </header>
       <div className="flex flex-1">
-        <nav aria-label="Main" className="hidden sm:flex flex-col gap-1 w-44 p-3 border-r border-zinc-800/60">
+        <nav aria-label="Main" className="hidden sm:flex flex-col gap-1 w-44 shrink-0 p-3 border-r border-zinc-800/60">
           <div className="px-2 py-3 font-semibold tracking-wide text-sky-400">Guardian</div>
           {NAV.map((n) => (
             <a
@@ -69,34 +96,28 @@ export function Layout({ page, children }: { page: string; children: ReactNode }
               <n.icon size={18} aria-hidden /> {n.label}
             </a>
           ))}
-          <div className="mt-auto flex gap-1">
-            <button
-              type="button"
-              onClick={toggle}
-              aria-label={dark ? 'Light theme' : 'Dark theme'}
-              className="rounded-md p-2 hover:bg-zinc-500/15"
-            >
-              {dark ? <Sun size={18} /> : <Moon size={18} />}
-            </button>
-            <button type="button" onClick={logout} aria-label="Log out" className="rounded-md p-2 hover:bg-zinc-500/15">
-              <LogOut size={18} />
-            </button>
+          <div className="mt-auto">
+            <Actions />
           </div>
         </nav>
-        <main className="flex-1 p-4 pb-20 sm:pb-4 min-w-0">{children}</main>
+        {/* On phones the bottom bar is fixed: the padding keeps the end of every page above it. */}
+        <main className="flex-1 min-w-0 p-4 pb-24 sm:pb-4">{children}</main>
       </div>
       <nav
         aria-label="Main (phone)"
-        className="sm:hidden fixed bottom-0 inset-x-0 flex justify-around border-t border-zinc-800 dark:bg-zinc-900 bg-white py-1"
+        data-testid="bottom-bar"
+        className="sm:hidden fixed bottom-0 inset-x-0 z-20 flex justify-around border-t border-zinc-800 dark:bg-zinc-900 bg-white pb-[env(safe-area-inset-bottom)]"
       >
         {NAV.map((n) => (
           <a
             key={n.id}
             href={`#/${n.id}`}
             aria-label={n.label}
-            className={`p-2 ${page === n.id ? 'text-sky-400' : ''}`}
+            aria-current={page === n.id ? 'page' : undefined}
+            className={`flex flex-col items-center px-1 py-1.5 text-[10px] ${page === n.id ? 'text-sky-400' : ''}`}
           >
-            <n.icon size={20} />
+            <n.icon size={20} aria-hidden />
+            {n.label}
           </a>
         ))}
       </nav>

@@ -69,7 +69,7 @@ function Field({
 }
 
 export function Cameras() {
-  const { data: cameras, error, reload } = usePoll(() => api<Camera[]>('/cameras'), 3000);
+  const { data: cameras, error, reload } = usePoll(() => api<Camera[]>('GET /cameras'), 3000);
   const [form, setForm] = useState<Form | null>(null);
   const [errors, setErrors] = useState<Record<string, string>>({});
   const [formError, setFormError] = useState('');
@@ -95,7 +95,7 @@ export function Cameras() {
     setErrors({});
     setFormError('');
     try {
-      await api(form.id ? `/cameras/${form.id}` : '/cameras', { method: form.id ? 'PUT' : 'POST', body: body(form) });
+      await api(form.id ? 'PUT /cameras/:id' : 'POST /cameras', { id: form.id, body: body(form) });
       setForm(null);
       setPreview(null);
       reload();
@@ -112,8 +112,7 @@ export function Cameras() {
     setErrors({});
     setFormError('');
     try {
-      const r = await api<{ preview: string | null }>('/cameras/test', {
-        method: 'POST',
+      const r = await api<{ preview: string | null }>('POST /cameras/test', {
         body: { url: form.detectUrl || form.recordUrl, kind: form.kind },
       });
       setPreview(r.preview);
@@ -126,13 +125,13 @@ export function Cameras() {
   };
   const remove = async (c: Camera) => {
     if (!window.confirm(`Remove ${c.name}? Its recordings stay until retention removes them.`)) return;
-    await api(`/cameras/${c.id}`, { method: 'DELETE' });
+    await api('DELETE /cameras/:id', { id: c.id });
     reload();
   };
   const discover = async () => {
     setDiscovering(true);
     try {
-      setFound(await api<Discovered>('/cameras/discover'));
+      setFound(await api<Discovered>('GET /cameras/discover'));
     } finally {
       setDiscovering(false);
     }

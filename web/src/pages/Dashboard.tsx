@@ -2,6 +2,7 @@ import { Area, AreaChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'rec
 
 import { api, type Status } from '../api.ts';
 import { Card, ErrorNote } from '../components/Layout.tsx';
+import { plural } from '../format.ts';
 import { usePoll } from '../router.ts';
 
 interface Telemetry {
@@ -44,8 +45,8 @@ const duration = (s: number) =>
       : `${Math.floor(s / 86400)} d`;
 
 export function Dashboard() {
-  const status = usePoll(() => api<Status>('/status'), 5000);
-  const tel = usePoll(() => api<Telemetry>('/telemetry'), 10_000);
+  const status = usePoll(() => api<Status>('GET /status'), 5000);
+  const tel = usePoll(() => api<Telemetry>('GET /telemetry'), 10_000);
   const s = status.data;
   const t = tel.data;
   const history = (t?.history ?? []).map((h) => ({
@@ -90,7 +91,7 @@ export function Dashboard() {
                       s.link.handshakeAgeSeconds !== null ? ` · handshake ${s.link.handshakeAgeSeconds} s ago` : ''
                     } · `
                   : ''}
-                {s.outboxLength} item(s) queued
+                {plural(s.outboxLength, 'item')} queued
               </p>
             </Card>
           </div>
@@ -147,7 +148,7 @@ export function Dashboard() {
             ) : (
               <ul className="divide-y divide-zinc-500/20">
                 {s.cameras.map((c) => (
-                  <li key={c.id} className="flex items-center justify-between py-2 text-sm">
+                  <li key={c.id} className="flex flex-wrap items-center justify-between gap-x-3 gap-y-1 py-2 text-sm">
                     <span>{c.name}</span>
                     <span className="flex items-center gap-3 tabular-nums text-zinc-400">
                       {c.inputFps ?? 0} fps · detect {c.detectFps} fps · {c.recording ? 'recording' : 'not recording'}

@@ -1,7 +1,7 @@
 import { Camera as CameraIcon, Download } from 'lucide-react';
 import { useState } from 'react';
 
-import { api, type Camera } from '../api.ts';
+import { api, type Camera, url } from '../api.ts';
 import { Card, ErrorNote } from '../components/Layout.tsx';
 import { usePoll } from '../router.ts';
 
@@ -15,8 +15,8 @@ interface Shot {
 const LABELS = ['unlabelled', 'normal', 'abnormal'];
 
 export function Datasets() {
-  const { data: cameras } = usePoll(() => api<Camera[]>('/cameras'), 0);
-  const { data: shots, error, reload } = usePoll(() => api<Shot[]>('/screenshots'), 0);
+  const { data: cameras } = usePoll(() => api<Camera[]>('GET /cameras'), 0);
+  const { data: shots, error, reload } = usePoll(() => api<Shot[]>('GET /screenshots'), 0);
   const [camera, setCamera] = useState('');
   const [busy, setBusy] = useState(false);
   const [err, setErr] = useState<unknown>();
@@ -25,7 +25,7 @@ export function Datasets() {
     if (!id) return;
     setBusy(true);
     try {
-      await api(`/cameras/${id}/screenshots`, { method: 'POST', body: {} });
+      await api('POST /cameras/:id/screenshots', { id, body: {} });
       reload();
     } catch (e) {
       setErr(e);
@@ -34,7 +34,7 @@ export function Datasets() {
     }
   };
   const label = async (s: Shot, l: string) => {
-    await api(`/screenshots/${s.id}`, { method: 'PUT', body: { label: l } });
+    await api('PUT /screenshots/:id', { id: s.id, body: { label: l } });
     reload();
   };
   const counts = new Map<string, number>();
@@ -69,7 +69,7 @@ export function Datasets() {
             <CameraIcon size={16} /> {busy ? 'Capturing…' : 'Capture screenshot'}
           </button>
           <a
-            href="/api/datasets/export.zip"
+            href={url('GET /datasets/export.zip')}
             className="inline-flex items-center gap-1 rounded-md border border-zinc-500/40 px-3 py-1.5 text-sm"
           >
             <Download size={16} /> Export dataset
@@ -89,7 +89,7 @@ export function Datasets() {
           >
             <img
               loading="lazy"
-              src={`/api/screenshots/${s.id}/image`}
+              src={url('GET /screenshots/:id/image', { id: s.id })}
               alt={`Screenshot ${s.label}`}
               className="rounded-md"
             />

@@ -1,17 +1,25 @@
 import { Download, Shield } from 'lucide-react';
 import { useCallback, useEffect, useRef, useState } from 'react';
 
-import { api, type Camera, type GuardianEvent } from '../api.ts';
+import { api, type Camera, type GuardianEvent, url } from '../api.ts';
 import { Card, ErrorNote } from '../components/Layout.tsx';
+import { capitalise } from '../format.ts';
 import { usePoll } from '../router.ts';
 
 const time = (ms: number) =>
   new Date(ms).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit' });
 const day = (ms: number) => new Date(ms).toLocaleDateString([], { weekday: 'long', day: 'numeric', month: 'long' });
-const LABELS = ['person', 'car', 'truck', 'dog', 'cat', 'bicycle'];
 
 export function Events() {
-  const { data: cameras } = usePoll(() => api<Camera[]>('/cameras'), 0);
+  const { data: cameras } = usePoll(() => api<Camera[]>('GET /cameras'), 0);
+  // The label chips are the classes the edge is configured to detect.
+  const { data: labels } = usePoll(
+    () =>
+      api<{ detection?: { classes?: Record<string, unknown> } }>('GET /config').then((c) =>
+        Object.keys(c.detection?.classes ?? {}),
+      ),
+    0,
+  );
   const [camera, setCamera] = useState('');
   const [label, setLabel] = useState('');
   const [from, setFrom] = useState('');
@@ -22,25 +30,31 @@ export function Events() {
   const [loading, setLoading] = useState(false);
   const sentinel = useRef<HTMLDivElement>(null);
 
+  const filtered = Boolean(camera || label || from || to);
+  const clear = () => {
+    setCamera('');
+    setLabel('');
+    setFrom('');
+    setTo('');
+  };
   const query = useCallback(
-    (c?: string) => {
-      const q = new URLSearchParams({ limit: '30' });
-      if (camera) q.set('camera', camera);
-      if (label) q.set('label', label);
-      if (from) q.set('from', String(new Date(from).getTime()));
-      if (to) q.set('to', String(new Date(to).getTime() + 86_400_000));
-      if (c) q.set('cursor', c);
-      return `/events?${q}`;
-    },
+    (c?: string) => ({
+      limit: 30,
+      camera: camera || undefined,
+      label: label || undefined,
+      from: from ? new Date(from).getTime() : undefined,
+      to: to ? new Date(to).getTime() + 86_400_000 : undefined,
+      cursor: c,
+    }),
     [camera, label, from, to],
   );
   const load = useCallback(
     async (more: boolean) => {
       setLoading(true);
       try {
-        const r = await api<{ events: GuardianEvent[]; nextCursor: string | null }>(
-          query(more ? (cursor ?? undefined) : undefined),
-        );
+        const r = await api<{ events: GuardianEvent[]; nextCursor: string | null }>('GET /events', {
+          query: query(more ? (cursor ?? undefined) : undefined),
+        });
         setEvents((prev) => (more ? [...prev, ...r.events] : r.events));
         setCursor(r.nextCursor);
         setError(undefined);
@@ -89,8 +103,8 @@ export function Events() {
             </option>
           ))}
         </select>
-        <div className="flex gap-1">
-          {['', ...LABELS].map((l) => (
+        <div className="flex flex-wrap gap-1">
+          {['', ...(labels ?? [])].map((l) => (
             <button
               key={l || 'all'}
               type="button"
@@ -112,8 +126,19 @@ export function Events() {
         <input type="date" aria-label="To" className={select} value={to} onChange={(e) => setTo(e.target.value)} />
       </div>
       <ErrorNote error={error} />
-      {!loading && events.length === 0 && (
-        <p className="text-zinc-400">No events yet. They appear here when a person or vehicle is seen.</p>
+      {!loading && events.length === 0 && !error && (
+        <p className="text-zinc-400" data-testid="events-empty">
+          {filtered ? (
+            <>
+              No events match these filters.{' '}
+              <button type="button" onClick={clear} className="text-sky-400 underline">
+                Clear filters
+              </button>
+            </>
+          ) : (
+            'No events yet. They appear here when a person or vehicle is seen.'
+          )}
+        </p>
       )}
       {[...groups.entries()].map(([d, list]) => (
         <section key={d}>
@@ -124,21 +149,21 @@ export function Events() {
                 <a
                   href={`#/events/${e.id}`}
                   data-testid="event-row"
-                  className="flex gap-3 rounded-xl border border-zinc-500/20 dark:bg-zinc-900 bg-white p-2 hover:border-sky-500/60 focus:outline-2 focus:outline-sky-500"
+                  className="flex min-w-0 gap-3 rounded-xl border border-zinc-500/20 dark:bg-zinc-900 bg-white p-2 hover:border-sky-500/60 focus:outline-2 focus:outline-sky-500"
                 >
                   {e.thumbnail ? (
                     <img
                       loading="lazy"
-                      src={`/api/events/${e.id}/thumbnail.jpg`}
+                      src={url('GET /events/:id/thumbnail.jpg', { id: e.id })}
                       alt=""
-                      className="h-20 w-28 rounded-md object-cover"
+                      className="h-20 w-28 shrink-0 rounded-md object-cover"
                     />
                   ) : (
-                    <div className="h-20 w-28 animate-pulse rounded-md bg-zinc-500/20" />
+                    <div className="h-20 w-28 shrink-0 animate-pulse rounded-md bg-zinc-500/20" />
                   )}
                   <div className="min-w-0 text-sm">
-                    <p className="font-medium capitalize">
-                      {e.label} <span className="text-zinc-400">{Math.round(e.maxScore * 100)}%</span>
+                    <p className="font-medium">
+                      {capitalise(e.label)} <span className="text-zinc-400">{Math.round(e.maxScore * 100)}%</span>
                     </p>
                     <p className="text-zinc-400">
                       {time(e.startMs)}
@@ -168,25 +193,35 @@ export function EventDetail({ id }: { id: string }) {
     error,
     reload,
   } = usePoll(
-    () => api<GuardianEvent & { snapshotBox: [number, number, number, number] | null }>(`/events/${id}`),
+    () => api<GuardianEvent & { snapshotBox: [number, number, number, number] | null }>('GET /events/:id', { id }),
     5000,
     [id],
   );
   const [size, setSize] = useState<{ w: number; h: number }>();
-  if (error) return <ErrorNote error={error} />;
+  const back = (
+    <a href="#/events" className="text-sm text-sky-400">
+      ← Events
+    </a>
+  );
+  if (error)
+    return (
+      <div className="space-y-4">
+        {back}
+        <ErrorNote error={error} />
+      </div>
+    );
   if (!ev) return <div className="h-64 animate-pulse rounded-xl bg-zinc-500/15" />;
   const b = ev.snapshotBox;
   const protect = async () => {
-    await api(`/events/${id}/protect`, { method: 'POST', body: { protected: !ev.protected } });
+    await api('POST /events/:id/protect', { id, body: { protected: !ev.protected } });
     reload();
   };
   return (
     <div className="space-y-4">
-      <a href="#/events" className="text-sm text-sky-400">
-        ← Events
-      </a>
-      <h1 className="text-lg font-semibold capitalize">
-        {ev.label} at {time(ev.startMs)} <span className="text-sm font-normal text-zinc-400">{day(ev.startMs)}</span>
+      {back}
+      <h1 className="text-lg font-semibold">
+        {capitalise(ev.label)} at {time(ev.startMs)}{' '}
+        <span className="text-sm font-normal text-zinc-400">{day(ev.startMs)}</span>
       </h1>
       <div className="grid gap-4 lg:grid-cols-2">
         <Card title="Clip">
@@ -197,12 +232,12 @@ export function EventDetail({ id }: { id: string }) {
             muted
             playsInline
             preload="auto"
-            src={`/api/events/${id}/clip.mp4`}
+            src={url('GET /events/:id/clip.mp4', { id })}
             className="w-full rounded-md bg-black"
           />
           <div className="mt-3 flex gap-2">
             <a
-              href={`/api/events/${id}/clip.mp4?download=1`}
+              href={url('GET /events/:id/clip.mp4', { id, query: { download: 1 } })}
               className="inline-flex items-center gap-1 rounded-md border border-zinc-500/40 px-3 py-1.5 text-sm"
             >
               <Download size={16} /> Download
@@ -222,7 +257,7 @@ export function EventDetail({ id }: { id: string }) {
             <div className="relative">
               <img
                 data-testid="snapshot"
-                src={`/api/events/${id}/snapshot.jpg`}
+                src={url('GET /events/:id/snapshot.jpg', { id })}
                 alt={`${ev.label} snapshot`}
                 className="w-full rounded-md"
                 onLoad={(e) => setSize({ w: e.currentTarget.naturalWidth, h: e.currentTarget.naturalHeight })}

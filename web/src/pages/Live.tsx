@@ -1,14 +1,41 @@
 import { Maximize2, Pause, Play } from 'lucide-react';
 import { useEffect, useRef, useState } from 'react';
 
-import { api, type Camera } from '../api.ts';
+import { api, type Camera, type LatestDetections, url } from '../api.ts';
 import { ErrorNote } from '../components/Layout.tsx';
 import { usePoll } from '../router.ts';
 
-interface Latest {
-  width: number;
-  height: number;
-  detections: { label: string; score: number; box: [number, number, number, number] }[];
+// Boxes older than this are from a scene that stopped moving (the model then runs rarely): not drawn.
+const STALE_MS = 15_000;
+
+/** Boxes in frame pixels, drawn in percent of the frame, so they land on the picture whatever size it is shown at. */
+function Overlay({ latest }: { latest: LatestDetections }) {
+  const { width: w, height: h } = latest;
+  const tracks = latest.ageMs < STALE_MS && w > 0 && h > 0 ? latest.detections.filter((d) => d.confirmed) : [];
+  return (
+    <div className="pointer-events-none absolute inset-0" data-testid="detections">
+      {tracks.map((d) => (
+        <div
+          key={d.trackId}
+          data-testid="detection-box"
+          className={`absolute border-2 ${d.stationary ? 'border-amber-400' : 'border-sky-400'}`}
+          style={{
+            left: `${(d.box[0] / w) * 100}%`,
+            top: `${(d.box[1] / h) * 100}%`,
+            width: `${((d.box[2] - d.box[0]) / w) * 100}%`,
+            height: `${((d.box[3] - d.box[1]) / h) * 100}%`,
+          }}
+        >
+          {/* The label sits above the box, or inside it when the box touches the top edge. */}
+          <span
+            className={`absolute left-0 whitespace-nowrap bg-black/60 px-1 text-xs text-white ${d.box[1] / h < 0.05 ? 'top-0' : '-top-5'}`}
+          >
+            {`${d.label} ${Math.round(d.score * 100)}%`}
+          </span>
+        </div>
+      ))}
+    </div>
+  );
 }
 
 function Tile({ camera }: { camera: Camera }) {
@@ -16,10 +43,11 @@ function Tile({ camera }: { camera: Camera }) {
   const [still, setStill] = useState<string>();
   const box = useRef<HTMLDivElement>(null);
   const img = useRef<HTMLImageElement>(null);
-  const { data: latest } = usePoll(() => api<Latest | null>(`/cameras/${camera.id}/detections`), paused ? 0 : 1000, [
-    camera.id,
-    paused,
-  ]);
+  const { data: latest } = usePoll(
+    () => api<LatestDetections | null>('GET /cameras/:id/detections', { id: camera.id }),
+    paused ? 0 : 1000,
+    [camera.id, paused],
+  );
   useEffect(() => {
     // Pausing keeps the last image: copy it to a still before the stream stops.
     if (!paused || !img.current) return;
@@ -35,46 +63,22 @@ function Tile({ camera }: { camera: Camera }) {
   }, [paused]);
   return (
     <div ref={box} className="relative overflow-hidden rounded-xl border border-zinc-500/20 bg-black">
-      {paused && still ? (
-        <img src={still} alt={`${camera.name} (paused)`} className="w-full" />
-      ) : (
-        <img
-          ref={img}
-          src={`/api/cameras/${camera.id}/live.mjpeg?fps=4`}
-          alt={`${camera.name} live`}
-          data-testid={`live-${camera.id}`}
-          className="w-full"
-          crossOrigin="use-credentials"
-        />
-      )}
-      {latest && !paused && (
-        <svg
-          className="pointer-events-none absolute inset-0 h-full w-full"
-          viewBox={`0 0 ${latest.width} ${latest.height}`}
-          preserveAspectRatio="none"
-          aria-hidden
-        >
-          {latest.detections.map((d, i) => (
-            <g key={i}>
-              <rect
-                x={d.box[0]}
-                y={d.box[1]}
-                width={d.box[2] - d.box[0]}
-                height={d.box[3] - d.box[1]}
-                fill="none"
-                stroke="#38bdf8"
-                strokeWidth={Math.max(2, latest.width / 300)}
-              />
-              <text
-                x={d.box[0] + 2}
-                y={d.box[1] - 4}
-                fill="#38bdf8"
-                fontSize={Math.max(12, latest.width / 50)}
-              >{`${d.label} ${Math.round(d.score * 100)}%`}</text>
-            </g>
-          ))}
-        </svg>
-      )}
+      {/* The overlay covers exactly the picture: the image is a block (no baseline gap) in its own box. */}
+      <div className="relative">
+        {paused && still ? (
+          <img src={still} alt={`${camera.name} (paused)`} className="block w-full" />
+        ) : (
+          <img
+            ref={img}
+            src={url('GET /cameras/:id/live.mjpeg', { id: camera.id, query: { fps: 4 } })}
+            alt={`${camera.name} live`}
+            data-testid={`live-${camera.id}`}
+            className="block w-full"
+            crossOrigin="use-credentials"
+          />
+        )}
+        {latest && !paused && <Overlay latest={latest} />}
+      </div>
       <div className="absolute inset-x-0 bottom-0 flex items-center justify-between bg-gradient-to-t from-black/80 to-transparent px-3 py-2 text-sm text-white">
         <span>{camera.name}</span>
         <span className="flex gap-1">
@@ -101,7 +105,7 @@ function Tile({ camera }: { camera: Camera }) {
 }
 
 export function Live() {
-  const { data: cameras, error } = usePoll(() => api<Camera[]>('/cameras'), 15_000);
+  const { data: cameras, error } = usePoll(() => api<Camera[]>('GET /cameras'), 15_000);
   return (
     <div className="space-y-4">
       <h1 className="text-lg font-semibold">Live</h1>

@@ -13,7 +13,7 @@ export function Login({ setup, onDone }: { setup: boolean; onDone: () => void })
     if (setup && password !== again) return setError('The two passwords differ.');
     setBusy(true);
     try {
-      await api(setup ? '/auth/setup' : '/auth/login', { method: 'POST', body: { password } });
+      await api(setup ? 'POST /auth/setup' : 'POST /auth/login', { body: { password } });
       onDone();
     } catch (err) {
       setError((err as Error).message);

@@ -1,0 +1,56 @@
+// Every edge endpoint the UI uses, as "METHOD /path" (after /api; parameters as :id). api() and url() accept only
+// these, so test/unit/ui-api-contract.test.ts can check each against the edge's /api/openapi.json.
+// No DOM here: the contract test imports this file under Node.
+export const ENDPOINTS = [
+  'GET /auth/state',
+  'POST /auth/setup',
+  'POST /auth/login',
+  'POST /auth/logout',
+  'GET /status',
+  'GET /telemetry',
+  'GET /cameras',
+  'POST /cameras',
+  'PUT /cameras/:id',
+  'DELETE /cameras/:id',
+  'POST /cameras/test',
+  'GET /cameras/discover',
+  'GET /cameras/:id/latest.jpg',
+  'GET /cameras/:id/live.mjpeg',
+  'GET /cameras/:id/detections',
+  'POST /cameras/:id/screenshots',
+  'GET /events',
+  'GET /events/:id',
+  'GET /events/:id/thumbnail.jpg',
+  'GET /events/:id/snapshot.jpg',
+  'GET /events/:id/clip.mp4',
+  'POST /events/:id/protect',
+  'GET /config',
+  'PUT /config',
+  'GET /config/schema',
+  'POST /link/pair',
+  'GET /screenshots',
+  'PUT /screenshots/:id',
+  'GET /screenshots/:id/image',
+  'GET /datasets/export.zip',
+] as const;
+
+export type Endpoint = (typeof ENDPOINTS)[number];
+
+export type Query = Record<string, string | number | undefined>;
+
+/** The method and URL of an endpoint, with its :id filled in and the query's defined values appended. */
+export function resolve(
+  endpoint: Endpoint,
+  opts: { id?: string; query?: Query } = {},
+): { method: string; url: string } {
+  const [method = 'GET', path = ''] = endpoint.split(' ');
+  if (path.includes(':id') && !opts.id) throw new Error(`${endpoint} needs an id`);
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(opts.query ?? {})) if (v !== undefined) q.set(k, String(v));
+  const qs = q.toString();
+  return { method, url: `/api${path.replace(':id', encodeURIComponent(opts.id ?? ''))}${qs ? `?${qs}` : ''}` };
+}
+
+/** A URL for <img>, <video> and links (GET only). */
+export const url = (endpoint: Endpoint & `GET ${string}`, opts: { id?: string; query?: Query } = {}) =>
+  resolve(endpoint, opts).url;
