@@ -37,7 +37,7 @@ export async function startEdge(config: Config, options: { log: Logger; configPa
   const { log } = options;
   mkdirSync(config.dataDir, { recursive: true });
   const db = openDatabase(join(config.dataDir, 'guardian.db'));
-  const registry = new CameraRegistry(db);
+  const registry = new CameraRegistry(db, { detectFps: config.detection.fps });
   const outbox = new Outbox(db);
   const events = new EventStore(db, outbox);
   const auth = new Auth(db, config.auth);
@@ -112,6 +112,7 @@ export async function startEdge(config: Config, options: { log: Logger; configPa
       const prev = ctx.config;
       ctx.config = next;
       media.setConfig(next);
+      registry.defaults.detectFps = next.detection.fps;
       generator.setOptions(next);
       if (prev.telemetry.intervalSeconds !== next.telemetry.intervalSeconds) {
         telemetry.stop();

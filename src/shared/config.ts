@@ -103,14 +103,23 @@ export const configSchema = z.strictObject({
         .default('CPU')
         .describe('OpenVINO device: CPU, GPU (the Intel iGPU) or a list such as GPU,CPU'),
       threads: z.number().int().min(1).max(16).default(2).describe('inference threads'),
-      fps: z.number().min(0.5).max(15).default(5).describe('frames per second analysed on each camera'),
+      fps: z
+        .number()
+        .min(0.5)
+        .max(15)
+        .default(5)
+        .describe('frames per second analysed on a camera added without its own detectFps'),
       classes: z
         .record(z.string(), classFilterSchema)
         .default({
           person: { minScore: 0.5 },
-          car: { minScore: 0.55 },
-          truck: { minScore: 0.55 },
+          car: { minScore: 0.5 },
+          truck: { minScore: 0.5 },
+          bus: { minScore: 0.5 },
+          motorbike: { minScore: 0.5 },
+          bicycle: { minScore: 0.5 },
           dog: { minScore: 0.6 },
+          cat: { minScore: 0.6 },
         })
         .describe('the object classes that make events (COCO names), each with the lowest score that counts'),
       motion: z
@@ -378,6 +387,11 @@ export function issuesOf(err: z.ZodError, schema?: z.ZodType): FieldIssue[] {
     field: i.path.length ? i.path.join('.') : '(root)',
     message: friendlyMessage(i, root, schema === configSchema),
   }));
+}
+
+/** Every default of the configuration (the one place defaults live), for a given data dir. */
+export function configDefaults(dataDir = '/var/lib/guardian'): Config {
+  return validateConfig({ dataDir });
 }
 
 export function validateConfig(value: unknown): Config {

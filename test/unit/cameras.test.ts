@@ -115,6 +115,15 @@ describe('camera registry', () => {
     assert.equal(reg.connection('front-door').recordUrl, 'rtsp://admin:hunter2@10.0.0.5:554/main');
   });
 
+  it("a camera added without detectFps gets the configuration's detection.fps", () => {
+    const reg = new CameraRegistry(openDatabase(':memory:'), { detectFps: 2 });
+    assert.equal(reg.add({ name: 'Yard', kind: 'rtsp', recordUrl: 'rtsp://192.168.1.20/s' }).detectFps, 2);
+    assert.equal(
+      reg.add({ name: 'Gate', kind: 'rtsp', recordUrl: 'rtsp://192.168.1.21/s', detectFps: 4 }).detectFps,
+      4,
+    );
+  });
+
   it('refuses duplicate ids and unknown cameras with clear errors', () => {
     const reg = fresh();
     reg.add({ name: 'Yard', kind: 'file', recordUrl: '/srv/yard.mp4' });

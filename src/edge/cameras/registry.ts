@@ -1,4 +1,5 @@
 // The camera registry: cameras in SQLite, credentials in their own table, status kept by the supervisors.
+import { configDefaults } from '../../shared/config.ts';
 import type { Db } from '../../shared/db.ts';
 import { ConflictError, type FieldIssue, NotFoundError, ValidationError } from '../../shared/errors.ts';
 import type { CameraHealth, CameraStatus } from '../media/protocol.ts';
@@ -100,7 +101,10 @@ interface Validated {
 }
 
 /** Checks a whole camera description and reports every problem at once. */
-export function validateCamera(input: unknown): Validated {
+export function validateCamera(
+  input: unknown,
+  defaults: { detectFps: number } = { detectFps: configDefaults().detection.fps },
+): Validated {
   const issues: FieldIssue[] = [];
   const o = (typeof input === 'object' && input !== null ? input : {}) as Record<string, unknown>;
   const name = typeof o.name === 'string' ? o.name.trim() : '';
@@ -127,7 +131,7 @@ export function validateCamera(input: unknown): Validated {
     if (v !== undefined && (typeof v !== 'string' || v.length > 256 || /[\u0000-\u001f]/.test(v)))
       issues.push({ field: f, message: 'expected a string of at most 256 printable characters' });
   }
-  const detectFps = o.detectFps === undefined ? 5 : o.detectFps;
+  const detectFps = o.detectFps === undefined ? defaults.detectFps : o.detectFps;
   if (typeof detectFps !== 'number' || !(detectFps > 0 && detectFps <= 30))
     issues.push({ field: 'detectFps', message: 'expected a number greater than 0 and at most 30' });
   if (o.enabled !== undefined && typeof o.enabled !== 'boolean')
@@ -169,7 +173,11 @@ function columns(v: Validated, now: number) {
 }
 
 export class CameraRegistry {
-  constructor(private readonly db: Db) {}
+  /** `defaults.detectFps` (the configuration's detection.fps) is given to cameras added without one. */
+  constructor(
+    private readonly db: Db,
+    readonly defaults: { detectFps: number } = { detectFps: configDefaults().detection.fps },
+  ) {}
 
   private row(id: string): Row | undefined {
     return this.db
@@ -223,7 +231,7 @@ export class CameraRegistry {
   }
 
   add(input: CameraInput | unknown): Camera {
-    const v = validateCamera(input);
+    const v = validateCamera(input, this.defaults);
     const now = Date.now();
     this.db.transaction(() => {
       if (this.row(v.id)) throw new ConflictError(`a camera with id "${v.id}" already exists`);
@@ -255,7 +263,7 @@ export class CameraRegistry {
       ...input,
       id,
     };
-    const v = validateCamera(merged);
+    const v = validateCamera(merged, this.defaults);
     this.db.transaction(() => {
       this.db
         .prepare(

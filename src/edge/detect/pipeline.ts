@@ -1,6 +1,7 @@
 // Per-camera detection: motion gating, full frame or a square crop around motion, inference, decoding, class
 // filters, object masks, tracking and zones. Object detection runs only when something moves or is tracked.
 import { type Frame, type MediaSource, MotionDetector, type MotionOptions } from '../../../bindings/index.ts';
+import { configDefaults } from '../../shared/config.ts';
 import { type DecodeOptions, decode, type ModelSpec } from './models.ts';
 import { iou } from './nms.ts';
 import { defaultTrackerOptions, labelGroup, type TrackedDetection, Tracker, type TrackerOptions } from './tracker.ts';
@@ -28,16 +29,7 @@ export interface PipelineOptions {
 }
 
 export const defaultPipelineOptions: PipelineOptions = {
-  classes: {
-    person: { minScore: 0.5 },
-    car: { minScore: 0.5 },
-    truck: { minScore: 0.5 },
-    bus: { minScore: 0.5 },
-    motorbike: { minScore: 0.5 },
-    bicycle: { minScore: 0.5 },
-    dog: { minScore: 0.6 },
-    cat: { minScore: 0.6 },
-  },
+  classes: configDefaults().detection.classes, // the configuration schema holds the defaults
   nmsIou: 0.45,
   motion: { enabled: true },
   zones: [],
