@@ -205,6 +205,8 @@ describe('web UI in chromium', function () {
     await field.fill('42');
     await page.getByRole('button', { name: 'Save', exact: true }).click();
     await page.getByRole('status').filter({ hasText: 'Saved' }).waitFor();
+    // The form shows what the edge saved (PUT answers { config, applied }).
+    assert.equal(await field.inputValue(), '42');
     await page.reload();
     await page.locator('input[name="detection.motion.threshold"]').waitFor();
     assert.equal(await page.locator('input[name="detection.motion.threshold"]').inputValue(), '42');

@@ -437,7 +437,7 @@ export function Settings() {
   return (
     <div className="space-y-4">
       <form onSubmit={save} className="space-y-4" aria-label="Settings">
-        <div className="flex items-center justify-between">
+        <div className="flex flex-wrap items-center justify-between gap-2">
           <h1 className="text-lg font-semibold">Settings</h1>
           <div className="flex items-center gap-3">
             {saved && (
