@@ -11,6 +11,8 @@ import { openDatabase } from '../shared/db.ts';
 import type { Logger } from '../shared/log.ts';
 import { projectRoot } from '../shared/paths.ts';
 import { CameraRegistry } from './cameras/registry.ts';
+import { UsbHotplug } from './discovery/hotplug.ts';
+import type { UsbScanOptions } from './discovery/usb.ts';
 import { EventClips } from './events/clips.ts';
 import { EventGenerator, type FrameDetections } from './events/generator.ts';
 import { Outbox } from './events/outbox.ts';
@@ -33,7 +35,14 @@ export interface Edge {
 
 const version = (JSON.parse(readFileSync(join(projectRoot, 'package.json'), 'utf8')) as { version: string }).version;
 
-export async function startEdge(config: Config, options: { log: Logger; configPath?: string }): Promise<Edge> {
+export interface EdgeOptions {
+  log: Logger;
+  configPath?: string;
+  /** Where USB cameras are looked for (tests synthesise these trees: no camera device exists on a CI machine). */
+  usb?: UsbScanOptions;
+}
+
+export async function startEdge(config: Config, options: EdgeOptions): Promise<Edge> {
   const { log } = options;
   mkdirSync(config.dataDir, { recursive: true });
   const db = openDatabase(join(config.dataDir, 'guardian.db'));
@@ -126,6 +135,7 @@ export async function startEdge(config: Config, options: { log: Logger; configPa
     },
     eventClip: (eventId) => clips.file(eventId),
     latestFrame: (cameraId) => latestFrames.get(cameraId),
+    offeredCameras: () => hotplug.offered(),
     linkState: () => link.state,
     async pairLink(code, name) {
       await pairEdge(code, config.dataDir, name ? { name } : {});
@@ -190,6 +200,17 @@ export async function startEdge(config: Config, options: { log: Logger; configPa
   }, 60_000);
   retention.unref();
 
+  const hotplug = new UsbHotplug(
+    registry,
+    async (cameraId) => {
+      if (media.ready)
+        await media.request('reloadCamera', { cameraId }).catch((err) => log.warn({ err }, 'reconnect failed'));
+    },
+    log.child({ component: 'usb' }),
+    options.usb,
+  );
+  await hotplug.start();
+
   media.start();
   telemetry.start(config.telemetry.intervalSeconds);
   await link.start();
@@ -212,6 +233,7 @@ export async function startEdge(config: Config, options: { log: Logger; configPa
     async stop() {
       clearInterval(retention);
       clips.stop();
+      hotplug.stop();
       await new Promise((r) => server.close(r));
       server.closeAllConnections();
       generator.finishAll();

@@ -1,6 +1,7 @@
 // Keeps one camera connected: opens it through the media core, watches for stalls, reconnects with capped
 // exponential backoff and jitter, and measures what arrives (fps, bitrate). Status: connecting/online/offline/error.
 import { EventEmitter } from 'node:events';
+import { existsSync } from 'node:fs';
 
 import { type Frame, MediaError, type MediaSource, openSource, type SourceOptions } from '../../../bindings/index.ts';
 import type { Logger } from '../../shared/log.ts';
@@ -204,8 +205,11 @@ export class CameraSupervisor extends EventEmitter {
       if (this.stopped) return online;
       const e = err as { code?: string; message?: string };
       const code = stalled ? 'TIMEOUT' : (e.code ?? 'MEDIA_ERROR');
-      const status: CameraStatus = NEEDS_ATTENTION.has(code) ? 'error' : 'offline';
-      this.update({ status, lastError: e.message ?? String(err), lastErrorCode: code });
+      // A USB camera whose device node is gone was unplugged: offline (it comes back when plugged in), not an error.
+      const unplugged = this.connection.kind === 'usb' && !existsSync(this.connection.recordUrl);
+      const status: CameraStatus = !unplugged && NEEDS_ATTENTION.has(code) ? 'error' : 'offline';
+      const lastError = unplugged ? `${this.connection.recordUrl} is unplugged` : (e.message ?? String(err));
+      this.update({ status, lastError, lastErrorCode: unplugged ? 'UNPLUGGED' : code });
       return online;
     } finally {
       clearInterval(watchdog);

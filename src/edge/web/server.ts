@@ -15,6 +15,7 @@ import type { Logger } from '../../shared/log.ts';
 import { projectRoot } from '../../shared/paths.ts';
 import type { CameraRegistry } from '../cameras/registry.ts';
 import { parseCameraUrl } from '../cameras/url.ts';
+import type { OfferedCamera } from '../discovery/hotplug.ts';
 import { discoverAll } from '../discovery/index.ts';
 import type { FrameDetections } from '../events/generator.ts';
 import type { EventStore } from '../events/store.ts';
@@ -44,6 +45,8 @@ export interface EdgeContext {
   /** Pairs with the owner's server using a code from `guardian keys pair`, then reconnects. */
   pairLink(code: string, name?: string): Promise<LinkState>;
   latestFrame(cameraId: string): FrameDetections | undefined;
+  /** USB cameras plugged in that are not added yet. */
+  offeredCameras(): OfferedCamera[];
 }
 
 const id = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'expected an id of letters, digits, _ and -');
@@ -247,6 +250,9 @@ export function createEdgeServer(ctx: EdgeContext): { app: express.Express; serv
       res.status(201);
       return cam;
     },
+  );
+  api.route('get', '/cameras/offered', { summary: 'USB cameras plugged in and not added yet', tag: 'cameras' }, () =>
+    ctx.offeredCameras(),
   );
   api.route('get', '/cameras/discover', { summary: 'ONVIF and USB discovery', tag: 'cameras' }, async () =>
     discoverAll({ timeoutMs: 2000, onvif: true, usb: true }),
