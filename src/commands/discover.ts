@@ -3,21 +3,34 @@
 import type { Command } from 'commander';
 
 import { discoverAll } from '../edge/discovery/index.ts';
+import { jsonOption, numberOption, patternOption } from './options.ts';
 import { fail, printJson } from './output.ts';
 
 export function registerDiscoverCommand(program: Command): void {
   program
     .command('discover')
     .description('Find ONVIF cameras on the local network and USB cameras on this machine')
-    .option('--json', 'print JSON')
-    .option('--timeout <ms>', 'how long to wait for ONVIF answers', (v) => Number(v), 3000)
-    .option('--interface <name>', 'network interface for the ONVIF probe')
+    .addOption(jsonOption())
+    .addOption(
+      numberOption(
+        '--timeout <ms>',
+        'how long to wait for ONVIF answers',
+        { min: 100, max: 60_000, integer: true, unit: 'ms' },
+        3000,
+      ),
+    )
+    .addOption(
+      patternOption(
+        '--interface <name>',
+        'network interface for the ONVIF probe',
+        /^[\w.-]{1,15}$/,
+        'a network interface name such as eth0',
+      ),
+    )
     .option('--no-onvif', 'skip ONVIF discovery')
     .option('--no-usb', 'skip USB discovery')
     .action(async (opts: { json?: boolean; timeout: number; interface?: string; onvif: boolean; usb: boolean }) => {
       try {
-        if (!Number.isFinite(opts.timeout) || opts.timeout < 100 || opts.timeout > 60_000)
-          throw Object.assign(new Error('Expected --timeout between 100 and 60000 ms'), { code: 'INVALID_ARGUMENT' });
         const result = await discoverAll({
           timeoutMs: opts.timeout,
           onvif: opts.onvif,
@@ -42,7 +55,7 @@ export function registerDiscoverCommand(program: Command): void {
           console.log(`  camera entry: ${JSON.stringify(u.camera)}`);
         }
       } catch (err) {
-        fail(err, Boolean(opts.json));
+        fail(err);
       }
     });
 }

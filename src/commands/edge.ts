@@ -10,10 +10,15 @@ import YAML from 'yaml';
 
 import { startEdge } from '../edge/runtime.ts';
 import { loadConfig, validateConfig } from '../shared/config.ts';
+import { NotFoundError } from '../shared/errors.ts';
 import { createLogger } from '../shared/log.ts';
 import { sharedPath } from '../shared/paths.ts';
 import { type DemoVm, startLoopbackDemoVm, startTunnelDemoVm } from './demo-vm.ts';
-import { configOrExit, fail, runUntilSignal } from './process.ts';
+import { numberOption } from './options.ts';
+import { fail } from './output.ts';
+import { configOrExit, runUntilSignal } from './process.ts';
+
+const port = { min: 0, max: 65_535, integer: true };
 
 export function registerEdgeCommands(program: Command): void {
   program
@@ -24,9 +29,10 @@ export function registerEdgeCommands(program: Command): void {
       'YAML configuration (GUARDIAN_CONFIG__SECTION__KEY environment variables override it)',
     )
     .action(async (opts: { config: string }) => {
-      const log = createLogger();
-      const config = configOrExit(() => loadConfig(resolve(opts.config)));
-      const edge = await startEdge(config, { log, configPath: resolve(opts.config) });
+      const file = resolve(opts.config);
+      const config = configOrExit(() => loadConfig(file), file);
+      const log = createLogger(); // human-readable on a terminal, JSON lines otherwise
+      const edge = await startEdge(config, { log, configPath: file });
       if (!edge.ctx.auth.hasAdmin()) log.warn(`first run: open ${edge.url}/ to set the admin password`);
       runUntilSignal(edge.stop, 'finishing recordings and stopping');
     });
@@ -35,14 +41,11 @@ export function registerEdgeCommands(program: Command): void {
     .command('demo')
     .description('Start Guardian on its built-in sample video: live view, events, clips and snapshots within a minute')
     .option('--data-dir <dir>', 'where the demo keeps its database and recordings', join(tmpdir(), 'guardian-demo'))
-    .option('--port <n>', 'HTTP port', (v) => Number(v), 8080)
+    .addOption(numberOption('--port <n>', 'HTTP port', port, 8080))
     .option('--admin-password <pw>', 'admin password (default: generated and printed)')
     .option('--first-run', 'leave the admin password unset: the web UI asks for it, as on a new appliance')
-    .option(
-      '--vm-port <n>',
-      "HTTP port of the demo's own server (the user VM); 0 picks a free one",
-      (v) => Number(v),
-      0,
+    .addOption(
+      numberOption('--vm-port <n>', "HTTP port of the demo's own server (the user VM); 0 picks a free one", port, 0),
     )
     .option(
       '--tunnel',
@@ -65,7 +68,8 @@ export function registerEdgeCommands(program: Command): void {
         const dataDir = resolve(opts.dataDir);
         mkdirSync(dataDir, { recursive: true });
         const video = sharedPath('media', 'vtest.mp4');
-        if (!existsSync(video)) fail(`the sample video is missing at ${video} (set GUARDIAN_SHARED)`);
+        if (!existsSync(video))
+          fail(new NotFoundError(`the sample video is missing at ${video} (set GUARDIAN_SHARED)`));
         // The owner's server, paired with the edge like a real one; the edge delivers its events to it.
         let vm: DemoVm;
         try {
@@ -73,7 +77,7 @@ export function registerEdgeCommands(program: Command): void {
             ? await startTunnelDemoVm(dataDir, log)
             : await startLoopbackDemoVm(dataDir, opts.vmPort, log);
         } catch (err) {
-          fail(`the demo's server could not start: ${(err as Error).message}`);
+          fail(err, "the demo's server could not start");
         }
         const config = configOrExit(() =>
           validateConfig({

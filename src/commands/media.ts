@@ -1,21 +1,9 @@
 // `guardian probe` and `guardian decode`: the media core from the command line.
-import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
 
-import { MediaError, openSource, probe, type SourceOptions } from '../../bindings/index.ts';
-import { fail, printJson } from './output.ts';
-
-function number(name: string, min: number, max: number) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (!Number.isFinite(n) || n < min || n > max)
-      throw new MediaError(
-        'INVALID_ARGUMENT',
-        `Expected a number between ${min} and ${max} for ${name} but received "${v}"`,
-      );
-    return n;
-  };
-}
+import { openSource, probe, type SourceOptions } from '../../bindings/index.ts';
+import { choiceOption, jsonOption, numberOption } from './options.ts';
+import { fail, printJson, progressBar } from './output.ts';
 
 export interface DecodeSummary {
   source: string;
@@ -73,43 +61,21 @@ export async function decodeSource(
   };
 }
 
-function progressBar(enabled: boolean) {
-  if (!enabled) return { start() {}, update() {}, stop() {} };
-  let bar: cliProgress.SingleBar | undefined;
-  let total = 0;
-  return {
-    start(duration: number | null) {
-      total = duration ?? 0;
-      bar = new cliProgress.SingleBar(
-        {
-          format: total
-            ? 'decoding [{bar}] {percentage}% | {value}/{total} s | ETA {eta}s'
-            : 'decoding {value} s of live video (Ctrl-C to stop)',
-          stream: process.stderr,
-          hideCursor: true,
-          clearOnComplete: true,
-        },
-        cliProgress.Presets.shades_classic,
-      );
-      bar.start(total ? Math.round(total) : 0, 0);
-    },
-    update(pts: number) {
-      bar?.update(Math.min(total || Number.POSITIVE_INFINITY, Math.round(pts)));
-    },
-    stop() {
-      bar?.stop();
-    },
-  };
-}
-
 export function registerMediaCommands(program: Command): void {
   program
     .command('probe')
     .description('Open a source and print its video stream information')
     .argument('<source>', 'file path, rtsp(s):// URL or /dev/videoN')
-    .option('--json', 'print JSON')
-    .option('--transport <tcp|udp>', 'RTSP transport', 'tcp')
-    .option('--timeout <ms>', 'connect and read timeout in milliseconds', number('--timeout', 1, 600000), 10000)
+    .addOption(jsonOption())
+    .addOption(choiceOption('--transport <tcp|udp>', 'RTSP transport', ['tcp', 'udp'], 'tcp'))
+    .addOption(
+      numberOption(
+        '--timeout <ms>',
+        'connect and read timeout',
+        { min: 1, max: 600_000, integer: true, unit: 'ms' },
+        10_000,
+      ),
+    )
     .action(async (source: string, opts: { json?: boolean; transport: 'tcp' | 'udp'; timeout: number }) => {
       try {
         const info = await probe(source, {
@@ -125,7 +91,7 @@ export function registerMediaCommands(program: Command): void {
           );
         }
       } catch (err) {
-        fail(err, Boolean(opts.json));
+        fail(err);
       }
     });
 
@@ -135,13 +101,20 @@ export function registerMediaCommands(program: Command): void {
       'Decode a whole source (or until Ctrl-C), producing model tensors and motion planes, and report throughput',
     )
     .argument('<source>', 'file path, rtsp(s):// URL or /dev/videoN')
-    .option('--fps <n>', 'sampled frames per second (0 = every frame)', number('--fps', 0, 240), 5)
-    .option('--size <s>', 'square model tensor size', number('--size', 16, 4096), 416)
-    .option('--motion-width <w>', 'grey motion plane width', number('--motion-width', 0, 4096), 160)
-    .option('--hwaccel <mode>', 'auto | vaapi | none', 'auto')
-    .option('--threads <n>', 'decoder threads (0 = automatic)', number('--threads', 0, 64), 0)
-    .option('--transport <tcp|udp>', 'RTSP transport', 'tcp')
-    .option('--json', 'print JSON')
+    .addOption(numberOption('--fps <n>', 'sampled frames per second (0 = every frame)', { min: 0, max: 240 }, 5))
+    .addOption(numberOption('--size <s>', 'square model tensor size', { min: 16, max: 4096, integer: true }, 416))
+    .addOption(
+      numberOption(
+        '--motion-width <w>',
+        'grey motion plane width (0 = none)',
+        { min: 0, max: 4096, integer: true },
+        160,
+      ),
+    )
+    .addOption(choiceOption('--hwaccel <mode>', 'hardware decoding', ['auto', 'vaapi', 'none'], 'auto'))
+    .addOption(numberOption('--threads <n>', 'decoder threads (0 = automatic)', { min: 0, max: 64, integer: true }, 0))
+    .addOption(choiceOption('--transport <tcp|udp>', 'RTSP transport', ['tcp', 'udp'], 'tcp'))
+    .addOption(jsonOption())
     .action(
       async (
         source: string,
@@ -155,7 +128,7 @@ export function registerMediaCommands(program: Command): void {
           json?: boolean;
         },
       ) => {
-        const bar = progressBar(process.stderr.isTTY === true);
+        const bar = progressBar('decoding');
         const stop = new AbortController();
         const onSigint = () => stop.abort();
         process.on('SIGINT', onSigint);
@@ -164,10 +137,10 @@ export function registerMediaCommands(program: Command): void {
             source,
             {
               fps: opts.fps,
-              tensor: { size: Math.round(opts.size) },
-              motionWidth: Math.round(opts.motionWidth),
+              tensor: { size: opts.size },
+              motionWidth: opts.motionWidth,
               hwaccel: opts.hwaccel,
-              threads: Math.round(opts.threads),
+              threads: opts.threads,
               transport: opts.transport,
             },
             { onStart: (d) => bar.start(d), onFrame: (pts) => bar.update(pts), stop: stop.signal },
@@ -181,7 +154,7 @@ export function registerMediaCommands(program: Command): void {
             );
         } catch (err) {
           bar.stop();
-          fail(err, Boolean(opts.json));
+          fail(err);
         } finally {
           process.off('SIGINT', onSigint);
         }

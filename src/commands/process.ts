@@ -1,25 +1,23 @@
-// What the long-running commands share: configuration errors reported field by field (exit 2), fatal errors
-// (exit 1), and an orderly stop on SIGTERM/SIGINT.
+// What the long-running commands share: configuration errors reported field by field (exit 2) and an orderly stop
+// on SIGTERM/SIGINT.
 import { ValidationError } from '../shared/errors.ts';
-
-export function fail(message: string, code = 1): never {
-  process.stderr.write(`guardian: ${message}\n`);
-  process.exit(code);
-}
+import { errorLine, fail } from './output.ts';
 
 /** Runs `load`; a configuration error is printed with every problem and ends the process with status 2. */
-export function configOrExit<T>(load: () => T): T {
+export function configOrExit<T>(load: () => T, file?: string): T {
   try {
     return load();
   } catch (err) {
     if (!(err instanceof ValidationError)) throw err;
-    process.stderr.write(`guardian: the configuration has ${err.issues.length} problem(s):\n`);
+    const n = err.issues.length;
+    const what = `the configuration${file ? ` ${file}` : ''} has ${n} problem${n === 1 ? '' : 's'}`;
+    process.stderr.write(`${errorLine(Object.assign(new Error(what), { code: err.code }))}\n`);
     for (const i of err.issues) process.stderr.write(`  - ${i.field}: ${i.message}\n`);
     process.exit(2);
   }
 }
 
-/** Stops once on the first SIGTERM/SIGINT, then exits 0 (or 1 if stopping failed). */
+/** Stops once on the first SIGTERM/SIGINT, then exits 0 (or 1, saying why, if stopping failed). */
 export function runUntilSignal(stop: () => Promise<void>, what = 'stopping'): void {
   let stopping = false;
   const onSignal = (sig: string) => {
@@ -28,7 +26,7 @@ export function runUntilSignal(stop: () => Promise<void>, what = 'stopping'): vo
     process.stderr.write(`\nguardian: ${sig}: ${what}...\n`);
     stop().then(
       () => process.exit(0),
-      () => process.exit(1),
+      (err) => fail(err, 'stopping failed'),
     );
   };
   process.on('SIGTERM', () => onSignal('SIGTERM'));

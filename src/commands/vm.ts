@@ -7,11 +7,14 @@ import type { Command } from 'commander';
 import { pairEdge } from '../edge/link/pairing.ts';
 import { loadConfig } from '../shared/config.ts';
 import { openDatabase } from '../shared/db.ts';
+import { GuardianError } from '../shared/errors.ts';
 import { createLogger } from '../shared/log.ts';
 import { vmMigrations } from '../vm/cache/schema.ts';
 import { loadVmConfig, type VmConfig } from '../vm/config.ts';
 import { issueVmPairing, startVm, vmDatabasePath } from '../vm/runtime.ts';
-import { configOrExit, fail, runUntilSignal } from './process.ts';
+import { jsonOption } from './options.ts';
+import { fail } from './output.ts';
+import { configOrExit, runUntilSignal } from './process.ts';
 
 export function registerVmCommands(program: Command): void {
   program
@@ -22,13 +25,14 @@ export function registerVmCommands(program: Command): void {
       'YAML configuration (GUARDIAN_CONFIG__SECTION__KEY environment variables override it)',
     )
     .action(async (opts: { config: string }) => {
-      const config = configOrExit(() => loadVmConfig(resolve(opts.config)));
-      const log = createLogger();
+      const file = resolve(opts.config);
+      const config = configOrExit(() => loadVmConfig(file), file);
+      const log = createLogger(); // human-readable on a terminal, JSON lines otherwise
       let vm: Awaited<ReturnType<typeof startVm>>;
       try {
         vm = await startVm(config, { log });
       } catch (err) {
-        fail(`the VM could not start: ${(err as Error).message}`);
+        fail(err, 'the VM could not start');
       }
       runUntilSignal(vm.stop);
     });
@@ -39,11 +43,17 @@ export function registerVmCommands(program: Command): void {
     .description('Issue a one-time pairing code for a new edge (give it to `guardian pair` on the edge)')
     .requiredOption('--config <file>', "the VM's YAML configuration")
     .option('--name <name>', 'a name for the edge')
-    .option('--json', 'print JSON (code, edgeId, expiresAt)')
+    .addOption(jsonOption())
     .action((opts: { config: string; name?: string; json?: boolean }) => {
-      const config: VmConfig = configOrExit(() => loadVmConfig(resolve(opts.config)));
+      const file = resolve(opts.config);
+      const config: VmConfig = configOrExit(() => loadVmConfig(file), file);
       if (!config.http.port || !config.grpc.port)
-        fail('http.port and grpc.port must be fixed to issue codes offline; or POST /api/pairings on the running VM');
+        fail(
+          new GuardianError(
+            'INVALID_ARGUMENT',
+            'http.port and grpc.port must be fixed to issue codes offline; or POST /api/pairings on the running VM',
+          ),
+        );
       const db = openDatabase(vmDatabasePath(config), vmMigrations);
       try {
         const issued = issueVmPairing(db, config, { http: config.http.port, grpc: config.grpc.port }, opts.name);
@@ -56,7 +66,7 @@ export function registerVmCommands(program: Command): void {
           );
         }
       } catch (err) {
-        fail((err as Error).message);
+        fail(err);
       } finally {
         db.close();
       }
@@ -68,9 +78,10 @@ export function registerVmCommands(program: Command): void {
     .argument('<code>', 'the pairing code ("-" reads it from stdin, which keeps it out of the process list)')
     .requiredOption('--config <file>', "the edge's YAML configuration")
     .option('--name <name>', 'how the server should call this edge (default: the host name)')
-    .option('--json', 'print JSON')
+    .addOption(jsonOption())
     .action(async (code: string, opts: { config: string; name?: string; json?: boolean }) => {
-      const config = configOrExit(() => loadConfig(resolve(opts.config)));
+      const file = resolve(opts.config);
+      const config = configOrExit(() => loadConfig(file), file);
       let text = code;
       if (code === '-') {
         const chunks: Buffer[] = [];
@@ -87,7 +98,7 @@ export function registerVmCommands(program: Command): void {
               'Start (or restart) `guardian edge` to connect.',
           );
       } catch (err) {
-        fail(`pairing failed: ${(err as Error).message}`);
+        fail(err, 'pairing failed');
       }
     });
 }

@@ -1,6 +1,9 @@
-// Logging: pino JSON lines, one child logger per component. Every string that goes out is passed through
-// redactUrl, and fields named like secrets are censored, so credentials cannot reach a log by accident.
+// Logging: pino, one child logger per component. JSON lines for machines (journald, files, pipes); on a terminal,
+// readable lines (pino-pretty) so that a first-run instruction is not buried in JSON. Every string that goes out is
+// passed through redactUrl and fields named like secrets are censored before either format is written, so
+// credentials cannot reach a log by accident.
 import pino, { type DestinationStream, type Logger } from 'pino';
+import { prettyFactory } from 'pino-pretty';
 
 import { redactUrl } from './redact.ts';
 
@@ -18,7 +21,29 @@ function scrub(value: unknown, depth = 0): unknown {
   return out;
 }
 
-export function createLogger(options: { level?: string; destination?: DestinationStream } = {}): Logger {
+/** A destination that turns pino's (already redacted) JSON lines into readable ones, synchronously. */
+function prettyStream(out: { write(text: string): unknown }): DestinationStream {
+  const format = prettyFactory({
+    colorize: !process.env.NO_COLOR,
+    translateTime: 'SYS:HH:MM:ss',
+    ignore: 'pid,hostname',
+  });
+  return { write: (line: string) => void out.write(format(line)) };
+}
+
+export interface LoggerOptions {
+  level?: string;
+  /** Where lines go (default stderr). */
+  destination?: DestinationStream;
+  /** Whether the destination is a terminal, which gets readable lines (default: whether stderr is one). */
+  tty?: boolean;
+}
+
+export function createLogger(options: LoggerOptions = {}): Logger {
+  const out = options.destination ?? pino.destination(2);
+  // On stderr, GUARDIAN_LOG_FORMAT=json|pretty overrides the choice (e.g. JSON on a terminal).
+  const env = options.destination ? undefined : process.env.GUARDIAN_LOG_FORMAT;
+  const pretty = options.tty ?? (env ? env === 'pretty' : !options.destination && process.stderr.isTTY === true);
   return pino(
     {
       level: options.level ?? process.env.GUARDIAN_LOG_LEVEL ?? 'info',
@@ -33,7 +58,7 @@ export function createLogger(options: { level?: string; destination?: Destinatio
       },
       serializers: { err: (e: Error) => scrub(e) },
     },
-    options.destination ?? pino.destination(2),
+    pretty ? prettyStream(out) : out,
   );
 }
 
