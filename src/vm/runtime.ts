@@ -6,6 +6,7 @@ import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { join } from 'node:path';
 
+import { backoffDelay } from '../shared/backoff.ts';
 import { type Db, openDatabase } from '../shared/db.ts';
 import { encodePairingCode } from '../shared/link/pairing-code.ts';
 import type { Logger } from '../shared/log.ts';
@@ -20,6 +21,10 @@ import { LinkServer } from './link-server.ts';
 import { completePairing, issuePairing, pairedEdges } from './pairing.ts';
 
 const version = (JSON.parse(readFileSync(join(projectRoot, 'package.json'), 'utf8')) as { version: string }).version;
+
+/** A dead wireguard-go is replaced after 1 s, then 2, 4, ... up to 30 s between attempts. */
+const tunnelRestartBackoff = { initialMs: 1000, maxMs: 30_000, factor: 2, jitter: 0 };
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms).unref());
 
 export interface Vm {
   url: string;
@@ -99,16 +104,7 @@ export async function startVm(config: VmConfig, options: { log: Logger }): Promi
       onExit: (exit) => {
         log.error({ code: exit.code, stderr: exit.stderr }, 'wireguard-go stopped; bringing the tunnel up again');
         tunnel = undefined;
-        void (async () => {
-          for (let delay = 1000; !stopping && !tunnel; delay = Math.min(delay * 2, 30_000)) {
-            await new Promise((r) => setTimeout(r, delay));
-            if (stopping) return;
-            tunnel = await bringUpTunnel().catch((err) => {
-              log.error({ error: (err as Error).message }, 'the tunnel could not be brought up; retrying');
-              return undefined;
-            });
-          }
-        })();
+        void restartTunnel();
       },
     });
     for (const e of pairedEdges(db)) {
@@ -116,6 +112,19 @@ export async function startVm(config: VmConfig, options: { log: Logger }): Promi
       if (peer) await iface.setPeer(peer);
     }
     return iface;
+  };
+  const restartTunnel = async (): Promise<void> => {
+    for (let attempt = 0; !stopping && !tunnel; attempt++) {
+      await sleep(backoffDelay(attempt, tunnelRestartBackoff));
+      if (stopping) return;
+      const iface = await bringUpTunnel().catch((err: Error) => {
+        log.error({ error: err.message }, 'the tunnel could not be brought up; retrying');
+        return undefined;
+      });
+      // Stopped meanwhile: stop() has already taken down the tunnel it knew about, so this one is ours to remove.
+      if (iface && stopping) await iface.down();
+      else tunnel = iface;
+    }
   };
   if (config.wireguard.enabled) tunnel = await bringUpTunnel();
 

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 
 import { CameraRegistry, slugify, validateCamera } from '../../src/edge/cameras/registry.ts';
-import { backoffDelay } from '../../src/edge/cameras/supervisor.ts';
 import { forbiddenHost, parseCameraUrl, withCredentials } from '../../src/edge/cameras/url.ts';
+import { backoffDelay } from '../../src/shared/backoff.ts';
 import { openDatabase } from '../../src/shared/db.ts';
 import type { FieldIssue } from '../../src/shared/errors.ts';
 import { ValidationError } from '../../src/shared/errors.ts';

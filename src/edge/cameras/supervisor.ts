@@ -4,20 +4,14 @@ import { EventEmitter } from 'node:events';
 import { existsSync } from 'node:fs';
 
 import { type Frame, MediaError, type MediaSource, openSource, type SourceOptions } from '../../../bindings/index.ts';
+import { type BackoffOptions, backoffDelay } from '../../shared/backoff.ts';
 import type { Logger } from '../../shared/log.ts';
 import type { CameraConnection, CameraHealth, CameraStatus } from './registry.ts';
-
-export interface BackoffOptions {
-  initialMs: number;
-  maxMs: number;
-  factor: number;
-  /** 0.2 = each delay is randomly 20 % shorter or longer, so cameras do not reconnect in lockstep. */
-  jitter: number;
-}
 
 export interface SupervisorOptions {
   stallTimeoutMs: number;
   connectTimeoutMs: number;
+  /** Reconnection delays; jitter (e.g. 0.2) keeps cameras from reconnecting in lockstep. */
   backoff: BackoffOptions;
   /** Extra media-core options for analysis (tensor, motion plane). */
   source?: SourceOptions;
@@ -42,11 +36,6 @@ const NEEDS_ATTENTION = new Set([
   'UNSUPPORTED_CODEC',
   'UNSUPPORTED_INPUT',
 ]);
-
-export function backoffDelay(attempt: number, b: BackoffOptions, random = Math.random): number {
-  const base = Math.min(b.maxMs, b.initialMs * b.factor ** attempt);
-  return Math.max(0, Math.round(base * (1 + b.jitter * (2 * random() - 1))));
-}
 
 export class CameraSupervisor extends EventEmitter {
   private stopped = true;

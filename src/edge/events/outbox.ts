@@ -1,5 +1,6 @@
 // The outbox: a persistent queue of what must reach the owner's server, written in the same transaction as the
 // change it reports, retried with exponential backoff, bounded in size (lowest priority and oldest dropped first).
+import { backoffDelay } from '../../shared/backoff.ts';
 import type { Db } from '../../shared/db.ts';
 
 export interface OutboxItem {
@@ -16,6 +17,7 @@ export interface OutboxItem {
 export interface OutboxLimits {
   maxItems: number;
   maxBytes: number;
+  /** Doubling from initialMs up to maxMs, ±20 % jitter. */
   backoff: { initialMs: number; maxMs: number };
 }
 
@@ -94,8 +96,7 @@ export class Outbox {
   fail(id: number, error: string, now = Date.now()): number {
     const row = this.db.prepare('SELECT attempts FROM outbox WHERE id = ?').get(id) as { attempts: number } | undefined;
     if (!row) return 0;
-    const { initialMs, maxMs } = this.limits.backoff;
-    const delay = Math.min(maxMs, initialMs * 2 ** row.attempts) * (0.8 + 0.4 * Math.random());
+    const delay = backoffDelay(row.attempts, { ...this.limits.backoff, factor: 2, jitter: 0.2 });
     this.db
       .prepare('UPDATE outbox SET attempts = attempts + 1, next_attempt_ms = ?, last_error = ? WHERE id = ?')
       .run(Math.round(now + delay), error.slice(0, 500), id);
