@@ -11,6 +11,7 @@ import { openDatabase } from '../shared/db.ts';
 import type { Logger } from '../shared/log.ts';
 import { projectRoot } from '../shared/paths.ts';
 import { CameraRegistry } from './cameras/registry.ts';
+import { DatasetStore } from './datasets/store.ts';
 import { UsbHotplug } from './discovery/hotplug.ts';
 import type { UsbScanOptions } from './discovery/usb.ts';
 import { EventClips } from './events/clips.ts';
@@ -112,6 +113,7 @@ export async function startEdge(config: Config, options: EdgeOptions): Promise<E
     db,
     registry,
     events,
+    datasets: new DatasetStore(db, config.dataDir),
     auth,
     media,
     telemetry,

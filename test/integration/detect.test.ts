@@ -297,10 +297,10 @@ describe('guardian detect', function () {
   const run = promisify(execFile);
   const guardian = join(projectRoot, 'bin', 'guardian.mjs');
 
-  it('prints one JSON line per sampled frame and a summary', async () => {
+  it('--jsonl prints one JSON line per sampled frame and a summary', async () => {
     const { stdout } = await run(
       process.execPath,
-      [guardian, 'detect', media.city, '--model', 'nanodet', '--fps', '5', '--json'],
+      [guardian, 'detect', media.city, '--model', 'nanodet', '--fps', '5', '--jsonl'],
       {
         maxBuffer: 32 << 20,
       },
@@ -321,7 +321,7 @@ describe('guardian detect', function () {
   it('falls back to ONNX Runtime, saying why, when OpenVINO cannot load', async () => {
     const { stdout, stderr } = await run(
       process.execPath,
-      [guardian, 'detect', media.city, '--backend', 'openvino', '--fps', '1'],
+      [guardian, 'detect', media.city, '--backend', 'openvino', '--fps', '1', '--jsonl'],
       { env: { ...process.env, GUARDIAN_OPENVINO_LIBS: '/nonexistent/openvino' }, maxBuffer: 32 << 20 },
     );
     assert.match(stderr, /OpenVINO could not load .*using ONNX Runtime/);

@@ -62,7 +62,8 @@ describe('guardian demo (edge appliance end to end)', function () {
     });
     // A demo that dies during the tests says why (the later tests would only see ECONNREFUSED).
     demo.once('exit', (code, signal) => {
-      if (!stopping) console.error(`guardian demo exited (${code ?? signal}) during the tests:\n${output.slice(-5000)}`);
+      if (!stopping)
+        console.error(`guardian demo exited (${code ?? signal}) during the tests:\n${output.slice(-5000)}`);
     });
     for (let i = 0; i < 300 && !output.includes('Guardian demo is running'); i++) await sleep(100);
     assert.match(output, /Guardian demo is running/);

@@ -1,9 +1,11 @@
-// A small route registry over express: validates query and body with zod, turns errors into JSON with the right
-// status, and writes the OpenAPI document from the same schemas.
+// A small route registry over express, shared by the edge's and the VM's HTTP APIs: validates params, query and
+// body with zod, turns errors into JSON with the right status (one list of codes), and writes the OpenAPI document
+// from the same schemas.
 import type { Express, NextFunction, Request, RequestHandler, Response } from 'express';
 import { z } from 'zod';
 
-import { GuardianError, ValidationError } from '../../shared/errors.ts';
+import { GuardianError, ValidationError } from '../errors.ts';
+import type { Logger } from '../log.ts';
 
 export interface RouteSpec<Q extends z.ZodType, B extends z.ZodType> {
   summary: string;
@@ -17,17 +19,23 @@ export interface RouteSpec<Q extends z.ZodType, B extends z.ZodType> {
 
 type Handler<Q, B> = (ctx: { req: Request; res: Response; query: Q; body: B }) => Promise<unknown> | unknown;
 
-const STATUS: Record<string, number> = {
+/** HTTP status of each error code; codes not listed are an upstream failure (502), unknown errors 500. */
+export const HTTP_STATUS: Record<string, number> = {
   INVALID_ARGUMENT: 400,
   UNAUTHORIZED: 401,
+  FORBIDDEN: 403,
   CSRF: 403,
   NOT_FOUND: 404,
   CONFLICT: 409,
+  EXPIRED: 410,
   TOO_LARGE: 413,
+  RANGE_NOT_SATISFIABLE: 416,
   RATE_LIMITED: 429,
+  UNAVAILABLE: 503,
   MEDIA_UNAVAILABLE: 503,
   MEDIA_RESTARTING: 503,
   TIMEOUT: 504,
+  RESOURCE_EXHAUSTED: 507,
 };
 
 export function sendError(res: Response, err: unknown): void {
@@ -41,10 +49,16 @@ export function sendError(res: Response, err: unknown): void {
   }
   const e = err as { code?: string; message?: string };
   const code = err instanceof GuardianError || e?.code ? String(e.code) : 'INTERNAL';
-  const status = STATUS[code] ?? (code === 'INTERNAL' ? 500 : 502);
+  const status = HTTP_STATUS[code] ?? (code === 'INTERNAL' ? 500 : 502);
   res
     .status(status)
     .json({ error: { code, message: status === 500 ? 'internal error' : (e?.message ?? String(err)) } });
+}
+
+export interface ApiDocument {
+  title: string;
+  securitySchemes: Record<string, unknown>;
+  security: Record<string, string[]>[];
 }
 
 export class Api {
@@ -53,6 +67,7 @@ export class Api {
   constructor(
     private readonly app: Express,
     private readonly requireAuth: RequestHandler,
+    private readonly doc: ApiDocument,
   ) {}
 
   route<Q extends z.ZodType = z.ZodType, B extends z.ZodType = z.ZodType>(
@@ -128,15 +143,25 @@ export class Api {
   openapi(version: string) {
     return {
       openapi: '3.1.0',
-      info: { title: 'Guardian edge API', version },
-      components: {
-        securitySchemes: {
-          session: { type: 'apiKey', in: 'cookie', name: 'guardian_session' },
-          token: { type: 'http', scheme: 'bearer' },
-        },
-      },
-      security: [{ session: [] }, { token: [] }],
+      info: { title: this.doc.title, version },
+      components: { securitySchemes: this.doc.securitySchemes },
+      security: this.doc.security,
       paths: this.paths,
     };
   }
+}
+
+/** The last handler: body-parser errors (malformed JSON, a body too large) and anything thrown outside a route. */
+export function finalErrorHandler(log: Logger) {
+  return (err: unknown, _req: Request, res: Response, _next: NextFunction) => {
+    const status = (err as { status?: number })?.status;
+    if (status && status < 500) {
+      const code = status === 404 ? 'NOT_FOUND' : status === 413 ? 'TOO_LARGE' : 'INVALID_ARGUMENT';
+      const message = (err as { type?: string }).type === 'entity.parse.failed' ? 'the body is not valid JSON' : null;
+      res.status(status).json({ error: { code, message: message ?? (err as Error).message } });
+      return;
+    }
+    log.error({ err }, 'request failed');
+    sendError(res, err);
+  };
 }

@@ -1,0 +1,37 @@
+// What the HTTP routes are given: the edge's services, and the few operations that cross them.
+import type { Config } from '../../shared/config.ts';
+import type { Db } from '../../shared/db.ts';
+import type { Logger } from '../../shared/log.ts';
+import type { CameraRegistry } from '../cameras/registry.ts';
+import type { DatasetStore } from '../datasets/store.ts';
+import type { OfferedCamera } from '../discovery/hotplug.ts';
+import type { EventStore } from '../events/store.ts';
+import type { LinkState } from '../link/client.ts';
+import type { MediaProcess } from '../media/process.ts';
+import type { ConfigureReport, FrameDetections } from '../media/protocol.ts';
+import type { Telemetry } from '../telemetry.ts';
+import type { Auth } from './auth.ts';
+
+export interface EdgeContext {
+  version: string;
+  config: Config;
+  dataDir: string;
+  db: Db;
+  registry: CameraRegistry;
+  events: EventStore;
+  datasets: DatasetStore;
+  auth: Auth;
+  media: MediaProcess;
+  telemetry: Telemetry;
+  log: Logger;
+  /** Validates, saves and applies a new configuration. */
+  saveConfig(next: Config): Promise<ConfigureReport | { live: []; restartedCameras: []; pending: string }>;
+  /** Path of an event's clip, making it from the recordings if needed. */
+  eventClip(eventId: string): Promise<string>;
+  linkState(): LinkState;
+  /** Pairs with the owner's server using a code from `guardian keys pair`, then reconnects. */
+  pairLink(code: string, name?: string): Promise<LinkState>;
+  latestFrame(cameraId: string): FrameDetections | undefined;
+  /** USB cameras plugged in that are not added yet. */
+  offeredCameras(): OfferedCamera[];
+}

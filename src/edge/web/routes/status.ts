@@ -1,0 +1,33 @@
+// Status, telemetry, Prometheus metrics and this API's OpenAPI document.
+import type { Api } from '../../../shared/http/api.ts';
+import type { EdgeContext } from '../context.ts';
+
+export function registerStatusRoutes(api: Api, ctx: EdgeContext): void {
+  api.route('get', '/status', { summary: 'Detailed status of every component', tag: 'status' }, () => {
+    const cams = ctx.registry.list();
+    const runtime = ctx.media.cameras;
+    return {
+      version: ctx.version,
+      uptimeSeconds: ctx.telemetry.snapshot().uptimeSeconds,
+      media: { running: ctx.media.ready, pid: ctx.media.pid, restarts: ctx.media.restarts, backend: ctx.media.backend },
+      cameras: cams.map((c) => ({ id: c.id, name: c.name, ...c.health, ...(runtime[c.id] ?? {}) })),
+      camerasOnline: cams.filter((c) => runtime[c.id]?.status === 'online').length,
+      eventsToday: ctx.events.list({ fromMs: new Date().setHours(0, 0, 0, 0), limit: 500 }).events.length,
+      outboxLength: ctx.telemetry.snapshot().outboxLength,
+      link: ctx.linkState(),
+    };
+  });
+  api.route('get', '/telemetry', { summary: 'System and camera figures with an hour of history', tag: 'status' }, () =>
+    ctx.telemetry.snapshot(),
+  );
+  api.route(
+    'get',
+    '/metrics',
+    { summary: 'Prometheus metrics', tag: 'status', produces: 'text/plain' },
+    async ({ res }) => {
+      res.type(ctx.telemetry.registry.contentType).send(await ctx.telemetry.registry.metrics());
+    },
+  );
+
+  api.route('get', '/openapi.json', { summary: 'This document', tag: 'status' }, () => api.openapi(ctx.version));
+}
