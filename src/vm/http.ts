@@ -6,6 +6,8 @@ import { pipeline } from 'node:stream/promises';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { z } from 'zod';
 
+import { GuardianError, ValidationError } from '../shared/errors.ts';
+import { Api, finalErrorHandler, sendError } from '../shared/http/api.ts';
 import type { Logger } from '../shared/log.ts';
 import type { VmCache } from './cache/cache.ts';
 import { type LinkServer, RelayError } from './link-server.ts';
@@ -59,96 +61,127 @@ function tokenMatches(given: string, expected: string): boolean {
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
+/** Pairing failures as the API's error codes. */
+const PAIRING_CODES: Record<PairingError['code'], string> = {
+  NOT_FOUND: 'NOT_FOUND',
+  EXPIRED: 'EXPIRED',
+  USED: 'CONFLICT',
+  CONFLICT: 'CONFLICT',
+  BAD_PROOF: 'FORBIDDEN',
+  FULL: 'RESOURCE_EXHAUSTED',
+};
+
+/** Relay failures as the API's error codes. */
+const RELAY_CODES: Record<string, string> = {
+  NOT_FOUND: 'NOT_FOUND',
+  RANGE: 'RANGE_NOT_SATISFIABLE',
+  TIMEOUT: 'TIMEOUT',
+};
+
 export function createVmApp(ctx: VmHttpContext): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.use(express.json({ limit: '16kb' }));
 
-  const fail = (res: Response, status: number, code: string, message: string, extra: object = {}) =>
-    res.status(status).json({ error: { code, message, ...extra } });
-
-  const parse = <S extends z.ZodType>(schema: S, value: unknown, res: Response): z.infer<S> | undefined => {
-    const r = schema.safeParse(value);
-    if (r.success) return r.data;
-    fail(res, 400, 'INVALID', 'invalid request', {
-      issues: r.error.issues.map((i) => ({ field: i.path.join('.') || '(root)', message: i.message })),
-    });
-    return undefined;
-  };
-
-  // Edges register here before their tunnel exists; the body proves possession of the one-time code.
-  app.post('/api/pair', async (req, res) => {
-    const body = parse(pairBody, req.body, res);
-    if (!body) return;
-    try {
-      res.json(await ctx.pair(body));
-    } catch (err) {
-      if (!(err instanceof PairingError)) throw err;
-      const status = { NOT_FOUND: 404, EXPIRED: 410, USED: 409, CONFLICT: 409, BAD_PROOF: 403, FULL: 507 }[err.code];
-      fail(res, status, err.code, err.message);
-    }
-  });
-
   app.get('/healthz', (_req, res) => {
     res.json({ ok: true });
   });
 
-  // Everything else is the owner's.
-  app.use('/api', (req: Request, res: Response, next: NextFunction) => {
+  const requireToken = (req: Request, res: Response, next: NextFunction) => {
     const m = /^Bearer (.+)$/.exec(req.get('authorization') ?? '');
-    if (!m || !tokenMatches(m[1] as string, ctx.apiToken)) {
-      fail(res, 401, 'UNAUTHENTICATED', 'a valid API token is required (Authorization: Bearer <token>)');
-      return;
-    }
+    if (!m || !tokenMatches(m[1] as string, ctx.apiToken))
+      return sendError(
+        res,
+        new GuardianError('UNAUTHORIZED', 'a valid API token is required (Authorization: Bearer <token>)'),
+      );
     next();
+  };
+  const api = new Api(app, requireToken, {
+    title: "Guardian owner's server (VM) API",
+    securitySchemes: { token: { type: 'http', scheme: 'bearer' } },
+    security: [{ token: [] }],
   });
+  const param = (v: unknown) => {
+    const r = id.safeParse(v);
+    if (!r.success) throw new ValidationError([{ field: 'id', message: r.error.issues[0]?.message ?? 'invalid id' }]);
+    return r.data;
+  };
 
-  app.get('/api/health', (_req, res) => {
+  // Edges register here before their tunnel exists; the body proves possession of the one-time code.
+  api.route(
+    'post',
+    '/pair',
+    {
+      summary: 'An edge completes its pairing (proof of the one-time code)',
+      tag: 'pairing',
+      auth: false,
+      body: pairBody,
+    },
+    async ({ body }) => {
+      try {
+        return await ctx.pair(body);
+      } catch (err) {
+        if (!(err instanceof PairingError)) throw err;
+        throw new GuardianError(PAIRING_CODES[err.code] ?? 'INVALID_ARGUMENT', err.message);
+      }
+    },
+  );
+
+  api.route('get', '/health', { summary: 'Edges known, healthy and connected', tag: 'status' }, () => {
     const edges = ctx.cache.health(ctx.offlineAfterMs);
-    res.json({
+    return {
       version: ctx.version,
       edges: edges.length,
       healthy: edges.filter((e) => e.status === 'healthy').length,
       connected: ctx.link.connectedEdges().length,
-    });
+    };
   });
 
-  app.post('/api/pairings', (req, res) => {
-    const body = parse(z.strictObject({ name: z.string().max(64).optional() }), req.body ?? {}, res);
-    if (!body) return;
-    res.status(201).json(ctx.issuePairing(body.name));
-  });
+  api.route(
+    'post',
+    '/pairings',
+    {
+      summary: 'Issue a one-time pairing code for a new edge',
+      tag: 'pairing',
+      body: z.strictObject({ name: z.string().max(64).optional() }),
+    },
+    ({ res, body }) => {
+      res.status(201);
+      return ctx.issuePairing(body.name);
+    },
+  );
 
-  app.get('/api/edges', async (_req, res) => {
+  api.route('get', '/edges', { summary: 'Edges with health, cameras and tunnel figures', tag: 'edges' }, async () => {
     const connected = new Set(ctx.link.connectedEdges());
     const tunnel = await ctx.tunnelStats();
-    res.json({
+    return {
       edges: ctx.cache.edges(ctx.offlineAfterMs).map((e) => ({
         ...e,
         connected: connected.has(e.edgeId),
         tunnel: (e.publicKey && tunnel.get(e.publicKey)) || null,
       })),
-    });
+    };
   });
 
-  app.get('/api/edges/:id/telemetry', (req, res) => {
-    const edgeId = parse(id, req.params.id, res);
-    const since = parse(
-      z.coerce
-        .number()
-        .int()
-        .default(Date.now() - 3_600_000),
-      req.query.since,
-      res,
-    );
-    if (!edgeId || since === undefined) return;
-    res.json({ edgeId, samples: ctx.cache.telemetryHistory(edgeId, since) });
-  });
+  api.route(
+    'get',
+    '/edges/:id/telemetry',
+    {
+      summary: "An edge's telemetry since a time (default: the last hour)",
+      tag: 'edges',
+      query: z.strictObject({ since: z.coerce.number().int().optional() }),
+    },
+    ({ req, query }) => {
+      const edgeId = param(req.params.id);
+      return { edgeId, samples: ctx.cache.telemetryHistory(edgeId, query.since ?? Date.now() - 3_600_000) };
+    },
+  );
 
-  app.get('/api/events', (req, res) => {
-    const q = parse(eventQuery, req.query, res);
-    if (!q) return;
-    res.json({
+  api.route(
+    'get',
+    '/events',
+    { summary: 'Events of every edge, newest first, with filters', tag: 'events', query: eventQuery },
+    ({ query: q }) => ({
       events: ctx.cache.events({
         ...(q.edge ? { edgeId: q.edge } : {}),
         ...(q.camera ? { cameraId: q.camera } : {}),
@@ -157,65 +190,57 @@ export function createVmApp(ctx: VmHttpContext): express.Express {
         ...(q.to !== undefined ? { toMs: q.to } : {}),
         ...(q.limit ? { limit: q.limit } : {}),
       }),
-    });
-  });
+    }),
+  );
 
-  app.get('/api/events/:id', (req, res) => {
-    const eventId = parse(id, req.params.id, res);
-    if (!eventId) return;
-    const ev = ctx.cache.event(eventId);
-    if (!ev) return void fail(res, 404, 'NOT_FOUND', 'no such event');
-    res.json(ev);
-  });
+  const eventById = (raw: unknown) => {
+    const ev = ctx.cache.event(param(raw));
+    if (!ev) throw new GuardianError('NOT_FOUND', 'no such event');
+    return ev;
+  };
+  api.route('get', '/events/:id', { summary: 'One event', tag: 'events' }, ({ req }) => eventById(req.params.id));
 
   // The clip relay: the edge streams the clip (or the asked range) and the bytes go out as they arrive. The length
   // is announced up front, so a transfer cut short by the edge is a failed response, never a short "complete" file.
-  app.get('/api/events/:id/clip', async (req, res) => {
-    const eventId = parse(id, req.params.id, res);
-    if (!eventId) return;
-    const ev = ctx.cache.event(eventId);
-    if (!ev) return void fail(res, 404, 'NOT_FOUND', 'no such event');
-    const range = parseRange(req.get('range'));
-    let clip: Awaited<ReturnType<LinkServer['requestClip']>>;
-    try {
-      clip = await ctx.link.requestClip(ev.edgeId, eventId, range ?? { start: 0 });
-    } catch (err) {
-      if (!(err instanceof RelayError)) throw err;
-      if (err.code === 'NOT_FOUND') return void fail(res, 404, 'NOT_FOUND', err.message);
-      if (err.code === 'RANGE') {
-        res.set('Content-Range', `bytes */${err.totalSize ?? '*'}`);
-        return void fail(res, 416, 'RANGE', err.message);
+  api.route(
+    'get',
+    '/events/:id/clip',
+    { summary: 'The event clip, relayed from its edge (HTTP Range)', tag: 'events', produces: 'video/mp4' },
+    async ({ req, res }) => {
+      const ev = eventById(req.params.id);
+      const range = parseRange(req.get('range'));
+      let clip: Awaited<ReturnType<LinkServer['requestClip']>>;
+      try {
+        clip = await ctx.link.requestClip(ev.edgeId, ev.eventId, range ?? { start: 0 });
+      } catch (err) {
+        if (!(err instanceof RelayError)) throw err;
+        if (err.code === 'RANGE') res.set('Content-Range', `bytes */${err.totalSize ?? '*'}`);
+        throw new GuardianError(RELAY_CODES[err.code] ?? 'UNAVAILABLE', err.message);
       }
-      if (err.code === 'TIMEOUT') return void fail(res, 504, 'TIMEOUT', err.message);
-      return void fail(res, 503, 'EDGE_UNAVAILABLE', err.message);
-    }
-    const { header } = clip;
-    res.status(range ? 206 : 200);
-    res.set({
-      'Content-Type': header.contentType || 'video/mp4',
-      'Content-Length': String(header.end - header.start + 1),
-      'Accept-Ranges': 'bytes',
-      'Cache-Control': 'private, no-store',
-    });
-    if (range) res.set('Content-Range', `bytes ${header.start}-${header.end}/${header.totalSize}`);
-    res.on('close', () => {
-      if (!res.writableFinished) clip.cancel();
-    });
-    try {
-      await pipeline(clip.body, res);
-    } catch (err) {
-      ctx.log.warn({ event: eventId, error: (err as Error).message }, 'clip relay interrupted');
-      res.destroy(); // the client sees the connection drop before Content-Length: a failed download
-    }
-  });
+      const { header } = clip;
+      res.status(range ? 206 : 200);
+      res.set({
+        'Content-Type': header.contentType || 'video/mp4',
+        'Content-Length': String(header.end - header.start + 1),
+        'Accept-Ranges': 'bytes',
+        'Cache-Control': 'private, no-store',
+      });
+      if (range) res.set('Content-Range', `bytes ${header.start}-${header.end}/${header.totalSize}`);
+      res.on('close', () => {
+        if (!res.writableFinished) clip.cancel();
+      });
+      try {
+        await pipeline(clip.body, res);
+      } catch (err) {
+        ctx.log.warn({ event: ev.eventId, error: (err as Error).message }, 'clip relay interrupted');
+        res.destroy(); // the client sees the connection drop before Content-Length: a failed download
+      }
+    },
+  );
 
-  app.use((_req: Request, res: Response) => fail(res, 404, 'NOT_FOUND', 'no such route'));
-  app.use((err: Error & { status?: number; type?: string }, _req: Request, res: Response, _next: NextFunction) => {
-    if (err.type === 'entity.parse.failed') return void fail(res, 400, 'INVALID', 'the body is not valid JSON');
-    if (err.status === 413) return void fail(res, 413, 'TOO_LARGE', 'the body is too large');
-    ctx.log.error({ err }, 'VM API request failed');
-    if (!res.headersSent) fail(res, 500, 'INTERNAL', 'internal error');
-    else res.destroy();
-  });
+  api.route('get', '/openapi.json', { summary: 'This document', tag: 'status' }, () => api.openapi(ctx.version));
+
+  app.use((_req: Request, res: Response) => sendError(res, new GuardianError('NOT_FOUND', 'no such route')));
+  app.use(finalErrorHandler(ctx.log));
   return app;
 }

@@ -162,6 +162,16 @@ describe('edge ↔ VM link (loopback)', function () {
     assert.equal(badLimit.status, 400);
     assert.equal((await fetch(`${vm.url}/api/edges/a%20b/telemetry`, { headers: auth() })).status, 400);
     assert.equal((await fetch(`${vm.url}/api/nothing`, { headers: auth() })).status, 404);
+    // One error model: the VM says what the edge says.
+    const codeOf = async (r: Promise<Response>) => ((await (await r).json()) as { error: { code: string } }).error.code;
+    assert.equal(await codeOf(post('{}')), 'INVALID_ARGUMENT');
+    assert.equal(await codeOf(fetch(`${vm.url}/api/events`)), 'UNAUTHORIZED');
+    assert.equal(await codeOf(fetch(`${vm.url}/api/events/nope`, { headers: auth() })), 'NOT_FOUND');
+    // ...and documents its API from the same route schemas.
+    const doc = (await (await fetch(`${vm.url}/api/openapi.json`, { headers: auth() })).json()) as {
+      paths: Record<string, Record<string, unknown>>;
+    };
+    assert.ok(doc.paths['/api/events/{id}/clip']?.get && doc.paths['/api/pair']?.post && doc.paths['/api/edges']?.get);
   });
 
   it('an event reaches the VM cache with identical content, acknowledged once stored', async () => {
