@@ -8,11 +8,13 @@ import * as grpc from '@grpc/grpc-js';
 
 import type { Db } from '../shared/db.ts';
 import type { ClipChunk__Output } from '../shared/link/generated/guardian/edge/v1/ClipChunk.ts';
+import type { ClipHeader__Output } from '../shared/link/generated/guardian/edge/v1/ClipHeader.ts';
 import type { EdgeMessage__Output } from '../shared/link/generated/guardian/edge/v1/EdgeMessage.ts';
 import type { EventAck } from '../shared/link/generated/guardian/edge/v1/EventAck.ts';
 import type { VmRequest } from '../shared/link/generated/guardian/edge/v1/VmRequest.ts';
 import {
   type EdgeLinkHandlers,
+  type EventJson,
   fromWireEvent,
   hashMatches,
   linkPackage,
@@ -23,12 +25,8 @@ import type { Logger } from '../shared/log.ts';
 import type { VmCache } from './cache/cache.ts';
 import { edgeCredentialHash } from './pairing.ts';
 
-export interface ClipHeader {
-  totalSize: number;
-  start: number;
-  end: number;
-  contentType: string;
-}
+/** What the edge says of a clip before its bytes: total size, the range sent (end inclusive), content type. */
+export type ClipHeader = ClipHeader__Output;
 
 export class RelayError extends Error {
   constructor(
@@ -47,8 +45,12 @@ interface PendingClip {
   timer: NodeJS.Timeout;
   body?: PassThrough;
   header?: ClipHeader;
-  finish?: (err: grpc.ServiceError | null) => void;
+  /** Ends the edge's SendClip call: with a status to refuse or cut it, null when complete. */
+  finish?: (err: ClipStatus | null) => void;
 }
+
+/** How a SendClip call is ended early (sendUnaryData takes a partial status). */
+type ClipStatus = Partial<grpc.StatusObject>;
 
 const ulidPattern = /^[0-9A-HJKMNP-TV-Z]{26}$/;
 
@@ -141,7 +143,7 @@ export class LinkServer {
     this.pending.delete(requestId);
     clearTimeout(p.timer);
     this.controls.get(p.edgeId)?.write({ requestId, cancel: {} });
-    p.finish?.({ code: grpc.status.CANCELLED, details: why } as grpc.ServiceError);
+    p.finish?.({ code: grpc.status.CANCELLED, details: why });
   }
 
   /** The edge id behind a call, or the status to refuse it with. */
@@ -193,7 +195,7 @@ export class LinkServer {
 
       PushEvents: unary((edgeId, req) => {
         const acks: EventAck[] = [];
-        const valid: { deliveryId: number; event: ReturnType<typeof fromWireEvent> }[] = [];
+        const valid: { deliveryId: number; event: EventJson }[] = [];
         for (const env of req.events) {
           const e = env.event;
           if (!e || !ulidPattern.test(e.id) || !e.cameraId || !e.label || !e.startMs || !e.updatedMs)
@@ -287,7 +289,7 @@ export class LinkServer {
         let requestId = '';
         let bytes = 0;
         let done = false;
-        const finish = (err: grpc.ServiceError | null) => {
+        const finish = (err: ClipStatus | null) => {
           if (done) return;
           done = true;
           callback(err, err ? undefined : { bytes });
@@ -297,7 +299,7 @@ export class LinkServer {
             requestId = chunk.requestId;
             p = this.pending.get(requestId);
             if (!p || p.edgeId !== who) {
-              finish({ code: grpc.status.NOT_FOUND, details: 'no such clip request' } as grpc.ServiceError);
+              finish({ code: grpc.status.NOT_FOUND, details: 'no such clip request' });
               return;
             }
             p.finish = finish;
@@ -344,7 +346,7 @@ export class LinkServer {
           // The stream ended without an end marker: the edge went away mid-clip.
           if (p && !done) {
             broken();
-            finish({ code: grpc.status.ABORTED, details: 'clip ended early' } as grpc.ServiceError);
+            finish({ code: grpc.status.ABORTED, details: 'clip ended early' });
           }
         });
       },

@@ -15,6 +15,8 @@ import { EventStore, eventPayload } from '../../src/edge/events/store.ts';
 import { LinkClient } from '../../src/edge/link/client.ts';
 import { pairEdge, readLinkSettings } from '../../src/edge/link/pairing.ts';
 import { openDatabase } from '../../src/shared/db.ts';
+import type { EventAcks__Output } from '../../src/shared/link/generated/guardian/edge/v1/EventAcks.ts';
+import type { EventBatch } from '../../src/shared/link/generated/guardian/edge/v1/EventBatch.ts';
 import { decodePairingCode, encodePairingCode } from '../../src/shared/link/pairing-code.ts';
 import { createLinkClient, credentialMetadata, type EventJson, toWireEvent } from '../../src/shared/link/proto.ts';
 import { createLogger } from '../../src/shared/log.ts';
@@ -210,9 +212,9 @@ describe('edge ↔ VM link (loopback)', function () {
     const settings = readLinkSettings(join(dir.path, 'edge'));
     assert.ok(settings);
     const client = createLinkClient(settings.grpc);
-    const push = (md: grpc.Metadata, batch: object) =>
-      new Promise<{ acks: { status: string }[] }>((resolve, reject) =>
-        client.PushEvents(batch, md, (err, v) => (err ? reject(err) : resolve(v as { acks: { status: string }[] }))),
+    const push = (md: grpc.Metadata, batch: EventBatch) =>
+      new Promise<EventAcks__Output>((resolve, reject) =>
+        client.PushEvents(batch, md, (err, v) => (err || !v ? reject(err) : resolve(v))),
       );
     const base = Date.now() - 60_000;
     const records = [0, 1, 2].map((i) => ({
@@ -329,6 +331,29 @@ describe('edge ↔ VM link (loopback)', function () {
     } finally {
       await secure.stop();
     }
+  });
+
+  it('the link comes back when the VM restarts, and what was queued meanwhile is delivered', async () => {
+    const { reconnects, delivered } = link.state;
+    const grpcPort = Number(vm.grpcAddress.split(':').at(-1));
+    await vm.stop();
+    await until(() => !link.state.connected);
+    const ev = events.create(sampleEvent('porch', Date.now() - 100));
+    assert.ok(outbox.length() > 0, 'the event waits in the outbox');
+    vm = await startVm(
+      validateVmConfig({
+        dataDir: join(dir.path, 'vm'),
+        http: { port: 0 },
+        grpc: { port: grpcPort, requireTunnel: false },
+        wireguard: { enabled: false },
+      }),
+      { log },
+    );
+    await until(() => vm.cache.event(ev.id), 20_000);
+    await until(() => outbox.length() === 0);
+    assert.ok(link.state.connected);
+    assert.ok(link.state.reconnects > reconnects, 'counted as a reconnection');
+    assert.ok(link.state.delivered > delivered);
   });
 
   it('a transfer the edge abandons midway is a failed response, never a short complete file', async () => {

@@ -3,6 +3,7 @@
 import * as grpc from '@grpc/grpc-js';
 
 import { readLinkSettings } from '../../src/edge/link/pairing.ts';
+import type { EventAcks__Output } from '../../src/shared/link/generated/guardian/edge/v1/EventAcks.ts';
 import { createLinkClient, credentialMetadata, toWireEvent } from '../../src/shared/link/proto.ts';
 
 const [dataDir, idPrefix] = process.argv.slice(2) as [string, string];
@@ -37,12 +38,12 @@ const batch = {
 const rounds: string[][] = [];
 try {
   for (let r = 0; r < 3; r++) {
-    const acks = await new Promise<{ acks: { status: string }[] }>((resolve, reject) =>
+    const acks = await new Promise<EventAcks__Output>((resolve, reject) =>
       client.PushEvents(
         batch,
         credentialMetadata(settings.edgeId, settings.secret),
         { deadline: Date.now() + 10_000 },
-        (err, v) => (err ? reject(err) : resolve(v as { acks: { status: string }[] })),
+        (err, v) => (err || !v ? reject(err) : resolve(v)),
       ),
     );
     rounds.push(acks.acks.map((a) => a.status));

@@ -1,5 +1,9 @@
 // Empties the outbox through the link: every kind it holds goes to the handler registered for it (by the part of
 // the kind before the first dot: `event.start` → `event`), so no kind can block the others behind it.
+import type { EventAcks__Output } from '../../shared/link/generated/guardian/edge/v1/EventAcks.ts';
+import type { EventBatch } from '../../shared/link/generated/guardian/edge/v1/EventBatch.ts';
+import { type EventJson, toWireEvent } from '../../shared/link/proto.ts';
+import type { Logger } from '../../shared/log.ts';
 import type { Outbox, OutboxItem } from '../events/outbox.ts';
 
 /** Delivers a batch of items of one family; returns the ids the VM acknowledged. Throws when the link failed. */
@@ -15,7 +19,25 @@ export class LinkFailure extends Error {
 
 export const familyOf = (kind: string): string => kind.split('.', 1)[0] ?? kind;
 
+/**
+ * The handler of `event.*` items: one PushEvents call per batch; the VM acknowledges each event on its own (a rejected
+ * one is malformed, so retrying cannot help: it is dropped, and said so).
+ */
+export function eventDelivery(push: (batch: EventBatch) => Promise<EventAcks__Output>, log: Logger): DeliveryHandler {
+  return async (items) => {
+    const { acks } = await push({
+      events: items.map((i) => ({ deliveryId: i.id, kind: i.kind, event: toWireEvent(i.payload as EventJson) })),
+    });
+    for (const a of acks)
+      if (a.status === 'REJECTED')
+        log.warn({ event: a.eventId, error: a.error }, 'the VM rejected an event; dropping it');
+    return new Set(acks.map((a) => a.deliveryId));
+  };
+}
+
 export class OutboxDelivery {
+  /** Items the VM has acknowledged, all kinds. */
+  delivered = 0;
   private readonly handlers = new Map<string, DeliveryHandler>();
 
   constructor(
@@ -65,6 +87,7 @@ export class OutboxDelivery {
           else this.outbox.fail(i.id, 'not acknowledged');
         }
         progress += acked.size;
+        this.delivered += acked.size;
       }
       sent += progress;
       // Failed and unhandled items now wait for their backoff, so the next batch holds only what is still due.

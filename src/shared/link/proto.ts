@@ -28,6 +28,7 @@ let cached: ProtoGrpcType['guardian']['edge']['v1'] | undefined;
 export function linkPackage(): ProtoGrpcType['guardian']['edge']['v1'] {
   if (!cached) {
     const definition = protoLoader.loadSync('guardian/edge/v1/link.proto', loaderOptions);
+    // The one place the loaded package meets its generated type (proto-loader's documented pattern).
     cached = (grpc.loadPackageDefinition(definition) as unknown as ProtoGrpcType).guardian.edge.v1;
   }
   return cached;
@@ -39,12 +40,7 @@ export const clipChunkBytes = 256 * 1024;
 
 /** A client of the VM's link service (the edge side); the tunnel encrypts, so the channel itself is plain. */
 export function createLinkClient(target: string, options: grpc.ChannelOptions = {}): EdgeLinkClient {
-  const Client = linkPackage().EdgeLink as unknown as new (
-    target: string,
-    credentials: grpc.ChannelCredentials,
-    options: grpc.ChannelOptions,
-  ) => EdgeLinkClient;
-  return new Client(target, grpc.credentials.createInsecure(), {
+  return new (linkPackage().EdgeLink)(target, grpc.credentials.createInsecure(), {
     'grpc.max_receive_message_length': maxMessageBytes,
     'grpc.max_send_message_length': maxMessageBytes,
     ...options,
