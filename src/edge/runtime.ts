@@ -1,8 +1,8 @@
 // The edge appliance: database, cameras, media process, events and outbox, telemetry and the HTTP API, started
 // and stopped in order.
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 
 import YAML from 'yaml';
 
@@ -17,9 +17,12 @@ import type { UsbScanOptions } from './discovery/usb.ts';
 import { EventClips } from './events/clips.ts';
 import { EventGenerator, type FrameDetections } from './events/generator.ts';
 import { Outbox } from './events/outbox.ts';
+import { EventRetention } from './events/retention.ts';
+import { writeEventSnapshot } from './events/snapshots.ts';
 import { EventStore } from './events/store.ts';
 import { LinkClient } from './link/client.ts';
 import { pairEdge } from './link/pairing.ts';
+import { helloReport, telemetryReport } from './link/reports.ts';
 import { MediaProcess } from './media/process.ts';
 import { Telemetry } from './telemetry.ts';
 import { Auth } from './web/auth.ts';
@@ -72,39 +75,14 @@ export async function startEdge(config: Config, options: EdgeOptions): Promise<E
     {
       outbox,
       log: log.child({ component: 'link' }),
-      hello: () => ({
-        version,
-        cameras: registry.list().map((c) => ({
-          id: c.id,
-          name: c.name,
-          kind: c.kind,
-          status: media.cameras[c.id]?.status ?? 'unknown',
-        })),
-      }),
-      telemetry: () => {
-        const t = telemetry.snapshot();
-        return {
-          timeMs: Date.now(),
-          cpuPercent: t.now.cpuPercent,
-          memoryPercent: t.now.memoryPercent,
-          diskPercent: t.now.diskPercent,
-          outboxLength: t.outboxLength,
-          uptimeSeconds: t.uptimeSeconds,
-          cameras: Object.entries(t.cameras).map(([id, c]) => ({
-            id,
-            status: c.status,
-            fps: c.inputFps ?? 0,
-            lastError: c.lastError ?? '',
-          })),
-        };
-      },
+      hello: () => helloReport(version, registry, media),
+      telemetry: () => telemetryReport(telemetry),
       clipFile: (eventId) => ctx.eventClip(eventId),
     },
   );
   outbox.onEnqueue = () => link.kick();
   const clips = new EventClips(config.dataDir, events, media, () => ctx.config.recording, log);
   const latestFrames = new Map<string, FrameDetections>();
-  const abs = (rel: string) => join(config.dataDir, rel);
 
   const ctx: EdgeContext = {
     version,
@@ -155,28 +133,7 @@ export async function startEdge(config: Config, options: EdgeOptions): Promise<E
       requiredZones: (cameraId) => ctx.config.cameras[cameraId]?.requiredZones ?? [],
     },
     {
-      async snapshot(ev, frame, box) {
-        const [full, thumb] = await Promise.all([
-          media.request('snapshot', {
-            cameraId: frame.cameraId,
-            frameIndex: frame.frameIndex,
-            width: 0,
-            quality: 90,
-          }),
-          media.request('snapshot', {
-            cameraId: frame.cameraId,
-            frameIndex: frame.frameIndex,
-            width: 320,
-            quality: 80,
-          }),
-        ]);
-        const snapshot = join('snapshots', ev.cameraId, `${ev.id}.jpg`);
-        const thumbnail = join('snapshots', ev.cameraId, `${ev.id}-thumb.jpg`);
-        mkdirSync(dirname(abs(snapshot)), { recursive: true });
-        writeFileSync(abs(snapshot), Buffer.from(full));
-        writeFileSync(abs(thumbnail), Buffer.from(thumb));
-        return { snapshot, thumbnail, snapshotBox: box.map((v) => Math.round(v)) as typeof box };
-      },
+      snapshot: (ev, frame, box) => writeEventSnapshot(config.dataDir, media, ev, frame, box),
       ended(ev) {
         void media
           .request('claim', { cameraId: ev.cameraId, startMs: ev.startMs, endMs: ev.endMs ?? ev.startMs })
@@ -193,14 +150,8 @@ export async function startEdge(config: Config, options: EdgeOptions): Promise<E
   // Track ids restart with the media process: end what is open rather than mix objects up.
   media.on('exit', () => generator.finishAll());
 
-  // Event retention (the recordings follow their own retention in the media process).
-  const retention = setInterval(() => {
-    for (const ev of events.expired(Date.now() - ctx.config.events.retentionDays * 86_400_000)) {
-      for (const f of [ev.snapshot, ev.thumbnail, ev.clip]) if (f) rmSync(abs(f), { force: true });
-      events.remove(ev.id);
-    }
-  }, 60_000);
-  retention.unref();
+  const retention = new EventRetention(config.dataDir, events, () => ctx.config.events.retentionDays);
+  retention.start();
 
   const hotplug = new UsbHotplug(
     registry,
@@ -233,7 +184,7 @@ export async function startEdge(config: Config, options: EdgeOptions): Promise<E
     server,
     url: `http://${host}:${port}`,
     async stop() {
-      clearInterval(retention);
+      retention.stop();
       clips.stop();
       hotplug.stop();
       await new Promise((r) => server.close(r));
