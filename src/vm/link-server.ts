@@ -26,7 +26,7 @@ import type { VmCache } from './cache/cache.ts';
 import { edgeCredentialHash } from './pairing.ts';
 
 /** What the edge says of a clip before its bytes: total size, the range sent (end inclusive), content type. */
-export type ClipHeader = ClipHeader__Output;
+type ClipHeader = ClipHeader__Output;
 
 export class RelayError extends Error {
   constructor(
@@ -55,7 +55,7 @@ type ClipStatus = Partial<grpc.StatusObject>;
 const ulidPattern = /^[0-9A-HJKMNP-TV-Z]{26}$/;
 
 /** "10.77.0.2:41234", "[::ffff:10.77.0.2]:41234" → "10.77.0.2". */
-export function peerIp(peer: string): string {
+function peerIp(peer: string): string {
   const host = peer
     .replace(/^ipv[46]:/, '')
     .replace(/:\d+$/, '')

@@ -3,14 +3,13 @@
 // an item leaves the outbox only when the VM acknowledges it), heartbeats and telemetry (telemetry.ts), and the clips
 // the VM asks for on the control stream (clip-stream.ts). Nothing is lost while the link is down: the outbox is on disk.
 import type { HelloRequest } from '../../shared/link/generated/guardian/edge/v1/HelloRequest.ts';
-import type { TelemetryReport } from '../../shared/link/generated/guardian/edge/v1/TelemetryReport.ts';
 import type { Logger } from '../../shared/log.ts';
 import type { Outbox } from '../events/outbox.ts';
 import { ClipStreamer } from './clip-stream.ts';
 import { LinkConnection } from './connection.ts';
 import { type DeliveryHandler, eventDelivery, LinkFailure, OutboxDelivery } from './delivery.ts';
 import { edgeKeyPath, type LinkSettings, readLinkSettings } from './pairing.ts';
-import { LinkTelemetry } from './telemetry.ts';
+import { type EdgeReport, LinkTelemetry } from './telemetry.ts';
 import { EdgeTunnel } from './tunnel.ts';
 
 export interface LinkState {
@@ -42,7 +41,7 @@ export interface LinkDeps {
   outbox: Outbox;
   log: Logger;
   hello(): Omit<HelloRequest, 'edgeId'>;
-  telemetry(): Omit<TelemetryReport, 'linkLatencyMs' | 'handshakeAgeSeconds'>;
+  telemetry(): EdgeReport;
   /** The file of an event's clip (made from the recordings if needed); rejects with code NOT_FOUND if unknown. */
   clipFile(eventId: string): Promise<string>;
 }

@@ -17,7 +17,7 @@ export class LinkFailure extends Error {
   }
 }
 
-export const familyOf = (kind: string): string => kind.split('.', 1)[0] ?? kind;
+const familyOf = (kind: string): string => kind.split('.', 1)[0] ?? kind;
 
 /**
  * The handler of `event.*` items: one PushEvents call per batch; the VM acknowledges each event on its own (a rejected

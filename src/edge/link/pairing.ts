@@ -18,7 +18,7 @@ export interface LinkSettings {
   pairedAt: number;
 }
 
-export const linkSettingsPath = (dataDir: string) => join(dataDir, 'link.json');
+const linkSettingsPath = (dataDir: string) => join(dataDir, 'link.json');
 export const edgeKeyPath = (dataDir: string) => join(dataDir, 'wireguard.key');
 
 export function readLinkSettings(dataDir: string): LinkSettings | null {

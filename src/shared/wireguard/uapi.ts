@@ -37,11 +37,10 @@ export interface UapiPeerConfig {
 export interface UapiConfig {
   privateKey?: string;
   listenPort?: number;
-  replacePeers?: boolean;
   peers?: UapiPeerConfig[];
 }
 
-export const UAPI_TIMEOUT_MS = 3000;
+const UAPI_TIMEOUT_MS = 3000;
 
 export function uapiSocketPath(iface: string): string {
   return `/var/run/wireguard/${iface}.sock`;
@@ -159,7 +158,6 @@ export async function uapiSet(socketPath: string, cfg: UapiConfig): Promise<void
   const lines = ['set=1'];
   if (cfg.privateKey !== undefined) lines.push(`private_key=${keyToHex(cfg.privateKey, 'private key')}`);
   if (cfg.listenPort !== undefined) lines.push(`listen_port=${cfg.listenPort}`);
-  if (cfg.replacePeers) lines.push('replace_peers=true');
   for (const p of cfg.peers ?? []) {
     lines.push(`public_key=${keyToHex(p.publicKey, 'public key')}`);
     if (p.remove) {
