@@ -1,29 +1,40 @@
 // The media core as TypeScript sees it: probe a source, open it, read sampled frames, take snapshots.
+// Every argument is validated here (bindings/options.ts) before it reaches C++.
+import { GuardianError } from './errors.ts';
 import { loadAddon, type NativeSourceHandle } from './native.ts';
-import { classifySource, MediaError, type SourceOptions, validateSourceOptions } from './options.ts';
+import {
+  classifySource,
+  type SourceOptions,
+  validateClipOptions,
+  validateCropRegion,
+  validateDevicePath,
+  validateMotionOptions,
+  validateMotionPlane,
+  validateSnapshot,
+  validateSourceOptions,
+} from './options.ts';
 import type {
   ClipResult,
   CropTensor,
-  ErrorCode,
+  MotionOptions,
   MotionResult,
   NativeFrame,
   NativeMotionDetector,
-  NativeMotionOptions,
   NativeStats,
   NativeStreamInfo,
   V4l2DeviceInfo,
 } from './types.ts';
 
-export { classifySource, MediaError, type SourceOptions, type TensorOptions, tensorPresets } from './options.ts';
+export { ERROR_CODES, type ErrorCode, GuardianError, isErrorCode, MediaError } from './errors.ts';
+export { classifySource, type SourceOptions, type TensorOptions, tensorPresets } from './options.ts';
 export type {
-  ErrorCode,
   NativeFrame as Frame,
   NativeStats as SourceStats,
   NativeStreamInfo as StreamInfo,
   RecorderEvent,
   V4l2DeviceInfo,
 } from './types.ts';
-export type { ClipResult, CropTensor, MotionResult, NativeMotionOptions as MotionOptions };
+export type { ClipResult, CropTensor, MotionOptions, MotionResult };
 
 export interface OpenedStreamInfo extends NativeStreamInfo {
   /** Which decoder runs: vaapi or none (software). */
@@ -32,11 +43,15 @@ export interface OpenedStreamInfo extends NativeStreamInfo {
   hwaccelError: string | null;
 }
 
-// Native errors arrive as plain Errors with a code; rethrow as MediaError with the caller's stack.
-function wrap(err: unknown): MediaError {
-  if (err instanceof MediaError) return err;
+// Native errors arrive as GuardianErrors made on the JS thread after the fact (their stack says nothing); give them
+// the caller's stack. Anything else (a TypeError from the addon) becomes a GuardianError.
+function wrap(err: unknown): GuardianError {
+  if (err instanceof GuardianError) {
+    Error.captureStackTrace(err, wrap);
+    return err;
+  }
   const e = err as { code?: string; message?: string };
-  return new MediaError((e?.code as ErrorCode) ?? 'MEDIA_ERROR', e?.message ?? String(err));
+  return new GuardianError((e?.code as GuardianError['code']) ?? 'MEDIA_ERROR', e?.message ?? String(err));
 }
 
 export async function probe(
@@ -93,16 +108,7 @@ export class MediaSource implements AsyncIterable<NativeFrame> {
 
   /** JPEG of a recent sampled frame (default the newest); width 0 keeps full size. */
   async snapshot(options: { index?: number; width?: number; quality?: number } = {}): Promise<Buffer> {
-    const { index = -1, width = 0, quality = 85 } = options;
-    if (!Number.isInteger(index))
-      throw new MediaError('INVALID_ARGUMENT', `Expected integer for index but received ${index}`);
-    if (!Number.isInteger(width) || width < 0 || width > 8192)
-      throw new MediaError('INVALID_ARGUMENT', `Expected integer between 0 and 8192 for width but received ${width}`);
-    if (!Number.isInteger(quality) || quality < 1 || quality > 100)
-      throw new MediaError(
-        'INVALID_ARGUMENT',
-        `Expected integer between 1 and 100 for quality but received ${quality}`,
-      );
+    const { index, width, quality } = validateSnapshot(options);
     try {
       return await this.handle.snapshot(index, width, quality);
     } catch (err) {
@@ -115,14 +121,9 @@ export class MediaSource implements AsyncIterable<NativeFrame> {
     index: number,
     region: { x: number; y: number; width: number; height: number },
   ): Promise<CropTensor> {
-    const { x, y, width, height } = region;
-    if (![x, y, width, height].every((v) => Number.isInteger(v) && v >= 0) || width < 2 || height < 2)
-      throw new MediaError(
-        'INVALID_ARGUMENT',
-        `Expected a region of non-negative integers at least 2x2 but received ${JSON.stringify(region)}`,
-      );
+    const r = validateCropRegion(index, region);
     try {
-      return await this.handle.cropTensor(index, x, y, width, height);
+      return await this.handle.cropTensor(r.index, r.x, r.y, r.width, r.height);
     } catch (err) {
       throw wrap(err);
     }
@@ -154,13 +155,9 @@ export function openSource(source: string, options?: SourceOptions): Promise<Med
 
 /** V4L2 capabilities of a /dev/videoN node: driver, card, bus, capture formats and sizes. */
 export async function queryV4l2(path: string): Promise<V4l2DeviceInfo> {
-  if (!/^\/[\w./-]+$/.test(path) || path.split('/').includes('..'))
-    throw new MediaError(
-      'INVALID_ARGUMENT',
-      `Expected a device path such as /dev/video0 but received ${JSON.stringify(path)}`,
-    );
+  const device = validateDevicePath(path);
   try {
-    return await loadAddon().v4l2Query(path);
+    return await loadAddon().v4l2Query(device);
   } catch (err) {
     throw wrap(err);
   }
@@ -169,14 +166,16 @@ export async function queryV4l2(path: string): Promise<V4l2DeviceInfo> {
 /** Motion detection on grey planes (C++): running-average background, contrast stretch, regions, masks. */
 export class MotionDetector {
   private readonly native: NativeMotionDetector;
-  constructor(options: NativeMotionOptions = {}) {
-    this.native = new (loadAddon().MotionDetector)(options);
+  constructor(options: MotionOptions = {}) {
+    this.native = new (loadAddon().MotionDetector)(validateMotionOptions(options));
   }
   detect(plane: { data: Uint8Array; width: number; height: number }): MotionResult {
-    return this.native.detect(plane.data, plane.width, plane.height);
+    const p = validateMotionPlane(plane);
+    return this.native.detect(p.data, p.width, p.height);
   }
-  configure(options: NativeMotionOptions): void {
-    this.native.configure(options);
+  /** Replaces the options (fields left out take their defaults) and re-learns the scene. */
+  configure(options: MotionOptions): void {
+    this.native.configure(validateMotionOptions(options));
   }
 }
 
@@ -187,15 +186,9 @@ export async function exportClip(options: {
   end: number;
   output: string;
 }): Promise<ClipResult> {
-  const { inputs, start, end, output } = options;
-  if (!Array.isArray(inputs) || inputs.length === 0 || !inputs.every((p) => typeof p === 'string' && p.startsWith('/')))
-    throw new MediaError('INVALID_ARGUMENT', 'Expected a non-empty list of absolute segment paths for inputs');
-  if (!(Number.isFinite(start) && Number.isFinite(end) && start >= 0 && end > start))
-    throw new MediaError('INVALID_ARGUMENT', `Expected 0 <= start < end but received ${start}..${end}`);
-  if (typeof output !== 'string' || !output.startsWith('/'))
-    throw new MediaError('INVALID_ARGUMENT', 'Expected an absolute path for output');
+  const clip = validateClipOptions(options);
   try {
-    return await loadAddon().exportClip({ inputs, start, end, output });
+    return await loadAddon().exportClip(clip);
   } catch (err) {
     throw wrap(err);
   }

@@ -4,6 +4,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import { GuardianError } from './errors.ts';
 import type {
   ClipResult,
   CropTensor,
@@ -27,6 +28,8 @@ export interface NativeSourceHandle {
 }
 
 export interface NativeAddon {
+  /** Called once at load: the addon constructs every error it reports as an instance of this class. */
+  setErrorClass(cls: typeof GuardianError): void;
   NativeSource: new (options: NativeSourceOptions) => NativeSourceHandle;
   probe(options: ProbeOptions): Promise<NativeStreamInfo>;
   v4l2Query(path: string): Promise<V4l2DeviceInfo>;
@@ -56,16 +59,24 @@ export function loadAddon(): NativeAddon {
       tried.push(`${path} (missing)`);
       continue;
     }
+    let addon: NativeAddon;
     try {
-      cached = require(path) as NativeAddon;
-      return cached;
+      addon = require(path) as NativeAddon;
     } catch (err) {
       tried.push(`${path} (${(err as Error).message})`);
+      continue;
     }
+    if (typeof addon.setErrorClass !== 'function') {
+      tried.push(`${path} (built from an older native/)`);
+      continue;
+    }
+    // Native errors are then GuardianErrors too: `instanceof` and `code` hold across the boundary.
+    addon.setErrorClass(GuardianError);
+    cached = addon;
+    return cached;
   }
-  const error = new Error(
+  throw new GuardianError(
+    'ADDON_NOT_BUILT',
     `The guardian native addon is not built. Run \`npm run setup\` (it installs FFmpeg's development packages and builds native/).\nTried:\n  ${tried.join('\n  ')}`,
-  ) as Error & { code: string };
-  error.code = 'ADDON_NOT_BUILT';
-  throw error;
+  );
 }

@@ -1,19 +1,14 @@
-// Validates the one plain options object each native call takes, with messages that name the field.
-import { redactUrl } from '../src/shared/redact.ts';
-import type { ErrorCode, NativeSourceOptions, NativeTensorOptions, RecorderEvent } from './types.ts';
-
-export class MediaError extends Error {
-  readonly code: ErrorCode;
-  constructor(code: ErrorCode, message: string) {
-    super(message);
-    this.name = 'MediaError';
-    this.code = code;
-  }
-}
-
-function invalid(message: string): MediaError {
-  return new MediaError('INVALID_ARGUMENT', message);
-}
+// Validates every argument of every native call, with messages that name the field, and fills in every default:
+// the addon takes what comes out of here as complete and has no defaults of its own.
+import { invalidArgument as invalid } from './errors.ts';
+import { redactUrl } from './redact.ts';
+import type {
+  MotionOptions,
+  NativeMotionOptions,
+  NativeSourceOptions,
+  NativeTensorOptions,
+  RecorderEvent,
+} from './types.ts';
 
 export type SourceKind = 'file' | 'rtsp' | 'v4l2';
 
@@ -60,6 +55,12 @@ function oneOf<T extends string>(name: string, v: unknown, allowed: readonly T[]
   if (typeof v !== 'string' || !allowed.includes(v as T))
     throw invalid(`Expected one of ${allowed.join(', ')} for ${name} but received ${describe(v)}`);
   return v as T;
+}
+
+function bool(name: string, v: unknown, def: boolean): boolean {
+  if (v === undefined) return def;
+  if (typeof v !== 'boolean') throw invalid(`Expected true or false for ${name} but received ${describe(v)}`);
+  return v;
 }
 
 function triple(name: string, v: unknown, def: [number, number, number]): [number, number, number] {
@@ -150,6 +151,8 @@ export function validateSourceOptions(source: unknown, options: SourceOptions = 
   const live = kind !== 'file';
   const backpressure = oneOf('backpressure', options.backpressure, ['drop', 'wait'] as const, live ? 'drop' : 'wait');
   const v4l2 = options.v4l2 ?? {};
+  if (typeof v4l2 !== 'object' || v4l2 === null)
+    throw invalid(`Expected an object for v4l2 but received ${describe(v4l2)}`);
   for (const [k, v] of Object.entries(v4l2))
     if (v !== undefined && (typeof v !== 'string' || !/^[\w.:/-]{1,32}$/.test(v)))
       throw invalid(`Expected a short word for v4l2.${k} but received ${describe(v)}`);
@@ -175,7 +178,7 @@ export function validateSourceOptions(source: unknown, options: SourceOptions = 
   return {
     url,
     label,
-    decode: options.decode ?? true,
+    decode: bool('decode', options.decode, true),
     ...(record ? { record } : {}),
     ...(options.onRecord ? { onRecord: options.onRecord } : {}),
     transport: oneOf('transport', options.transport, ['tcp', 'udp'] as const, 'tcp'),
@@ -189,11 +192,155 @@ export function validateSourceOptions(source: unknown, options: SourceOptions = 
     ...(options.tensor !== undefined ? { tensor: validateTensor(options.tensor) } : {}),
     backpressure,
     queueSize: positiveInt('queueSize', options.queueSize, backpressure === 'drop' ? 1 : 4, 64),
-    realtime: options.realtime ?? false,
-    loop: options.loop ?? false,
+    realtime: bool('realtime', options.realtime, false),
+    loop: bool('loop', options.loop, false),
     snapshotFrames: nonNegativeInt('snapshotFrames', options.snapshotFrames, 4, 64),
     ...(v4l2.videoSize ? { videoSize: v4l2.videoSize } : {}),
     ...(v4l2.frameRate ? { frameRate: v4l2.frameRate } : {}),
     ...(v4l2.inputFormat ? { inputFormat: v4l2.inputFormat } : {}),
   };
+}
+
+/** The defaults of MotionOptions (Frigate-like: threshold 30 of 255, 0.05 % minimum area, 2 % learning rate). */
+export const motionDefaults: NativeMotionOptions = {
+  threshold: 30,
+  minArea: 0.0005,
+  alpha: 0.02,
+  recalibrateFraction: 0.6,
+  dilate: 2,
+  mask: [],
+};
+
+function numberIn(name: string, v: unknown, def: number, min: number, max: number, minExclusive = false): number {
+  if (v === undefined) return def;
+  if (typeof v !== 'number' || !Number.isFinite(v) || (minExclusive ? v <= min : v < min) || v > max)
+    throw invalid(
+      `Expected a number ${minExclusive ? 'above' : 'between'} ${min} ${minExclusive ? 'and at most' : 'and'} ${max} for ${name} but received ${describe(v)}`,
+    );
+  return v;
+}
+
+function integerIn(name: string, v: unknown, min: number, max: number): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max)
+    throw invalid(`Expected integer between ${min} and ${max} for ${name} but received ${describe(v)}`);
+  return v;
+}
+
+function polygons(name: string, v: unknown): [number, number][][] {
+  if (v === undefined) return [];
+  if (!Array.isArray(v)) throw invalid(`Expected an array of polygons for ${name} but received ${describe(v)}`);
+  return v.map((poly, i) => {
+    if (!Array.isArray(poly) || poly.length < 3)
+      throw invalid(`Expected a polygon of 3 or more [x, y] points for ${name}[${i}] but received ${describe(poly)}`);
+    return poly.map((p, j): [number, number] => {
+      const ok =
+        Array.isArray(p) &&
+        p.length === 2 &&
+        p.every((c) => typeof c === 'number' && Number.isFinite(c) && c >= 0 && c <= 1);
+      if (!ok)
+        throw invalid(
+          `Expected an [x, y] point in 0-1 frame coordinates for ${name}[${i}][${j}] but received ${Array.isArray(p) ? JSON.stringify(p) : describe(p)}`,
+        );
+      return [p[0], p[1]];
+    });
+  });
+}
+
+/** MotionDetector options: each field checked, every default filled in (unknown keys such as `enabled` ignored). */
+export function validateMotionOptions(options: MotionOptions = {}): NativeMotionOptions {
+  if (typeof options !== 'object' || options === null || Array.isArray(options))
+    throw invalid(`Expected an object for motion options but received ${describe(options)}`);
+  const d = motionDefaults;
+  return {
+    threshold: options.threshold === undefined ? d.threshold : integerIn('threshold', options.threshold, 1, 255),
+    minArea: numberIn('minArea', options.minArea, d.minArea, 0, 1),
+    alpha: numberIn('alpha', options.alpha, d.alpha, 0, 1, true),
+    recalibrateFraction: numberIn(
+      'recalibrateFraction',
+      options.recalibrateFraction,
+      d.recalibrateFraction,
+      0,
+      1,
+      true,
+    ),
+    dilate: options.dilate === undefined ? d.dilate : integerIn('dilate', options.dilate, 0, 16),
+    mask: polygons('mask', options.mask),
+  };
+}
+
+/** A grey plane for MotionDetector.detect: a Uint8Array of at least width x height bytes. */
+export function validateMotionPlane(plane: unknown): { data: Uint8Array; width: number; height: number } {
+  if (typeof plane !== 'object' || plane === null)
+    throw invalid(`Expected a { data, width, height } plane but received ${describe(plane)}`);
+  const { data, width, height } = plane as Record<string, unknown>;
+  if (!(data instanceof Uint8Array))
+    throw invalid(`Expected a Uint8Array for plane.data but received ${describe(data)}`);
+  integerIn('plane.width', width, 1, 4096);
+  integerIn('plane.height', height, 1, 4096);
+  const w = width as number;
+  const h = height as number;
+  if (data.length < w * h)
+    throw invalid(`plane.data holds ${data.length} bytes, fewer than plane.width x plane.height (${w}x${h})`);
+  return { data, width: w, height: h };
+}
+
+/** snapshot(): index of a recent sampled frame (negative: the newest), width 0-8192 (0: full size), quality 1-100. */
+export function validateSnapshot(options: { index?: number; width?: number; quality?: number }): {
+  index: number;
+  width: number;
+  quality: number;
+} {
+  if (typeof options !== 'object' || options === null)
+    throw invalid(`Expected an object for snapshot options but received ${describe(options)}`);
+  const { index = -1, width = 0, quality = 85 } = options;
+  if (!Number.isInteger(index)) throw invalid(`Expected integer for index but received ${describe(index)}`);
+  return { index, width: integerIn('width', width, 0, 8192), quality: integerIn('quality', quality, 1, 100) };
+}
+
+/** Largest crop coordinate accepted (the addon clamps the region to the frame). */
+export const MAX_CROP_COORDINATE = 65_535;
+
+/** cropTensor(): a sampled frame's index and a region of at least 2x2 pixels in frame coordinates. */
+export function validateCropRegion(
+  index: unknown,
+  region: unknown,
+): { index: number; x: number; y: number; width: number; height: number } {
+  const i = integerIn('index', index, 0, Number.MAX_SAFE_INTEGER);
+  if (typeof region !== 'object' || region === null)
+    throw invalid(`Expected an object { x, y, width, height } for region but received ${describe(region)}`);
+  const r = region as Record<string, unknown>;
+  return {
+    index: i,
+    x: integerIn('region.x', r.x, 0, MAX_CROP_COORDINATE),
+    y: integerIn('region.y', r.y, 0, MAX_CROP_COORDINATE),
+    width: integerIn('region.width', r.width, 2, MAX_CROP_COORDINATE),
+    height: integerIn('region.height', r.height, 2, MAX_CROP_COORDINATE),
+  };
+}
+
+/** exportClip(): absolute segment paths, 0 <= start < end seconds, an absolute output path. */
+export function validateClipOptions(options: unknown): {
+  inputs: string[];
+  start: number;
+  end: number;
+  output: string;
+} {
+  if (typeof options !== 'object' || options === null)
+    throw invalid(`Expected an object for clip options but received ${describe(options)}`);
+  const { inputs, start, end, output } = options as Record<string, unknown>;
+  if (!Array.isArray(inputs) || inputs.length === 0 || !inputs.every((p) => typeof p === 'string' && p.startsWith('/')))
+    throw invalid('Expected a non-empty list of absolute segment paths for inputs');
+  if (!(typeof start === 'number' && typeof end === 'number'))
+    throw invalid(`Expected numbers for start and end but received ${describe(start)}..${describe(end)}`);
+  if (!(Number.isFinite(start) && Number.isFinite(end) && start >= 0 && end > start))
+    throw invalid(`Expected 0 <= start < end but received ${start}..${end}`);
+  if (typeof output !== 'string' || !output.startsWith('/')) throw invalid('Expected an absolute path for output');
+  return { inputs: inputs as string[], start, end, output };
+}
+
+/** queryV4l2(): a device path such as /dev/video0. */
+export function validateDevicePath(path: unknown): string {
+  if (typeof path !== 'string' || !/^\/[\w./-]+$/.test(path) || path.split('/').includes('..'))
+    throw invalid(`Expected a device path such as /dev/video0 but received ${JSON.stringify(path)}`);
+  return path;
 }

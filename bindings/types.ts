@@ -1,22 +1,9 @@
-// Shapes that cross the native boundary. Validation happens in bindings/options.ts before anything reaches C++.
+// Shapes that cross the native boundary. Validation happens in bindings/options.ts before anything reaches C++:
+// the Native* option shapes are complete (every default filled in), because the addon has no defaults of its own.
 
-export type ErrorCode =
-  | 'NOT_FOUND'
-  | 'PERMISSION_DENIED'
-  | 'UNAUTHORIZED'
-  | 'CONNECTION_REFUSED'
-  | 'PROTOCOL_ERROR'
-  | 'TIMEOUT'
-  | 'UNSUPPORTED_CODEC'
-  | 'UNSUPPORTED_INPUT'
-  | 'CORRUPT_DATA'
-  | 'IO_ERROR'
-  | 'OUT_OF_MEMORY'
-  | 'CLOSED'
-  | 'INVALID_STATE'
-  | 'INVALID_ARGUMENT'
-  | 'NO_FRAME'
-  | 'MEDIA_ERROR';
+import type { ErrorCode } from './errors.ts';
+
+export type { ErrorCode } from './errors.ts';
 
 export interface NativeStreamInfo {
   codec: string;
@@ -36,9 +23,9 @@ export interface NativeStreamInfo {
 export interface ProbeOptions {
   url: string;
   label: string;
-  transport?: 'tcp' | 'udp';
-  connectTimeoutMs?: number;
-  readTimeoutMs?: number;
+  transport: 'tcp' | 'udp';
+  connectTimeoutMs: number;
+  readTimeoutMs: number;
 }
 
 export interface NativeTensorOptions {
@@ -80,7 +67,7 @@ export interface RecorderEvent {
   durationSeconds?: number;
   bytes?: number;
   frames?: number;
-  code?: string;
+  code?: ErrorCode;
   message?: string;
 }
 
@@ -154,15 +141,23 @@ export interface CropTensor {
   offsetY: number;
 }
 
-export interface NativeMotionOptions {
+export interface MotionOptions {
+  /** Grey-level difference (1-255) that counts as change; default 30. */
   threshold?: number;
+  /** Smallest region, as a fraction of the frame (0-1); default 0.0005. */
   minArea?: number;
+  /** Background learning rate per frame (0-1, above 0); default 0.02. */
   alpha?: number;
+  /** Changed fraction (0-1, above 0) above which the scene is re-learnt instead of reported; default 0.6. */
   recalibrateFraction?: number;
+  /** 3x3 dilation passes (0-16); default 2. */
   dilate?: number;
-  /** Polygons to ignore, points in 0-1 frame coordinates. */
+  /** Polygons to ignore, 3 or more [x, y] points each in 0-1 frame coordinates. */
   mask?: [number, number][][];
 }
+
+/** MotionOptions as the addon takes them: validated, every default filled in. */
+export type NativeMotionOptions = Required<MotionOptions>;
 
 export interface MotionResult {
   /** Regions with motion, [x1, y1, x2, y2] in 0-1 frame coordinates. */

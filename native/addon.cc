@@ -5,10 +5,13 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "clip_export.h"
 #include "input.h"
+#include "js_error.h"
 #include "motion.h"
-#include "recorder.h"
 #include "source.h"
+#include "source_js.h"
+#include "source_options.h"
 #include "v4l2.h"
 
 extern "C" {
@@ -53,58 +56,12 @@ class ProbeWorker : public Napi::AsyncWorker {
   StreamInfo info_;
 };
 
+// probe({ url, label, transport, connectTimeoutMs, readTimeoutMs }) -> Promise<stream info>
 Napi::Value Probe(const Napi::CallbackInfo& info) {
-  Napi::Object o = info[0].As<Napi::Object>();
-  InputOptions opts;
-  opts.url = o.Get("url").As<Napi::String>().Utf8Value();
-  if (o.Get("label").IsString()) opts.label = o.Get("label").As<Napi::String>().Utf8Value();
-  if (o.Get("transport").IsString()) opts.transport = o.Get("transport").As<Napi::String>().Utf8Value();
-  if (o.Get("connectTimeoutMs").IsNumber())
-    opts.connectTimeoutMs = o.Get("connectTimeoutMs").As<Napi::Number>().Int64Value();
-  if (o.Get("readTimeoutMs").IsNumber()) opts.readTimeoutMs = o.Get("readTimeoutMs").As<Napi::Number>().Int64Value();
+  InputOptions opts = ParseInputOptions(info[0], "probe options");
   auto* worker = new ProbeWorker(info.Env(), std::move(opts));
   Napi::Promise p = worker->Promise();
   worker->Queue();
-  return p;
-}
-
-class ClipWorker : public Napi::AsyncWorker {
- public:
-  ClipWorker(Napi::Env env, std::vector<std::string> inputs, double start, double end, std::string output)
-      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), inputs_(std::move(inputs)),
-        start_(start), end_(end), output_(std::move(output)) {}
-  Napi::Promise Promise() { return deferred_.Promise(); }
-  void Execute() override { error_ = ExportClip(inputs_, start_, end_, output_, &result_); }
-  void OnOK() override {
-    Napi::Env env = Env();
-    if (!error_.empty()) return deferred_.Reject(JsError(env, MakeError("CLIP_FAILED", error_)).Value());
-    Napi::Object o = Napi::Object::New(env);
-    o.Set("durationSeconds", result_.durationSeconds);
-    o.Set("startSeconds", result_.startSeconds);
-    o.Set("bytes", static_cast<double>(result_.bytes));
-    o.Set("frames", static_cast<double>(result_.frames));
-    o.Set("startsOnKeyframe", result_.startsOnKeyframe);
-    deferred_.Resolve(o);
-  }
-
- private:
-  Napi::Promise::Deferred deferred_;
-  std::vector<std::string> inputs_;
-  double start_, end_;
-  std::string output_, error_;
-  ClipResult result_;
-};
-
-// exportClip({ inputs: string[], start, end, output }) -> Promise<{ durationSeconds, startSeconds, bytes, ... }>
-Napi::Value ExportClipJs(const Napi::CallbackInfo& info) {
-  Napi::Object o = info[0].As<Napi::Object>();
-  Napi::Array arr = o.Get("inputs").As<Napi::Array>();
-  std::vector<std::string> inputs;
-  for (uint32_t i = 0; i < arr.Length(); i++) inputs.push_back(arr.Get(i).As<Napi::String>().Utf8Value());
-  auto* w = new ClipWorker(info.Env(), std::move(inputs), o.Get("start").As<Napi::Number>().DoubleValue(),
-                           o.Get("end").As<Napi::Number>().DoubleValue(), o.Get("output").As<Napi::String>().Utf8Value());
-  Napi::Promise p = w->Promise();
-  w->Queue();
   return p;
 }
 
@@ -119,6 +76,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   avformat_network_init();
   env.AddCleanupHook([] { Source::StopAll(); });
 
+  // bindings/native.ts hands over its GuardianError class once, right after loading: every error made here is one.
+  exports.Set("setErrorClass", Napi::Function::New(env, SetErrorClass));
   exports.Set("NativeSource", Source::Init(env));
   exports.Set("probe", Napi::Function::New(env, Probe));
   exports.Set("v4l2Query", Napi::Function::New(env, V4l2Query));

@@ -12,12 +12,13 @@ extern "C" {
 
 namespace guardian {
 
+// Set from bindings/ (tensor options and presets live in bindings/options.ts); the initial values mean "no tensor".
 struct TensorSpec {
   int size = 0;                     // square side S; 0 = no tensor
-  bool letterbox = true;            // false = stretch to S x S
-  int pad = 114;                    // letterbox fill value (0-255, before normalisation)
-  bool bgr = true;                  // channel order
-  bool float32 = true;              // float32 NCHW; otherwise uint8 NHWC
+  bool letterbox = false;           // false = stretch to S x S
+  int pad = 0;                      // letterbox fill value (0-255, before normalisation)
+  bool bgr = false;                 // channel order: BGR or RGB
+  bool float32 = false;             // float32 NCHW; otherwise uint8 NHWC
   float mean[3] = {0, 0, 0};        // per output channel, applied to float32 only
   float std[3] = {1, 1, 1};
 };

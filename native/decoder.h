@@ -11,10 +11,10 @@ extern "C" {
 
 namespace guardian {
 
-struct DecoderOptions {
-  std::string hwaccel = "auto";  // auto | vaapi | none
-  std::string vaapiDevice;       // empty = first /dev/dri/renderD*
-  int threads = 0;               // 0 = FFmpeg decides
+struct DecoderOptions {  // set from bindings/, which owns the defaults
+  std::string hwaccel;      // auto | vaapi | none
+  std::string vaapiDevice;  // empty = first /dev/dri/renderD*
+  int threads = 0;          // 0 = FFmpeg decides
 };
 
 class Decoder {

@@ -12,12 +12,13 @@ extern "C" {
 
 namespace guardian {
 
+// Every field comes from bindings/ (which owns the defaults); see source_options.h.
 struct InputOptions {
   std::string url;
-  std::string label;              // redacted name used in messages
-  std::string transport = "tcp";  // rtsp: tcp | udp
-  int64_t connectTimeoutMs = 10000;
-  int64_t readTimeoutMs = 10000;
+  std::string label;      // redacted name used in messages
+  std::string transport;  // rtsp: tcp | udp
+  int64_t connectTimeoutMs = 0;
+  int64_t readTimeoutMs = 0;
   // V4L2 only (empty = device default).
   std::string videoSize;
   std::string frameRate;

@@ -4,6 +4,9 @@
 #include <cmath>
 #include <cstdlib>
 
+#include "js_error.h"
+#include "js_fields.h"
+
 namespace guardian {
 
 namespace {
@@ -17,32 +20,34 @@ bool InsidePolygon(const std::vector<double>& poly, double x, double y) {
   return inside;
 }
 
-MotionOptions ParseOptions(const Napi::Object& o, MotionOptions base) {
-  auto num = [&](const char* k, double def) {
-    Napi::Value v = o.Get(k);
-    return v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : def;
+// Every field is required: bindings/index.ts validates the options and fills in the defaults.
+MotionOptions ParseOptions(const Napi::Value& value) {
+  Fields f(value, "MotionDetector options");
+  MotionOptions o;
+  o.threshold = static_cast<int>(f.Number("threshold"));
+  o.minArea = f.Number("minArea");
+  o.alpha = f.Number("alpha");
+  o.recalibrateFraction = f.Number("recalibrateFraction");
+  o.dilate = static_cast<int>(f.Number("dilate"));
+  Napi::Array polys = f.Array("mask");
+  auto isPoint = [](const Napi::Value& p) {
+    return p.IsArray() && p.As<Napi::Array>().Length() == 2 && p.As<Napi::Array>().Get(0u).IsNumber() &&
+           p.As<Napi::Array>().Get(1u).IsNumber();
   };
-  base.threshold = static_cast<int>(num("threshold", base.threshold));
-  base.minArea = num("minArea", base.minArea);
-  base.alpha = num("alpha", base.alpha);
-  base.recalibrateFraction = num("recalibrateFraction", base.recalibrateFraction);
-  base.dilate = static_cast<int>(num("dilate", base.dilate));
-  Napi::Value mask = o.Get("mask");
-  if (mask.IsArray()) {
-    base.mask.clear();
-    Napi::Array polys = mask.As<Napi::Array>();
-    for (uint32_t i = 0; i < polys.Length(); i++) {
-      Napi::Array pts = polys.Get(i).As<Napi::Array>();
-      std::vector<double> poly;
-      for (uint32_t j = 0; j < pts.Length(); j++) {
-        Napi::Array p = pts.Get(j).As<Napi::Array>();
-        poly.push_back(p.Get(0u).As<Napi::Number>().DoubleValue());
-        poly.push_back(p.Get(1u).As<Napi::Number>().DoubleValue());
-      }
-      if (poly.size() >= 6) base.mask.push_back(std::move(poly));
+  for (uint32_t i = 0; i < polys.Length(); i++) {
+    Napi::Value pv = polys.Get(i);
+    if (!pv.IsArray()) f.Fail("mask", "an array of polygons of [x, y] points");
+    Napi::Array pts = pv.As<Napi::Array>();
+    std::vector<double> poly;
+    for (uint32_t j = 0; j < pts.Length(); j++) {
+      Napi::Value p = pts.Get(j);
+      if (!isPoint(p)) f.Fail("mask", "an array of polygons of [x, y] points");
+      poly.push_back(p.As<Napi::Array>().Get(0u).As<Napi::Number>().DoubleValue());
+      poly.push_back(p.As<Napi::Array>().Get(1u).As<Napi::Number>().DoubleValue());
     }
+    if (poly.size() >= 6) o.mask.push_back(std::move(poly));
   }
-  return base;
+  return o;
 }
 }  // namespace
 
@@ -217,25 +222,25 @@ Napi::Function MotionDetector::Init(Napi::Env env) {
 }
 
 MotionDetector::MotionDetector(const Napi::CallbackInfo& info) : Napi::ObjectWrap<MotionDetector>(info) {
-  if (info[0].IsObject()) core_.SetOptions(ParseOptions(info[0].As<Napi::Object>(), MotionOptions{}));
+  core_.SetOptions(ParseOptions(info[0]));
 }
 
 Napi::Value MotionDetector::Configure(const Napi::CallbackInfo& info) {
-  core_.SetOptions(ParseOptions(info[0].As<Napi::Object>(), MotionOptions{}));
+  core_.SetOptions(ParseOptions(info[0]));
   return info.Env().Undefined();
 }
 
 // detect(plane: Uint8Array, width, height) -> { boxes: [x1, y1, x2, y2][] (0-1), fraction, calibrating }
 Napi::Value MotionDetector::Detect(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
+  // Checked again here (bindings/ checks first): a plane shorter than width x height would be read past its end.
+  if (!info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array)
+    throw JsError(env, {"INVALID_ARGUMENT", "motion plane: expected a Uint8Array"});
   Napi::Uint8Array plane = info[0].As<Napi::Uint8Array>();
-  int w = info[1].As<Napi::Number>().Int32Value();
-  int h = info[2].As<Napi::Number>().Int32Value();
-  if (w <= 0 || h <= 0 || plane.ElementLength() < static_cast<size_t>(w) * h) {
-    Napi::Error e = Napi::Error::New(env, "motion plane is smaller than width x height");
-    e.Set("code", Napi::String::New(env, "INVALID_ARGUMENT"));
-    throw e;
-  }
+  const int w = static_cast<int>(NumberArg(info, 1, "width"));
+  const int h = static_cast<int>(NumberArg(info, 2, "height"));
+  if (w <= 0 || h <= 0 || plane.ElementLength() < static_cast<size_t>(w) * h)
+    throw JsError(env, {"INVALID_ARGUMENT", "motion plane is smaller than width x height"});
   double fraction = 0;
   bool calibrating = false;
   std::vector<MotionBox> boxes = core_.Detect(plane.Data(), w, h, &fraction, &calibrating);

@@ -9,12 +9,13 @@
 
 namespace guardian {
 
+// Set from bindings/, which validates the options and owns their defaults (bindings/options.ts).
 struct MotionOptions {
-  int threshold = 30;                // grey levels of difference that count as change
-  double minArea = 0.0005;           // smallest region, as a fraction of the frame
-  double alpha = 0.02;               // background learning rate per frame
-  double recalibrateFraction = 0.6;  // changed fraction above which the scene is re-learnt
-  int dilate = 2;                    // 3x3 dilation passes
+  int threshold = 0;                 // grey levels of difference that count as change
+  double minArea = 0;                // smallest region, as a fraction of the frame
+  double alpha = 0;                  // background learning rate per frame
+  double recalibrateFraction = 0;    // changed fraction above which the scene is re-learnt
+  int dilate = 0;                    // 3x3 dilation passes
   std::vector<std::vector<double>> mask;  // polygons (x0,y0,x1,y1,... in 0-1 frame coordinates) to ignore
 };
 

@@ -13,10 +13,10 @@ extern "C" {
 
 namespace guardian {
 
-struct RecorderOptions {
-  std::string dir;       // camera root: <dir>/<YYYY-MM-DD>/<HH>/<camera>-<YYYYMMDD>-<HHMMSS>.mp4 (UTC)
-  std::string camera;    // used in file names
-  double segmentSeconds = 10;
+struct RecorderOptions {  // set from bindings/, which owns the defaults
+  std::string dir;     // camera root: <dir>/<YYYY-MM-DD>/<HH>/<camera>-<YYYYMMDD>-<HHMMSS>.mp4 (UTC)
+  std::string camera;  // used in file names
+  double segmentSeconds = 0;
 };
 
 struct RecorderEvent {
@@ -55,15 +55,5 @@ class SegmentRecorder {
   bool paused_ = false;
   double lastRetryMs_ = 0;
 };
-
-// Concatenates [start, end] seconds of a list of segment files into one MP4 by stream copy, starting at the
-// keyframe at or before `start`. Returns an empty string on success, else the error.
-struct ClipResult {
-  double durationSeconds = 0, startSeconds = 0;
-  int64_t bytes = 0, frames = 0;
-  bool startsOnKeyframe = false;
-};
-std::string ExportClip(const std::vector<std::string>& inputs, double start, double end, const std::string& output,
-                       ClipResult* result);
 
 }  // namespace guardian

@@ -1,4 +1,12 @@
 // A media source as a JS object: demux + decode on a native thread, sampled frames handed to JS.
+//
+// The class is implemented by concern, one file each:
+//   source.cc          lifecycle on the JS thread: construction, open(), read(), close(), settling promises
+//   source_options.cc  the options object bindings/ passes (every field required; no defaults here)
+//   source_decode.cc   the decode thread: demux, recording, decoding, pacing, sampling
+//   source_convert.cc  the conversion thread: tensors and motion planes into pooled buffers
+//   source_workers.cc  snapshot() and cropTensor(): work on recent frames on the libuv pool
+//   source_js.cc       JS objects: frames, stream info, stats, recorder events
 #pragma once
 #include <napi.h>
 
@@ -16,24 +24,12 @@
 #include "decoder.h"
 #include "input.h"
 #include "recorder.h"
+#include "source_options.h"
 
 namespace guardian {
 
-struct SourceOptions {
-  InputOptions input;
-  DecoderOptions decoder;
-  double sampleFps = 0;   // <= 0: every decoded frame is sampled
-  int motionWidth = 0;    // 0: no motion plane
-  TensorSpec tensor;      // size 0: no tensor
-  bool dropWhenBusy = true;  // keep only the newest sampled frame when JS is behind
-  size_t queueSize = 1;
-  bool realtime = false;  // pace a file at its own frame rate
-  bool loop = false;      // restart a file at its end, with continuous timestamps
-  size_t snapshotFrames = 4;
-  bool decode = true;        // false: record only (a main stream whose sub stream is analysed)
-  bool record = false;
-  RecorderOptions recorder;
-};
+// Extra bytes at the end of every pooled buffer: swscale may write a little past the end of a row.
+constexpr size_t kSlack = 64;
 
 // One sampled frame: buffers come from the pool and are handed to JS, whose finalizer gives them back.
 struct Sample {
@@ -69,15 +65,6 @@ class Source : public Napi::ObjectWrap<Source> {
  private:
   enum class Phase { Idle, Opening, Running, Ended };
 
-  Napi::Value Open(const Napi::CallbackInfo& info);
-  Napi::Value Read(const Napi::CallbackInfo& info);
-  Napi::Value Snapshot(const Napi::CallbackInfo& info);
-  Napi::Value CropTensor(const Napi::CallbackInfo& info);
-  Napi::Value Stats(const Napi::CallbackInfo& info);
-  Napi::Value Close(const Napi::CallbackInfo& info);
-
-  void Run();
-  void Loop(Input& input, Decoder& decoder, SegmentRecorder* recorder);
   // A sampled frame between the decode thread and the conversion thread.
   struct Pending {
     int64_t index = 0;
@@ -85,13 +72,27 @@ class Source : public Napi::ObjectWrap<Source> {
     bool keyframe = false;
     AVFrame* frame = nullptr;
   };
-  void HandleFrame(Decoder& decoder, const AVFrame* frame, const AVStream* stream);
-  void ConvertLoop();
-  void Convert(Pending& p);
-  void Pace(double t);
-  void Notify();
+
+  // source.cc (JS thread)
+  Napi::Value Open(const Napi::CallbackInfo& info);
+  Napi::Value Read(const Napi::CallbackInfo& info);
+  Napi::Value Close(const Napi::CallbackInfo& info);
+  void Notify();  // any thread: wake the JS thread to Settle
   void Settle(Napi::Env env);
   void StopThread();
+  // source_decode.cc (decode thread)
+  void Run();
+  void Loop(Input& input, Decoder& decoder, SegmentRecorder* recorder);
+  void HandleFrame(Decoder& decoder, const AVFrame* frame, const AVStream* stream);
+  void Pace(double t);
+  // source_convert.cc (conversion thread)
+  void ConvertLoop();
+  void Convert(Pending& p);
+  // source_workers.cc (JS thread; the work runs on the libuv pool)
+  Napi::Value Snapshot(const Napi::CallbackInfo& info);
+  Napi::Value CropTensor(const Napi::CallbackInfo& info);
+  // source_js.cc (JS thread)
+  Napi::Value Stats(const Napi::CallbackInfo& info);
   Napi::Object InfoObject(Napi::Env env);
   Napi::Object FrameObject(Napi::Env env, std::unique_ptr<Sample> s);
 
@@ -130,8 +131,5 @@ class Source : public Napi::ObjectWrap<Source> {
   std::unique_ptr<Napi::Promise::Deferred> openDeferred_, readDeferred_;
   std::vector<Napi::Promise::Deferred> closeDeferreds_;
 };
-
-Napi::Error JsError(Napi::Env env, const MediaError& e);
-Napi::Object StreamInfoObject(Napi::Env env, const StreamInfo& info);
 
 }  // namespace guardian

@@ -4,7 +4,8 @@
 #include <vector>
 
 #include "errors.h"
-#include "source.h"
+#include "js_error.h"
+#include "js_fields.h"
 
 #ifdef __linux__
 #include <fcntl.h>
@@ -133,7 +134,7 @@ class QueryWorker : public Napi::AsyncWorker {
 }  // namespace
 
 Napi::Value V4l2Query(const Napi::CallbackInfo& info) {
-  auto* worker = new QueryWorker(info.Env(), info[0].As<Napi::String>().Utf8Value());
+  auto* worker = new QueryWorker(info.Env(), StringArg(info, 0, "path"));
   Napi::Promise p = worker->Promise();
   worker->Queue();
   return p;

@@ -1,16 +1,13 @@
 // Errors that carry a stable code and, for bad input, every problem found at once with the field it concerns.
+// GuardianError and the one list of codes live in bindings/errors.ts, so that the native addon's errors are
+// GuardianErrors too; the app's own kinds extend it here.
+import { GuardianError } from '../../bindings/errors.ts';
+
+export { ERROR_CODES, type ErrorCode, GuardianError, isErrorCode } from '../../bindings/errors.ts';
+
 export interface FieldIssue {
   field: string;
   message: string;
-}
-
-export class GuardianError extends Error {
-  readonly code: string;
-  constructor(code: string, message: string) {
-    super(message);
-    this.name = 'GuardianError';
-    this.code = code;
-  }
 }
 
 export class ValidationError extends GuardianError {
