@@ -35,7 +35,7 @@ export async function benchEdge(progress: (m: string) => void) {
       detectFps: 5,
     });
     await new Promise<void>((r) => (edge.ctx.media.ready ? r() : edge.ctx.media.once('ready', () => r())));
-    await edge.ctx.media.request('reloadCamera', { cameraId: 'bench' });
+    await edge.ctx.reloadCamera('bench');
     for (let s = 40; s > 0; s -= 5) {
       progress(`edge: detection-to-event latency, ${s} s left`);
       await new Promise((r) => setTimeout(r, 5000));

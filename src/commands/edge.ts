@@ -104,7 +104,7 @@ export function registerEdgeCommands(program: Command): void {
             detectFps: 5,
           });
           await new Promise<void>((r) => edge.ctx.media.once('ready', () => r()));
-          await edge.ctx.media.request('reloadCamera', { cameraId: 'demo-street' });
+          await edge.ctx.reloadCamera('demo-street');
         }
         console.log(`Guardian demo is running at ${edge.url}/`);
         if (opts.firstRun && !edge.ctx.auth.hasAdmin()) console.log('  open it to choose the admin password');

@@ -5,12 +5,12 @@ import type { Server } from 'node:http';
 import { join } from 'node:path';
 
 import YAML from 'yaml';
-
+import type { RecorderEvent } from '../../bindings/index.ts';
 import type { Config } from '../shared/config.ts';
 import { openDatabase } from '../shared/db.ts';
 import type { Logger } from '../shared/log.ts';
 import { projectRoot } from '../shared/paths.ts';
-import { CameraRegistry } from './cameras/registry.ts';
+import { type CameraHealth, CameraRegistry } from './cameras/registry.ts';
 import { DatasetStore } from './datasets/store.ts';
 import { UsbHotplug } from './discovery/hotplug.ts';
 import type { UsbScanOptions } from './discovery/usb.ts';
@@ -24,6 +24,7 @@ import { LinkClient } from './link/client.ts';
 import { pairEdge } from './link/pairing.ts';
 import { helloReport, telemetryReport } from './link/reports.ts';
 import { MediaProcess } from './media/process.ts';
+import { RecordingService, recordingConfig } from './recording/service.ts';
 import { Telemetry } from './telemetry.ts';
 import { Auth } from './web/auth.ts';
 import { createEdgeServer, type EdgeContext } from './web/server.ts';
@@ -57,12 +58,17 @@ export async function startEdge(config: Config, options: EdgeOptions): Promise<E
   const media = new MediaProcess(
     {
       config,
-      dbPath: join(config.dataDir, 'guardian.db'),
       heartbeatTimeoutMs: 10_000,
       backoff: { initialMs: 500, maxMs: 30_000 },
     },
     log.child({ component: 'media-supervisor' }),
   );
+  // The main process is the database's only writer: the media process reports segments and health, and does the
+  // native work (clip cutting, measuring files) the recording index asks of it.
+  const recording = new RecordingService(db, recordingConfig(config.dataDir, config.recording), log, {
+    exportClip: (o) => media.request('exportClip', o, 30_000),
+    measure: async (path) => (await media.request('measure', { path }, 60_000)) ?? undefined,
+  });
   const telemetry = new Telemetry(config.dataDir, media, outbox);
   const link = new LinkClient(
     {
@@ -81,7 +87,7 @@ export async function startEdge(config: Config, options: EdgeOptions): Promise<E
     },
   );
   outbox.onEnqueue = () => link.kick();
-  const clips = new EventClips(config.dataDir, events, media, () => ctx.config.recording, log);
+  const clips = new EventClips(config.dataDir, events, recording, () => ctx.config.recording, log);
   const latestFrames = new Map<string, FrameDetections>();
 
   const ctx: EdgeContext = {
@@ -109,11 +115,29 @@ export async function startEdge(config: Config, options: EdgeOptions): Promise<E
       }
       // A media process that is (re)starting reads the new configuration when it starts.
       if (!media.ready) return { live: [], restartedCameras: [], pending: 'applied when the media process starts' };
+      // Recording settings apply to the index here at once (retention, disk watermark, clips, record modes).
+      Object.assign(recording.config, recordingConfig(next.dataDir, next.recording));
+      for (const [id, cam] of Object.entries(next.cameras)) recording.setMode(id, cam.recordMode);
+      void recording.enforce();
       const report = await media.request('configure', { config: next }, 60_000);
+      const changed = (k: keyof Config['recording']) =>
+        JSON.stringify(prev.recording[k]) !== JSON.stringify(next.recording[k]);
+      report.live.push(
+        ...(Object.keys(next.recording) as (keyof Config['recording'])[])
+          .filter((k) => k !== 'segmentSeconds' && changed(k))
+          .map((k) => `recording.${k}`),
+      );
       media.backend = report.backend;
       return report;
     },
     eventClip: (eventId) => clips.file(eventId),
+    async reloadCamera(cameraId) {
+      // A media process that is not running gets every camera when it starts.
+      if (!media.ready) return;
+      await media
+        .request('reloadCamera', { cameraId, camera: registry.entry(cameraId) ?? null })
+        .catch((err) => log.error({ camera: cameraId, err }, 'the media process could not restart the camera'));
+    },
     latestFrame: (cameraId) => latestFrames.get(cameraId),
     offeredCameras: () => hotplug.offered(),
     linkState: () => link.state,
@@ -135,9 +159,7 @@ export async function startEdge(config: Config, options: EdgeOptions): Promise<E
     {
       snapshot: (ev, frame, box) => writeEventSnapshot(config.dataDir, media, ev, frame, box),
       ended(ev) {
-        void media
-          .request('claim', { cameraId: ev.cameraId, startMs: ev.startMs, endMs: ev.endMs ?? ev.startMs })
-          .catch((err) => log.warn({ event: ev.id, err }, 'could not keep the recordings of an event'));
+        recording.claimForEvent(ev.cameraId, ev.startMs, ev.endMs ?? ev.startMs);
         clips.afterEnd(ev);
       },
     },
@@ -149,16 +171,36 @@ export async function startEdge(config: Config, options: EdgeOptions): Promise<E
   });
   // Track ids restart with the media process: end what is open rather than mix objects up.
   media.on('exit', () => generator.finishAll());
+  media.on('recording', (m: { cameraId: string; event: RecorderEvent }) =>
+    recording.onRecorderEvent(m.cameraId, m.event),
+  );
+  // Camera health is persisted here when it changes (the media process reports it every second).
+  const lastHealth = new Map<string, string>();
+  media.on('heartbeat', (m: { cameras: Record<string, CameraHealth> }) => {
+    for (const [id, h] of Object.entries(m.cameras)) {
+      const key = JSON.stringify([h.status, h.lastError, h.lastErrorCode, h.reconnects]);
+      if (lastHealth.get(id) === key || !registry.entry(id)) continue;
+      lastHealth.set(id, key);
+      registry.setHealth(id, h);
+    }
+  });
+  // Each (re)start of the media process: salvage what a crash left half-written, then run the cameras.
+  media.on('ready', () => {
+    void (async () => {
+      await recording.reconcile();
+      const cameras = registry.ids().flatMap((id) => registry.entry(id) ?? []);
+      await media.request('startCameras', { cameras });
+    })().catch((err) => log.error({ err }, 'could not start the cameras in the media process'));
+  });
+  for (const [id, cam] of Object.entries(config.cameras)) recording.setMode(id, cam.recordMode);
+  recording.start();
 
   const retention = new EventRetention(config.dataDir, events, () => ctx.config.events.retentionDays);
   retention.start();
 
   const hotplug = new UsbHotplug(
     registry,
-    async (cameraId) => {
-      if (media.ready)
-        await media.request('reloadCamera', { cameraId }).catch((err) => log.warn({ err }, 'reconnect failed'));
-    },
+    (cameraId) => ctx.reloadCamera(cameraId),
     log.child({ component: 'usb' }),
     options.usb,
   );
@@ -185,6 +227,7 @@ export async function startEdge(config: Config, options: EdgeOptions): Promise<E
     url: `http://${host}:${port}`,
     async stop() {
       retention.stop();
+      recording.stop();
       clips.stop();
       hotplug.stop();
       await new Promise((r) => server.close(r));

@@ -6,7 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { z } from 'zod';
 
-import { GuardianError, ValidationError } from '../shared/errors.ts';
+import { type ErrorCode, GuardianError, ValidationError } from '../shared/errors.ts';
 import { Api, finalErrorHandler, sendError } from '../shared/http/api.ts';
 import type { Logger } from '../shared/log.ts';
 import type { VmCache } from './cache/cache.ts';
@@ -62,7 +62,7 @@ function tokenMatches(given: string, expected: string): boolean {
 }
 
 /** Pairing failures as the API's error codes. */
-const PAIRING_CODES: Record<PairingError['code'], string> = {
+const PAIRING_CODES: Record<PairingError['code'], ErrorCode> = {
   NOT_FOUND: 'NOT_FOUND',
   EXPIRED: 'EXPIRED',
   USED: 'CONFLICT',
@@ -72,7 +72,7 @@ const PAIRING_CODES: Record<PairingError['code'], string> = {
 };
 
 /** Relay failures as the API's error codes. */
-const RELAY_CODES: Record<string, string> = {
+const RELAY_CODES: Record<string, ErrorCode> = {
   NOT_FOUND: 'NOT_FOUND',
   RANGE: 'RANGE_NOT_SATISFIABLE',
   TIMEOUT: 'TIMEOUT',

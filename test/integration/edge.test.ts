@@ -2,7 +2,7 @@
 // CSRF, paths, a malformed configuration, and kill -9 of the media process.
 import assert from 'node:assert/strict';
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 
@@ -314,6 +314,34 @@ describe('guardian demo (edge appliance end to end)', function () {
     db.close();
     assert.ok(lengths.length >= 2, 'segments after the change');
     assert.ok((lengths[0] ?? 0) <= 5.5, `a ${lengths[0]} s segment after setting 4 s`);
+  });
+
+  it('the main process is the only database writer: the media process holds no database, and a hung one stalls no write', async () => {
+    const { media } = (await (await api('/api/status')).json()) as { media: { pid: number } };
+    const open = readdirSync(`/proc/${media.pid}/fd`).flatMap((fd) => {
+      try {
+        return [readlinkSync(`/proc/${media.pid}/fd/${fd}`)];
+      } catch {
+        return [];
+      }
+    });
+    assert.ok(
+      !open.some((f) => f.includes('guardian.db')),
+      `the media process has ${open.filter((f) => f.includes('.db'))}`,
+    );
+    process.kill(media.pid, 'SIGSTOP'); // hung (in libav, say)
+    try {
+      const t0 = performance.now();
+      const res = await api(`/api/events/${endedEventId}/protect`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-csrf-token': session.csrf },
+        body: JSON.stringify({ protected: true }),
+      });
+      assert.equal(res.status, 200);
+      assert.ok(performance.now() - t0 < 1000, 'the write did not wait for the media process');
+    } finally {
+      process.kill(media.pid, 'SIGCONT');
+    }
   });
 
   it('kill -9 of the media process: it is restarted, recording resumes, events are neither duplicated nor left open', async () => {

@@ -1,8 +1,28 @@
 // Runs one supervisor per enabled camera and keeps the registry's status rows up to date.
 import type { Logger } from '../../shared/log.ts';
 import type { RecordingService } from '../recording/service.ts';
-import type { CameraRegistry } from './registry.ts';
+import type { CameraEntry, CameraHealth } from './registry.ts';
 import { CameraSupervisor, defaultSupervisorOptions, type SupervisorOptions } from './supervisor.ts';
+
+/** Where the manager finds its cameras: the registry in one process, or what the main process sent the media one. */
+export interface CameraDirectory {
+  ids(): string[];
+  entry(id: string): CameraEntry | undefined;
+  setHealth(id: string, health: CameraHealth): void;
+}
+
+/** What the manager needs of recording: native record options for a camera's recorded stream. */
+export type RecordOptionsFor = Pick<RecordingService, 'sourceOptions'>;
+
+const idleHealth: CameraHealth = {
+  status: 'disabled',
+  lastSeen: null,
+  lastError: null,
+  lastErrorCode: null,
+  reconnects: 0,
+  inputFps: null,
+  bitrateKbps: null,
+};
 
 export class CameraManager {
   private readonly supervisors = new Map<string, CameraSupervisor>();
@@ -10,14 +30,14 @@ export class CameraManager {
   private readonly recorders = new Map<string, CameraSupervisor>();
 
   constructor(
-    private readonly registry: CameraRegistry,
+    private readonly registry: CameraDirectory,
     private readonly log: Logger,
     private options: SupervisorOptions = defaultSupervisorOptions,
-    private readonly recording?: RecordingService,
+    private readonly recording?: RecordOptionsFor,
   ) {}
 
   start(): void {
-    for (const cam of this.registry.list()) this.startCamera(cam.id);
+    for (const id of this.registry.ids()) this.startCamera(id);
   }
 
   /** Call after a camera was added, changed or removed: only that camera restarts. */
@@ -33,7 +53,7 @@ export class CameraManager {
 
   /** Restarts every camera (their sources reopen with the current options). */
   async reloadAll(): Promise<void> {
-    const ids = new Set([...this.supervisors.keys(), ...this.registry.list().map((c) => c.id)]);
+    const ids = new Set([...this.supervisors.keys(), ...this.registry.ids()]);
     await Promise.all([...ids].map((id) => this.reload(id)));
   }
 
@@ -46,17 +66,12 @@ export class CameraManager {
   }
 
   private startCamera(id: string): void {
-    let cam: ReturnType<CameraRegistry['get']>;
-    try {
-      cam = this.registry.get(id);
-    } catch {
-      return; // removed
-    }
-    if (!cam.enabled) {
-      this.registry.setHealth(id, { ...cam.health, status: 'disabled' });
+    const connection = this.registry.entry(id);
+    if (!connection) return; // removed
+    if (!connection.enabled) {
+      this.registry.setHealth(id, { ...idleHealth, status: 'disabled' });
       return;
     }
-    const connection = this.registry.connection(id);
     const log = this.log.child({ camera: id });
     const recording = this.recording;
     const separateRecordStream = connection.recordUrl !== connection.detectUrl;

@@ -2,10 +2,10 @@
 import { configDefaults } from '../../shared/config.ts';
 import type { Db } from '../../shared/db.ts';
 import { ConflictError, type FieldIssue, NotFoundError, ValidationError } from '../../shared/errors.ts';
-import type { CameraHealth, CameraStatus } from '../media/protocol.ts';
+import type { CameraConnection, CameraEntry, CameraHealth, CameraStatus } from '../media/protocol.ts';
 import { type CameraKind, displayUrl, parseCameraUrl, withCredentials } from './url.ts';
 
-export type { CameraHealth, CameraStatus };
+export type { CameraConnection, CameraEntry, CameraHealth, CameraStatus };
 
 export interface CameraInput {
   id?: string;
@@ -41,14 +41,6 @@ export interface Camera {
 }
 
 /** What the media core needs to connect: URLs with credentials. Never log or return this. */
-export interface CameraConnection {
-  id: string;
-  kind: CameraKind;
-  recordUrl: string;
-  detectUrl: string;
-  detectFps: number;
-  options: Record<string, unknown>;
-}
 
 interface Row {
   id: string;
@@ -297,6 +289,16 @@ export class CameraRegistry {
       detectFps: r.detect_fps,
       options: JSON.parse(r.options) as Record<string, unknown>,
     };
+  }
+
+  /** What the media process needs to run a camera, or undefined if there is no such camera. */
+  entry(id: string): CameraEntry | undefined {
+    const r = this.row(id);
+    return r ? { ...this.connection(id), enabled: Boolean(r.enabled) } : undefined;
+  }
+
+  ids(): string[] {
+    return this.db.prepare('SELECT id FROM cameras ORDER BY name, id').pluck().all() as string[];
   }
 
   setHealth(id: string, h: CameraHealth): void {

@@ -1,12 +1,13 @@
-// Event clips, cut from the recordings by the media process into a bounded cache (see RecordingService.clip): once
-// after an event ends (so the owner's first look is instant), and again on demand when the cached copy was evicted.
+// Event clips, cut from the recordings (by stream copy in the media process) into a bounded cache (see
+// RecordingService.clip): once after an event ends (so the owner's first look is instant), and again on demand
+// when the cached copy was evicted.
 import { existsSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
 
 import type { Config } from '../../shared/config.ts';
 import { GuardianError } from '../../shared/errors.ts';
 import type { Logger } from '../../shared/log.ts';
-import type { MediaProcess } from '../media/process.ts';
+import type { RecordingService } from '../recording/service.ts';
 import type { EventRecord, EventStore } from './store.ts';
 
 export class EventClips {
@@ -16,8 +17,8 @@ export class EventClips {
   constructor(
     private readonly dataDir: string,
     private readonly events: EventStore,
-    private readonly media: MediaProcess,
-    private readonly recording: () => Config['recording'],
+    private readonly recording: Pick<RecordingService, 'clip'>,
+    private readonly settings: () => Config['recording'],
     private readonly log: Logger,
   ) {}
 
@@ -42,15 +43,11 @@ export class EventClips {
   }
 
   private async cut(ev: EventRecord): Promise<string> {
-    const r = this.recording();
+    const r = this.settings();
     const end = (ev.endMs ?? Date.now()) + r.postRollSeconds * 1000;
     // The same name each time: the clip is a cached view of the recordings, not a copy of its own.
     const rel = join('clips', ev.cameraId, `${ev.id}${ev.endMs ? '' : '-partial'}.mp4`);
-    await this.media.request(
-      'clip',
-      { cameraId: ev.cameraId, startMs: ev.startMs - r.preRollSeconds * 1000, endMs: end, output: this.abs(rel) },
-      30_000,
-    );
+    await this.recording.clip(ev.cameraId, ev.startMs - r.preRollSeconds * 1000, end, this.abs(rel));
     // Only a finished event's clip is final; an event in progress gets a fresh clip on each request.
     if (ev.endMs && end < Date.now() - r.segmentSeconds * 1000 && !ev.clip)
       this.events.update(ev.id, { clip: rel }, 'event.update');
@@ -59,7 +56,7 @@ export class EventClips {
 
   /** The event ended: cut its clip once the post-roll is recorded and its segment finished. */
   afterEnd(ev: EventRecord): void {
-    const r = this.recording();
+    const r = this.settings();
     const timer = setTimeout(
       () => {
         this.timers.delete(timer);

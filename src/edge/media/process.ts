@@ -12,7 +12,6 @@ const workerPath = join(dirname(fileURLToPath(import.meta.url)), 'worker.ts');
 
 export interface MediaProcessOptions {
   config: unknown;
-  dbPath: string;
   heartbeatTimeoutMs: number;
   backoff: { initialMs: number; maxMs: number };
 }
@@ -71,7 +70,7 @@ export class MediaProcess extends EventEmitter {
     this.lastHeartbeat = Date.now();
     child.on('message', (m: FromMedia) => this.onMessage(m));
     child.once('exit', (code, signal) => this.onExit(child, code, signal));
-    const init: ToMedia = { type: 'init', configPath: null, config: this.options.config, dbPath: this.options.dbPath };
+    const init: ToMedia = { type: 'init', config: this.options.config };
     child.send(init);
   }
 
@@ -90,6 +89,9 @@ export class MediaProcess extends EventEmitter {
         break;
       case 'frame':
         this.emit('frame', m);
+        break;
+      case 'recording':
+        this.emit('recording', m);
         break;
       case 'response': {
         const p = this.pending.get(m.id);

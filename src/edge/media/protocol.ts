@@ -1,8 +1,27 @@
 // Messages between the main process and the media process (Node IPC, advanced serialization: Buffers pass as is).
 // This file owns every type that crosses the boundary and imports nothing from the edge's domain modules, so both
-// sides agree on one definition and `MediaProcess.request()` is typed by method.
+// sides agree on one definition and `MediaProcess.request()` is typed by method. The media process has no database:
+// the main process sends it the cameras to run, and it reports finished segments and camera health back.
+import type { ClipResult, RecorderEvent } from '../../../bindings/index.ts';
 
 export type Box = [number, number, number, number];
+
+export type CameraKind = 'rtsp' | 'onvif' | 'usb' | 'file';
+
+/** How to reach a camera (credentials included: it stays in memory and on the IPC channel, never in a log). */
+export interface CameraConnection {
+  id: string;
+  kind: CameraKind;
+  recordUrl: string;
+  detectUrl: string;
+  detectFps: number;
+  options: Record<string, unknown>;
+}
+
+/** A camera as the media process runs it. */
+export interface CameraEntry extends CameraConnection {
+  enabled: boolean;
+}
 
 export type CameraStatus = 'disabled' | 'connecting' | 'online' | 'offline' | 'error';
 
@@ -58,26 +77,32 @@ export interface ConfigureReport {
 
 /** Every request the main process can make of the media process: params and result. */
 export interface MediaMethods {
+  /** Runs these cameras (sent once the main process has reconciled the recordings after a (re)start). */
+  startCameras: { params: { cameras: CameraEntry[] }; result: true };
+  /** A camera was added, changed (null: removed): only it restarts. */
+  reloadCamera: { params: { cameraId: string; camera: CameraEntry | null }; result: true };
   snapshot: {
     params: { cameraId: string; frameIndex?: number; width: number; quality: number };
     result: Uint8Array;
   };
-  clip: { params: { cameraId: string; startMs: number; endMs: number; output: string }; result: { bytes: number } };
-  reloadCamera: { params: { cameraId: string }; result: true };
+  /** Stream copy of [start, end] seconds of consecutive segment files into one MP4. */
+  exportClip: { params: { inputs: string[]; start: number; end: number; output: string }; result: ClipResult };
+  /** Playable duration of a recording file, read without decoding (null: nothing playable). */
+  measure: { params: { path: string }; result: { duration: number; frames: number } | null };
   testCamera: { params: { url: string }; result: { info: unknown; preview: Uint8Array | null } };
   configure: { params: { config: unknown }; result: ConfigureReport };
-  claim: { params: { cameraId: string; startMs: number; endMs: number }; result: number };
 }
 
 export type MediaMethod = keyof MediaMethods;
 
 export type ToMedia =
-  | { type: 'init'; configPath: string | null; config: unknown; dbPath: string }
+  | { type: 'init'; config: unknown }
   | { type: 'request'; id: number; method: MediaMethod; params: MediaMethods[MediaMethod]['params'] };
 
 export type FromMedia =
   | { type: 'ready'; backend: string; fallback: string | null }
   | { type: 'heartbeat'; cameras: Record<string, CameraRuntime>; rss: number }
+  | { type: 'recording'; cameraId: string; event: RecorderEvent }
   | { type: 'frame'; frame: FrameDetections; motion: boolean; detected: boolean; inferenceMs: number }
   | { type: 'response'; id: number; ok: true; result: unknown }
   | { type: 'response'; id: number; ok: false; error: { code: string; message: string } }

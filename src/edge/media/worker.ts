@@ -1,19 +1,29 @@
 // The media process: everything native (demux, decode, recording, motion, inference) for all cameras, so a crash
 // or hang in libav or an inference runtime cannot take down the API, the database or the link.
 
+import { join } from 'node:path';
+
 import type { MediaSource } from '../../../bindings/index.ts';
-import { openSource } from '../../../bindings/index.ts';
+import { exportClip, openSource } from '../../../bindings/index.ts';
 import { type Config, validateConfig } from '../../shared/config.ts';
-import { openDatabase } from '../../shared/db.ts';
 import { GuardianError } from '../../shared/errors.ts';
 import { createLogger } from '../../shared/log.ts';
-import { CameraManager } from '../cameras/manager.ts';
-import { CameraRegistry } from '../cameras/registry.ts';
+import { type CameraDirectory, CameraManager } from '../cameras/manager.ts';
 import { createBackend } from '../detect/backend.ts';
 import { resolveModel } from '../detect/models.ts';
 import { DetectionPipeline, defaultPipelineOptions } from '../detect/pipeline.ts';
-import { RecordingService, recordingConfig } from '../recording/service.ts';
-import type { CameraRuntime, ConfigureReport, FromMedia, MediaMethod, MediaMethods, ToMedia } from './protocol.ts';
+import { RecorderRelay } from '../recording/relay.ts';
+import { measureFile } from '../recording/service.ts';
+import type {
+  CameraEntry,
+  CameraHealth,
+  CameraRuntime,
+  ConfigureReport,
+  FromMedia,
+  MediaMethod,
+  MediaMethods,
+  ToMedia,
+} from './protocol.ts';
 
 const send = (m: FromMedia) => process.send?.(m);
 const log = createLogger().child({ component: 'media' });
@@ -25,12 +35,18 @@ process.on('disconnect', () => process.exit(0)); // the main process is gone
 
 async function init(msg: Extract<ToMedia, { type: 'init' }>) {
   let config = validateConfig(msg.config);
-  const db = openDatabase(msg.dbPath);
-  const registry = new CameraRegistry(db);
-  const recording = new RecordingService(db, recordingConfig(config.dataDir, config.recording), log);
-  await recording.reconcile();
-  recording.start();
-  for (const [id, cam] of Object.entries(config.cameras)) recording.setMode(id, cam.recordMode);
+  // The cameras to run, as the main process sent them (it owns the database), and their health for the heartbeat.
+  const cameras = new Map<string, CameraEntry>();
+  const health = new Map<string, CameraHealth>();
+  const directory: CameraDirectory = {
+    ids: () => [...cameras.keys()],
+    entry: (id) => cameras.get(id),
+    setHealth: (id, h) => health.set(id, h),
+  };
+  const recorder = new RecorderRelay(
+    { root: join(config.dataDir, 'recordings'), segmentSeconds: config.recording.segmentSeconds },
+    (cameraId, event) => send({ type: 'recording', cameraId, event }),
+  );
 
   // The detector: rebuilt live when model, backend, device or threads change (the old one closes after the swap).
   const loadDetector = async (d: Config['detection']) => {
@@ -70,7 +86,7 @@ async function init(msg: Extract<ToMedia, { type: 'init' }>) {
   };
 
   const manager = new CameraManager(
-    registry,
+    directory,
     log,
     {
       stallTimeoutMs: 10_000,
@@ -116,23 +132,23 @@ async function init(msg: Extract<ToMedia, { type: 'init' }>) {
         });
       },
     },
-    recording,
+    recorder,
   );
-  manager.start();
 
   let last = new Map<string, { frames: number; detected: number; skipped: number; t: number }>();
   setInterval(() => {
-    const cameras: Record<string, CameraRuntime> = {};
+    const runtime: Record<string, CameraRuntime> = {};
     const now = performance.now();
     const next = new Map<string, { frames: number; detected: number; skipped: number; t: number }>();
-    for (const cam of registry.list()) {
-      const h = manager.supervisor(cam.id)?.health() ?? cam.health;
+    for (const cam of cameras.values()) {
+      const h = manager.supervisor(cam.id)?.health() ?? health.get(cam.id);
+      if (!h) continue; // not started yet
       const st = stats.get(cam.id) ?? { frames: 0, detected: 0, skipped: 0, inference: [] };
       const prev = last.get(cam.id) ?? { frames: st.frames, detected: st.detected, skipped: st.skipped, t: now - 1000 };
       const dt = Math.max(0.001, (now - prev.t) / 1000);
-      const rs = recording.cameraStatus(cam.id);
+      const rs = recorder.cameraStatus(cam.id);
       const inf = [...st.inference].sort((a, b) => a - b);
-      cameras[cam.id] = {
+      runtime[cam.id] = {
         ...h,
         detectFps: Math.round(((st.detected - prev.detected) / dt) * 10) / 10,
         skippedFps: Math.round((Math.max(0, st.skipped - prev.skipped) / dt) * 10) / 10,
@@ -144,7 +160,7 @@ async function init(msg: Extract<ToMedia, { type: 'init' }>) {
       next.set(cam.id, { frames: st.frames, detected: st.detected, skipped: st.skipped, t: now });
     }
     last = next;
-    send({ type: 'heartbeat', cameras, rss: process.memoryUsage().rss });
+    send({ type: 'heartbeat', cameras: runtime, rss: process.memoryUsage().rss });
   }, 1000).unref();
 
   /** Applies a new configuration: everything live, except what the camera streams are opened with. */
@@ -167,13 +183,11 @@ async function init(msg: Extract<ToMedia, { type: 'init' }>) {
       pipelines.clear();
       await old.backend.close();
     }
-    const rc = recordingConfig(next.dataDir, next.recording);
-    if (prev.recording.segmentSeconds !== next.recording.segmentSeconds)
+    // The main process applies the other recording settings (retention, disk, clips) to its index at once.
+    if (prev.recording.segmentSeconds !== next.recording.segmentSeconds) {
+      recorder.setSegmentSeconds(next.recording.segmentSeconds);
       restartedCameras.push('recording.segmentSeconds');
-    Object.assign(recording.config, rc); // retention, pre/post roll, buffer, disk watermark, clips: read at each use
-    for (const key of Object.keys(next.recording) as (keyof Config['recording'])[])
-      if (key !== 'segmentSeconds' && changed(prev.recording[key], next.recording[key])) live.push(`recording.${key}`);
-    for (const [id, cam] of Object.entries(next.cameras)) recording.setMode(id, cam.recordMode);
+    }
     // Thresholds, classes, zones, masks and minHits: rebuilt pipelines pick them up at the next frame (track ids stay
     // unique, so no new object continues an old event).
     pipelines.clear();
@@ -181,7 +195,6 @@ async function init(msg: Extract<ToMedia, { type: 'init' }>) {
       sources.clear();
       await manager.reloadAll();
     }
-    void recording.enforce(); // a shorter retention or a larger watermark applies now, not at the next sweep
     return {
       live,
       restartedCameras,
@@ -199,14 +212,27 @@ async function init(msg: Extract<ToMedia, { type: 'init' }>) {
         quality: p.quality,
       });
     },
-    async clip(p) {
-      return recording.clip(p.cameraId, p.startMs, p.endMs, p.output);
+    async startCameras(p) {
+      for (const c of p.cameras) cameras.set(c.id, c);
+      manager.start();
+      return true;
     },
     async reloadCamera(p) {
+      if (p.camera) cameras.set(p.cameraId, p.camera);
+      else {
+        cameras.delete(p.cameraId);
+        health.delete(p.cameraId);
+      }
       pipelines.delete(p.cameraId);
       sources.delete(p.cameraId);
       await manager.reload(p.cameraId);
       return true;
+    },
+    async exportClip(p) {
+      return exportClip(p);
+    },
+    async measure(p) {
+      return (await measureFile(p.path)) ?? null;
     },
     async testCamera(p) {
       const src = await openSource(p.url, { fps: 1, connectTimeoutMs: 8000, readTimeoutMs: 8000 });
@@ -220,9 +246,6 @@ async function init(msg: Extract<ToMedia, { type: 'init' }>) {
     },
     async configure(p) {
       return configure(validateConfig(p.config));
-    },
-    async claim(p) {
-      return recording.claimForEvent(p.cameraId, p.startMs, p.endMs);
     },
   };
   process.on('message', (msg: ToMedia) => {
@@ -247,10 +270,8 @@ async function init(msg: Extract<ToMedia, { type: 'init' }>) {
     );
   });
   process.on('SIGTERM', async () => {
-    await manager.stop();
-    recording.stop();
+    await manager.stop(); // finishes the segments being written
     await detector.backend.close();
-    db.close();
     process.exit(0);
   });
   send({ type: 'ready', backend: detector.backend.name, fallback: detector.fallback });

@@ -115,8 +115,19 @@ function startFromName(name: string): number | undefined {
   return Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6]));
 }
 
+/**
+ * The native work the service needs: cutting clips and measuring files. In one process (tests, benchmarks) the addon
+ * does it directly; in the edge the main process owns the index and asks the media process (crash isolation).
+ */
+export interface RecordingNative {
+  exportClip(options: { inputs: string[]; start: number; end: number; output: string }): Promise<ClipResult>;
+  measure(path: string): Promise<{ duration: number; frames: number } | undefined>;
+}
+
+export const inProcessNative: RecordingNative = { exportClip, measure: measureFile };
+
 /** Reads a whole file without decoding: packets and frame rate give its playable duration. */
-async function measure(path: string): Promise<{ duration: number; frames: number } | undefined> {
+export async function measureFile(path: string): Promise<{ duration: number; frames: number } | undefined> {
   try {
     const src = await openSource(path, { decode: false });
     await src.read();
@@ -135,11 +146,13 @@ export class RecordingService extends EventEmitter {
   private readonly modes = new Map<string, RecordingMode>();
   private timer: NodeJS.Timeout | undefined;
   private diskFull = false;
+  private cuts = 0;
 
   constructor(
     db: Db,
     readonly config: RecordingConfig,
     private readonly log: Logger,
+    private readonly native: RecordingNative = inProcessNative,
   ) {
     super();
     mkdirSync(config.root, { recursive: true });
@@ -304,7 +317,7 @@ export class RecordingService extends EventEmitter {
     for (let file of walk(this.config.root)) {
       const partial = file.endsWith('.part');
       if (!partial && known.has(this.index.relative(file))) continue;
-      const m = await measure(file);
+      const m = await this.native.measure(file);
       if (!m) {
         // Nothing playable: keep it aside for inspection rather than delete evidence.
         const aside = join(this.config.root, '.damaged', this.index.relative(file).replaceAll('/', '_'));
@@ -356,7 +369,21 @@ export class RecordingService extends EventEmitter {
     const start = Math.max(0, (startMs - first.startMs) / 1000);
     const end = (stopMs - first.startMs) / 1000;
     mkdirSync(dirname(output), { recursive: true });
-    const result = await exportClip({ inputs: segs.map((s) => this.index.absolute(s)), start, end, output });
+    // Cut under a temporary name and rename: a reader never sees half a clip, and the cache never evicts one being
+    // written (two cuts may run at once).
+    const partial = `${output}.${process.pid}-${++this.cuts}.part`;
+    let result: ClipResult;
+    try {
+      result = await this.native.exportClip({
+        inputs: segs.map((s) => this.index.absolute(s)),
+        start,
+        end,
+        output: partial,
+      });
+      renameSync(partial, output);
+    } finally {
+      rmSync(partial, { force: true });
+    }
     this.trimClips(output);
     return { ...result, startMs: first.startMs + result.startSeconds * 1000 };
   }

@@ -26,6 +26,8 @@ export interface EdgeContext {
   log: Logger;
   /** Validates, saves and applies a new configuration. */
   saveConfig(next: Config): Promise<ConfigureReport | { live: []; restartedCameras: []; pending: string }>;
+  /** Restarts a camera that was added, changed or removed (logged, not thrown, when the media process fails). */
+  reloadCamera(cameraId: string): Promise<void>;
   /** Path of an event's clip, making it from the recordings if needed. */
   eventClip(eventId: string): Promise<string>;
   linkState(): LinkState;

@@ -48,13 +48,7 @@ export function sendDataFile(
   });
 }
 
-/**
- * Restarts a changed camera in the media process; a media process that is not running reads it when it starts. The
- * change is saved either way, so a failure is logged (and the camera's health shows it) rather than failing the call.
- */
-export async function reloadCamera(ctx: EdgeContext, cameraId: string): Promise<void> {
-  if (!ctx.media.ready) return;
-  await ctx.media
-    .request('reloadCamera', { cameraId })
-    .catch((err) => ctx.log.error({ camera: cameraId, err }, 'the media process could not restart the camera'));
+/** Restarts a changed camera; the change is saved either way, so a failure is logged rather than failing the call. */
+export function reloadCamera(ctx: EdgeContext, cameraId: string): Promise<void> {
+  return ctx.reloadCamera(cameraId);
 }
