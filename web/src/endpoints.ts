@@ -14,6 +14,7 @@ export const ENDPOINTS = [
   'DELETE /cameras/:id',
   'POST /cameras/test',
   'GET /cameras/discover',
+  'GET /cameras/offered',
   'GET /cameras/:id/latest.jpg',
   'GET /cameras/:id/live.mjpeg',
   'GET /cameras/:id/detections',

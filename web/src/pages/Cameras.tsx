@@ -75,6 +75,8 @@ export function Cameras() {
   const [formError, setFormError] = useState('');
   const [preview, setPreview] = useState<string | null>(null);
   const [testing, setTesting] = useState(false);
+  // USB cameras plugged into this box and not added yet: offered as soon as they appear.
+  const { data: offered } = usePoll(() => api<Discovered['usb']>('GET /cameras/offered'), 3000);
   const [found, setFound] = useState<Discovered | null>(null);
   const [discovering, setDiscovering] = useState(false);
   const set = (k: keyof Form) => (v: string) =>
@@ -164,6 +166,26 @@ export function Cameras() {
         </div>
       </div>
       <ErrorNote error={error} />
+      {offered && offered.length > 0 && (
+        <Card title="New USB camera plugged in">
+          <ul className="space-y-2 text-sm" data-testid="offered">
+            {offered.map((u) => (
+              <li key={u.device} className="flex items-center justify-between gap-2">
+                <span>
+                  {u.name} <span className="text-zinc-400">({u.device})</span>
+                </span>
+                <button
+                  type="button"
+                  className={`${btn} border border-zinc-500/40`}
+                  onClick={() => setForm({ ...empty, ...u.camera })}
+                >
+                  Add
+                </button>
+              </li>
+            ))}
+          </ul>
+        </Card>
+      )}
       {found && (
         <Card title="Found on the network and on this box">
           {found.onvif.length + found.usb.length === 0 && (
