@@ -105,7 +105,8 @@ export class LinkClient {
     const settings = readLinkSettings(this.options.dataDir);
     if (!settings) return; // not paired: the outbox waits on disk
     const { log } = this.deps;
-    // The connection and the tunnel refer to each other (the tunnel's death takes the link down): created in order.
+    // The parts refer to each other (the tunnel's death takes the connection down; the connection hands requests to
+    // the clip streamer, which answers through it): the callbacks run only once connection.start() has been called.
     let connection: LinkConnection | undefined;
     const tunnel = settings.tunnel
       ? new EdgeTunnel({
@@ -120,7 +121,7 @@ export class LinkClient {
       backoff: this.options.backoff,
       log,
       tunnel,
-      hello: this.deps.hello,
+      hello: () => this.deps.hello(),
       onUp: () => {
         // Whatever waited for the link goes now, not after its own backoff.
         this.deps.outbox.retryNow();
@@ -129,8 +130,8 @@ export class LinkClient {
       },
       onRequest: (req) => clips.handle(req),
     });
-    const telemetry = new LinkTelemetry(connection, this.deps.telemetry, tunnel);
-    const clips = new ClipStreamer(connection, this.deps.clipFile, log);
+    const telemetry = new LinkTelemetry(connection, () => this.deps.telemetry(), tunnel);
+    const clips = new ClipStreamer(connection, (eventId) => this.deps.clipFile(eventId), log);
     this.parts = { settings, tunnel, connection, telemetry, clips };
     connection.start();
     this.every(this.options.heartbeatSeconds * 1000, () => telemetry.heartbeat());
