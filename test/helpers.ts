@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 
-import { sharedPath } from '../src/shared/paths.ts';
+import { projectRoot, sharedPath } from '../src/shared/paths.ts';
 
 export const execFileAsync = promisify(execFile);
 
@@ -122,3 +122,24 @@ export function tempDir(prefix = 'guardian-test-'): { path: string; remove: () =
 }
 
 export const isRoot = process.getuid?.() === 0;
+
+/** Runs the `guardian` command as a user would; never throws: the exit code, stdout and stderr are the result. */
+export async function guardianCli(
+  args: string[],
+  options: { env?: NodeJS.ProcessEnv } = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await execFileAsync(
+      process.execPath,
+      [join(projectRoot, 'bin', 'guardian.mjs'), ...args],
+      {
+        maxBuffer: 16 << 20,
+        ...(options.env ? { env: options.env } : {}),
+      },
+    );
+    return { code: 0, stdout, stderr };
+  } catch (e) {
+    const err = e as { code: number; stdout: string; stderr: string };
+    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
+  }
+}

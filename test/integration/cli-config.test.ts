@@ -1,25 +1,11 @@
 // `guardian config example | check` and the configuration errors of `guardian edge`, as a user meets them.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 
-import { projectRoot } from '../../src/shared/paths.ts';
-import { tempDir } from '../helpers.ts';
+import { guardianCli, tempDir } from '../helpers.ts';
 
-const run = promisify(execFile);
-const guardian = join(projectRoot, 'bin', 'guardian.mjs');
-
-async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [guardian, ...args]);
-    return { code: 0, stdout, stderr };
-  } catch (e) {
-    const err = e as { code: number; stdout: string; stderr: string };
-    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
-  }
-}
+const cli = (args: string[]) => guardianCli(args);
 
 describe('guardian config', function () {
   this.timeout(30_000);

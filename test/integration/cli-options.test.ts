@@ -1,25 +1,10 @@
 // Every command checks its option values before any work, and reports every error the same way: one line
 // `guardian: … [CODE]` on stderr, exit 2 for bad input, never a stack trace; --json puts one document on stdout.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
 
-import { projectRoot } from '../../src/shared/paths.ts';
-import { media } from '../helpers.ts';
+import { guardianCli, media } from '../helpers.ts';
 
-const run = promisify(execFile);
-const guardian = join(projectRoot, 'bin', 'guardian.mjs');
-
-async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [guardian, ...args], { maxBuffer: 16 << 20 });
-    return { code: 0, stdout, stderr };
-  } catch (e) {
-    const err = e as { code: number; stdout: string; stderr: string };
-    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
-  }
-}
+const cli = (args: string[]) => guardianCli(args);
 
 describe('guardian option values and error output', function () {
   this.timeout(60_000);

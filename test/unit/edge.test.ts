@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { createServer } from 'node:http';
 
 import { defaultTrackerOptions, Tracker } from '../../src/edge/detect/tracker.ts';
 import { EventGenerator, type FrameDetections } from '../../src/edge/events/generator.ts';
@@ -10,7 +9,6 @@ import { openDatabase } from '../../src/shared/db.ts';
 import { ValidationError } from '../../src/shared/errors.ts';
 import { createLogger } from '../../src/shared/log.ts';
 import { tempDir } from '../helpers.ts';
-import { freePort } from '../support/rtsp.ts';
 
 const log = createLogger({ level: 'silent' });
 
