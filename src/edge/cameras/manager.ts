@@ -2,7 +2,7 @@
 import type { Logger } from '../../shared/log.ts';
 import type { RecordingService } from '../recording/service.ts';
 import type { CameraEntry, CameraHealth } from './registry.ts';
-import { CameraSupervisor, defaultSupervisorOptions, type SupervisorOptions } from './supervisor.ts';
+import { CameraSupervisor, defaultSupervisorOptions, newHealth, type SupervisorOptions } from './supervisor.ts';
 
 /** Where the manager finds its cameras: the registry in one process, or what the main process sent the media one. */
 export interface CameraDirectory {
@@ -13,16 +13,6 @@ export interface CameraDirectory {
 
 /** What the manager needs of recording: native record options for a camera's recorded stream. */
 export type RecordOptionsFor = Pick<RecordingService, 'sourceOptions'>;
-
-const idleHealth: CameraHealth = {
-  status: 'disabled',
-  lastSeen: null,
-  lastError: null,
-  lastErrorCode: null,
-  reconnects: 0,
-  inputFps: null,
-  bitrateKbps: null,
-};
 
 export class CameraManager {
   private readonly supervisors = new Map<string, CameraSupervisor>();
@@ -69,7 +59,7 @@ export class CameraManager {
     const connection = this.registry.entry(id);
     if (!connection) return; // removed
     if (!connection.enabled) {
-      this.registry.setHealth(id, { ...idleHealth, status: 'disabled' });
+      this.registry.setHealth(id, newHealth('disabled'));
       return;
     }
     const log = this.log.child({ camera: id });

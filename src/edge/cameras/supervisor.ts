@@ -37,20 +37,23 @@ const NEEDS_ATTENTION = new Set([
   'UNSUPPORTED_INPUT',
 ]);
 
+/** The health of a camera nothing is known about yet. */
+export const newHealth = (status: CameraStatus): CameraHealth => ({
+  status,
+  lastSeen: null,
+  lastError: null,
+  lastErrorCode: null,
+  reconnects: 0,
+  inputFps: null,
+  bitrateKbps: null,
+});
+
 export class CameraSupervisor extends EventEmitter {
   private stopped = true;
   private source: MediaSource | undefined;
   private wake: (() => void) | undefined;
   private loop: Promise<void> | undefined;
-  private state: CameraHealth = {
-    status: 'connecting',
-    lastSeen: null,
-    lastError: null,
-    lastErrorCode: null,
-    reconnects: 0,
-    inputFps: null,
-    bitrateKbps: null,
-  };
+  private state: CameraHealth = newHealth('connecting');
 
   constructor(
     readonly connection: CameraConnection,
