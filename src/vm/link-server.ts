@@ -211,8 +211,6 @@ export class LinkServer {
           edgeId,
           valid.map((v) => v.event),
         );
-        // Fault injection for the crash test: the batch is committed, the acknowledgement never leaves.
-        if (process.env.GUARDIAN_FAULT === 'kill-after-ingest') process.kill(process.pid, 'SIGKILL');
         valid.forEach((v, i) =>
           acks.push({
             deliveryId: v.deliveryId,

@@ -10,6 +10,7 @@ import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_pr
 import { randomBytes } from 'node:crypto';
 import { appendFileSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 
 import Database from 'better-sqlite3';
 import YAML from 'yaml';
@@ -51,10 +52,11 @@ class NsProcess {
     private readonly ns: string,
     private readonly args: string[],
   ) {}
-  start(env: Record<string, string> = {}): void {
-    this.proc = spawn('ip', ['netns', 'exec', this.ns, process.execPath, guardian, ...this.args], {
+  /** `nodeOptions` go to node before the CLI, e.g. a test hook preloaded with --import. */
+  start(nodeOptions: string[] = []): void {
+    this.proc = spawn('ip', ['netns', 'exec', this.ns, process.execPath, ...nodeOptions, guardian, ...this.args], {
       cwd: projectRoot,
-      env: { ...process.env, GUARDIAN_LOG_LEVEL: 'info', ...env },
+      env: { ...process.env, GUARDIAN_LOG_LEVEL: 'info' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const keep = (d: Buffer) => {
@@ -331,28 +333,32 @@ describe('edge ↔ VM through a real WireGuard tunnel (network namespaces)', fun
   });
 
   it('refuses link connections from outside the tunnel and stores a replayed batch once', async () => {
-    const probe = (ns: string, prefix: string) =>
+    // Not execFileSync: a blocked event loop would not see the VM close an idle keep-alive connection, and the next
+    // API request would be sent on it ("other side closed").
+    const probe = async (ns: string, prefix: string) =>
       JSON.parse(
-        execFileSync(
-          'ip',
-          [
-            'netns',
-            'exec',
-            ns,
-            process.execPath,
-            '--import',
-            'tsx',
-            join(projectRoot, 'test', 'support', 'link_probe.ts'),
-            edgeData,
-            prefix,
-          ],
-          { cwd: projectRoot, encoding: 'utf8' },
-        ),
+        (
+          await execFileAsync(
+            'ip',
+            [
+              'netns',
+              'exec',
+              ns,
+              process.execPath,
+              '--import',
+              'tsx',
+              join(projectRoot, 'test', 'support', 'link_probe.ts'),
+              edgeData,
+              prefix,
+            ],
+            { cwd: projectRoot, encoding: 'utf8' },
+          )
+        ).stdout,
       ) as { rounds?: string[][]; error?: number; details?: string };
     // The edge's own credential, but from the VM's namespace: not through the edge's tunnel address.
-    const outside = probe(net?.a.ns ?? '', '01KREP1AYOUTS1DE000000000');
+    const outside = await probe(net?.a.ns ?? '', '01KREP1AYOUTS1DE000000000');
     assert.equal(outside.error, 7, `PERMISSION_DENIED expected: ${JSON.stringify(outside)}`);
-    const through = probe(net?.b.ns ?? '', '01KREP1AYTVNNE1000000000A');
+    const through = await probe(net?.b.ns ?? '', '01KREP1AYTVNNE1000000000A');
     assert.deepEqual(through.rounds, [
       ['STORED', 'STORED', 'STORED'],
       ['UNCHANGED', 'UNCHANGED', 'UNCHANGED'],
@@ -418,7 +424,8 @@ describe('edge ↔ VM through a real WireGuard tunnel (network namespaces)', fun
 
   it('VM kill -9 between storing a batch and acknowledging it: nothing lost, nothing duplicated', async () => {
     await vm.stop();
-    vm.start({ GUARDIAN_FAULT: 'kill-after-ingest' });
+    // The fault comes from the test: a preloaded hook kills the VM right after its first batch is committed.
+    vm.start(['--import', 'tsx', '--import', pathToFileURL(join(projectRoot, 'test/support/vm_ingest_crash.ts')).href]);
     const exit = await until(
       'the VM to die right after storing a batch',
       async () => {
