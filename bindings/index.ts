@@ -3,7 +3,6 @@
 import { GuardianError } from './errors.ts';
 import { loadAddon, type NativeSourceHandle } from './native.ts';
 import {
-  classifySource,
   type SourceOptions,
   validateClipOptions,
   validateCropRegion,
@@ -192,12 +191,4 @@ export async function exportClip(options: {
   } catch (err) {
     throw wrap(err);
   }
-}
-
-export function libavVersions(): Record<string, string> {
-  return loadAddon().versions;
-}
-
-export function sourceLabel(source: string): string {
-  return classifySource(source).label;
 }

@@ -61,9 +61,3 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     pretty ? prettyStream(out) : out,
   );
 }
-
-let root: Logger | undefined;
-export function rootLogger(): Logger {
-  root ??= createLogger();
-  return root;
-}

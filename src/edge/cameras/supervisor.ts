@@ -67,11 +67,6 @@ export class CameraSupervisor extends EventEmitter {
     return { ...this.state };
   }
 
-  /** The media source of the current connection, if connected. */
-  currentSource(): MediaSource | undefined {
-    return this.source;
-  }
-
   start(): void {
     if (!this.stopped) return;
     this.stopped = false;

@@ -57,10 +57,6 @@ export class EventGenerator {
     this.options.endAfterSeconds = config.events.endAfterSeconds;
   }
 
-  openCount(): number {
-    return this.active.size;
-  }
-
   handle(f: FrameDetections): void {
     for (const d of f.detections) {
       const key = `${f.cameraId}:${d.trackId}`;

@@ -183,10 +183,6 @@ export class EventStore {
     };
   }
 
-  openEvents(): EventRecord[] {
-    return (this.db.prepare('SELECT * FROM events WHERE end_ms IS NULL').all() as Row[]).map(fromRow);
-  }
-
   expired(beforeMs: number): EventRecord[] {
     return (
       this.db

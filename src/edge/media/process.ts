@@ -4,7 +4,7 @@ import { type ChildProcess, fork } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-
+import { backoffDelay } from '../../shared/backoff.ts';
 import type { Logger } from '../../shared/log.ts';
 import type { CameraRuntime, FromMedia, MediaMethod, MediaMethods, ToMedia } from './protocol.ts';
 
@@ -119,10 +119,7 @@ export class MediaProcess extends EventEmitter {
     }
     if (this.stopping) return;
     this.restarts++;
-    const delay = Math.min(
-      this.options.backoff.maxMs,
-      this.options.backoff.initialMs * 2 ** Math.min(this.restarts - 1, 10),
-    );
+    const delay = backoffDelay(this.restarts - 1, { ...this.options.backoff, factor: 2, jitter: 0 });
     this.log.error({ code, signal, restarts: this.restarts, delayMs: delay }, 'media process exited; restarting');
     this.emit('exit', { code, signal });
     setTimeout(() => {
