@@ -58,7 +58,7 @@ export function isErrorCode(code: unknown): code is ErrorCode {
   return typeof code === 'string' && KNOWN.has(code);
 }
 
-export class GuardianError extends Error {
+class GuardianErrorClass extends Error {
   readonly code: ErrorCode;
   constructor(code: ErrorCode, message: string) {
     super(message);
@@ -66,6 +66,15 @@ export class GuardianError extends Error {
     this.code = code;
   }
 }
+
+// One class per process, even when this module is instantiated twice (a loader may evaluate a file once as ESM and
+// once as CommonJS; the addon would then hold the other copy and `instanceof` would fail across the boundary).
+const GLOBAL_KEY = Symbol.for('guardian.GuardianError');
+const registry = globalThis as unknown as Record<symbol, typeof GuardianErrorClass | undefined>;
+registry[GLOBAL_KEY] ??= GuardianErrorClass;
+
+export const GuardianError = registry[GLOBAL_KEY];
+export type GuardianError = GuardianErrorClass;
 
 /** The media core's errors: the same class (kept as a name for existing callers). */
 export const MediaError = GuardianError;
