@@ -7,7 +7,7 @@ import { cpuUsage } from 'node:process';
 
 import { openSource } from '../bindings/index.ts';
 import { defaultRecordingConfig, RecordingService } from '../src/edge/recording/service.ts';
-import { openDatabase } from '../src/shared/db.ts';
+import { openEdgeDatabase } from '../src/edge/schema.ts';
 import { createLogger } from '../src/shared/log.ts';
 import { sharedPath } from '../src/shared/paths.ts';
 
@@ -15,7 +15,7 @@ export async function benchRecord(progress: (m: string) => void) {
   const dir = mkdtempSync(join(tmpdir(), 'guardian-bench-'));
   const file = sharedPath('media', 'vtest-1080p.mp4');
   try {
-    const db = openDatabase(join(dir, 'guardian.db'));
+    const db = openEdgeDatabase(join(dir, 'guardian.db'));
     const rec = new RecordingService(
       db,
       { ...defaultRecordingConfig(join(dir, 'recordings')), disk: { minFreeBytes: 0, minFreeMinutes: 0 } },

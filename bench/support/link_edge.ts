@@ -6,11 +6,11 @@ import { join } from 'node:path';
 import { Outbox } from '../../src/edge/events/outbox.ts';
 import { EventStore } from '../../src/edge/events/store.ts';
 import { LinkClient } from '../../src/edge/link/client.ts';
-import { openDatabase } from '../../src/shared/db.ts';
+import { openEdgeDatabase } from '../../src/edge/schema.ts';
 import { createLogger } from '../../src/shared/log.ts';
 
 const [dataDir, iface, clipPath, countText] = process.argv.slice(2) as [string, string, string, string];
-const db = openDatabase(join(dataDir, 'guardian.db'));
+const db = openEdgeDatabase(join(dataDir, 'guardian.db'));
 const outbox = new Outbox(db);
 const events = new EventStore(db, outbox);
 const queuedAt = new Map<number, number>();

@@ -7,7 +7,6 @@ import { join } from 'node:path';
 import YAML from 'yaml';
 import type { RecorderEvent } from '../../bindings/index.ts';
 import type { Config } from '../shared/config.ts';
-import { openDatabase } from '../shared/db.ts';
 import type { Logger } from '../shared/log.ts';
 import { projectRoot } from '../shared/paths.ts';
 import { type CameraHealth, CameraRegistry } from './cameras/registry.ts';
@@ -25,6 +24,7 @@ import { pairEdge } from './link/pairing.ts';
 import { helloReport, telemetryReport } from './link/reports.ts';
 import { MediaProcess } from './media/process.ts';
 import { RecordingService, recordingConfig } from './recording/service.ts';
+import { openEdgeDatabase } from './schema.ts';
 import { Telemetry } from './telemetry.ts';
 import { Auth } from './web/auth.ts';
 import { createEdgeServer, type EdgeContext } from './web/server.ts';
@@ -50,7 +50,7 @@ export interface EdgeOptions {
 export async function startEdge(config: Config, options: EdgeOptions): Promise<Edge> {
   const { log } = options;
   mkdirSync(config.dataDir, { recursive: true });
-  const db = openDatabase(join(config.dataDir, 'guardian.db'));
+  const db = openEdgeDatabase(join(config.dataDir, 'guardian.db'));
   const registry = new CameraRegistry(db, { detectFps: config.detection.fps });
   const outbox = new Outbox(db);
   const events = new EventStore(db, outbox);

@@ -1,14 +1,19 @@
-// SQLite for the whole edge: one file, WAL, versioned migrations applied in order at open.
+// SQLite (the edge's database and the VM's embedded one): WAL, versioned migrations applied in order at open.
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 
 import Database from 'better-sqlite3';
 
-import { edgeMigrations, type Migration } from './migrations.ts';
-
 export type Db = Database.Database;
 
-export function openDatabase(path: string, migrations: readonly Migration[] = edgeMigrations): Db {
+/** One step of a schema: append new ones; never edit one that has shipped. */
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export function openDatabase(path: string, migrations: readonly Migration[]): Db {
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
   const db = new Database(path);
   db.pragma('journal_mode = WAL');

@@ -18,7 +18,7 @@ import YAML from 'yaml';
 import { CameraRegistry } from '../../src/edge/cameras/registry.ts';
 import { Outbox } from '../../src/edge/events/outbox.ts';
 import { EventStore, eventPayload } from '../../src/edge/events/store.ts';
-import { openDatabase } from '../../src/shared/db.ts';
+import { openEdgeDatabase } from '../../src/edge/schema.ts';
 import { projectRoot } from '../../src/shared/paths.ts';
 import { wireGuardUnavailable } from '../../src/shared/wireguard/interface.ts';
 import { execFileAsync, ffprobeJson, media, tempDir } from '../helpers.ts';
@@ -186,7 +186,7 @@ describe('edge ↔ VM through a real WireGuard tunnel (network namespaces)', fun
       }),
     );
     // The edge's camera: the sample video in real time, looping.
-    const db = openDatabase(join(edgeData, 'guardian.db'));
+    const db = openEdgeDatabase(join(edgeData, 'guardian.db'));
     new CameraRegistry(db).add({ id: 'street', name: 'Street', kind: 'file', recordUrl: media.vtest, detectFps: 5 });
     db.close();
 

@@ -8,7 +8,7 @@ import { promisify } from 'node:util';
 import { CameraManager } from '../../src/edge/cameras/manager.ts';
 import { CameraRegistry, type CameraStatus } from '../../src/edge/cameras/registry.ts';
 import { defaultRecordingConfig, RecordingService } from '../../src/edge/recording/service.ts';
-import { openDatabase } from '../../src/shared/db.ts';
+import { openEdgeDatabase } from '../../src/edge/schema.ts';
 import { createLogger } from '../../src/shared/log.ts';
 import { projectRoot } from '../../src/shared/paths.ts';
 import { ffprobeFrameCount, tempDir } from '../helpers.ts';
@@ -58,7 +58,7 @@ describe('cameras over RTSP (GStreamer RTSP server)', function () {
   it('comes online, goes offline when the server dies, and is back within 5 s of its return', async () => {
     const { log, lines } = capturedLogger();
     const dir = tempDir();
-    const db = openDatabase(join(dir.path, 'guardian.db'));
+    const db = openEdgeDatabase(join(dir.path, 'guardian.db'));
     const reg = new CameraRegistry(db);
     reg.add({
       id: 'porch',
@@ -129,7 +129,7 @@ describe('cameras over RTSP (GStreamer RTSP server)', function () {
 
   it('reports wrong path, wrong password and refused connection distinctly', async () => {
     const { log, lines } = capturedLogger();
-    const reg = new CameraRegistry(openDatabase(':memory:'));
+    const reg = new CameraRegistry(openEdgeDatabase(':memory:'));
     const closedPort = await freePort();
     reg.add({
       id: 'badpath',

@@ -5,7 +5,7 @@ import { existsSync, linkSync, mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { defaultRecordingConfig, RecordingService } from '../../src/edge/recording/service.ts';
-import { openDatabase } from '../../src/shared/db.ts';
+import { openEdgeDatabase } from '../../src/edge/schema.ts';
 import { createLogger } from '../../src/shared/log.ts';
 import { execFileAsync, ffprobeSegment, tempDir } from '../helpers.ts';
 
@@ -25,7 +25,7 @@ describe('event clips over an accelerated hour', function () {
         ...['-movflags', 'frag_keyframe+empty_moov+default_base_moof', seg],
       ]);
       const segBytes = statSync(seg).size;
-      const db = openDatabase(join(dir.path, 'guardian.db'));
+      const db = openEdgeDatabase(join(dir.path, 'guardian.db'));
       const config = defaultRecordingConfig(join(dir.path, 'recordings'));
       const rec = new RecordingService(db, { ...config, disk: { minFreeBytes: 0, minFreeMinutes: 0 } }, log);
       const t0 = Date.UTC(2026, 11, 1, 12);

@@ -15,7 +15,7 @@ import type { Detection, InferenceBackend } from '../../src/edge/detect/types.ts
 import { EventGenerator } from '../../src/edge/events/generator.ts';
 import { Outbox } from '../../src/edge/events/outbox.ts';
 import { EventStore } from '../../src/edge/events/store.ts';
-import { openDatabase } from '../../src/shared/db.ts';
+import { openEdgeDatabase } from '../../src/edge/schema.ts';
 import { createLogger } from '../../src/shared/log.ts';
 import { projectRoot } from '../../src/shared/paths.ts';
 import { media } from '../helpers.ts';
@@ -126,7 +126,7 @@ describe('detection accuracy (YOLOX-nano, NanoDet)', function () {
 
   it('whole vtest as events: the van and the car are vehicle events, never person ones, and parked ones end', async () => {
     const results = wholeVtest ?? (await runPipeline(media.vtest, await fastBackend('yolox'), 'yolox'));
-    const db = openDatabase(':memory:');
+    const db = openEdgeDatabase(':memory:');
     const store = new EventStore(db, new Outbox(db));
     const endAfterSeconds = 5;
     const gen = new EventGenerator(

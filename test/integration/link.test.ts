@@ -14,7 +14,7 @@ import { Outbox } from '../../src/edge/events/outbox.ts';
 import { EventStore, eventPayload } from '../../src/edge/events/store.ts';
 import { LinkClient } from '../../src/edge/link/client.ts';
 import { pairEdge, readLinkSettings } from '../../src/edge/link/pairing.ts';
-import { openDatabase } from '../../src/shared/db.ts';
+import { openEdgeDatabase } from '../../src/edge/schema.ts';
 import type { EventAcks__Output } from '../../src/shared/link/generated/guardian/edge/v1/EventAcks.ts';
 import type { EventBatch } from '../../src/shared/link/generated/guardian/edge/v1/EventBatch.ts';
 import { decodePairingCode, encodePairingCode } from '../../src/shared/link/pairing-code.ts';
@@ -72,7 +72,7 @@ describe('edge ↔ VM link (loopback)', function () {
   this.timeout(60_000);
   const dir = tempDir();
   let vm: Vm;
-  let edgeDb: ReturnType<typeof openDatabase>;
+  let edgeDb: ReturnType<typeof openEdgeDatabase>;
   let outbox: Outbox;
   let events: EventStore;
   let link: LinkClient;
@@ -96,7 +96,7 @@ describe('edge ↔ VM link (loopback)', function () {
     const settings = await pairEdge(code, join(dir.path, 'edge'), { name: 'porch' });
     assert.match(settings.edgeId, /^edge-/);
     assert.equal(statSync(join(dir.path, 'edge', 'link.json')).mode & 0o777, 0o600);
-    edgeDb = openDatabase(join(dir.path, 'edge', 'edge.db'));
+    edgeDb = openEdgeDatabase(join(dir.path, 'edge', 'edge.db'));
     outbox = new Outbox(edgeDb);
     events = new EventStore(edgeDb, outbox);
     link = new LinkClient(

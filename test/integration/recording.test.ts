@@ -12,7 +12,7 @@ import { CameraManager } from '../../src/edge/cameras/manager.ts';
 import { CameraRegistry } from '../../src/edge/cameras/registry.ts';
 import type { Segment } from '../../src/edge/recording/segments.ts';
 import { defaultRecordingConfig, type RecordingConfig, RecordingService } from '../../src/edge/recording/service.ts';
-import { openDatabase } from '../../src/shared/db.ts';
+import { openEdgeDatabase } from '../../src/edge/schema.ts';
 import { createLogger } from '../../src/shared/log.ts';
 import { projectRoot } from '../../src/shared/paths.ts';
 import { execFileAsync, ffprobeSegment, isRoot, media, tempDir } from '../helpers.ts';
@@ -30,7 +30,7 @@ async function seekable(path: string, at: number): Promise<boolean> {
 }
 
 function service(dir: string, patch: Partial<RecordingConfig> = {}) {
-  const db = openDatabase(join(dir, 'guardian.db'));
+  const db = openEdgeDatabase(join(dir, 'guardian.db'));
   const rec = new RecordingService(
     db,
     { ...defaultRecordingConfig(join(dir, 'recordings')), disk: { minFreeBytes: 0, minFreeMinutes: 0 }, ...patch },
@@ -176,7 +176,7 @@ describe('recording', function () {
     mkdirSync(mnt);
     execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=6m', 'tmpfs', mnt]);
     try {
-      const db = openDatabase(join(dir.path, 'guardian.db'));
+      const db = openEdgeDatabase(join(dir.path, 'guardian.db'));
       const rec = new RecordingService(
         db,
         {

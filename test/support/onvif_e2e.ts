@@ -5,7 +5,7 @@ import { Writable } from 'node:stream';
 import { CameraManager } from '../../src/edge/cameras/manager.ts';
 import { CameraRegistry } from '../../src/edge/cameras/registry.ts';
 import { discoverOnvif } from '../../src/edge/discovery/onvif.ts';
-import { openDatabase } from '../../src/shared/db.ts';
+import { openEdgeDatabase } from '../../src/edge/schema.ts';
 import { createLogger } from '../../src/shared/log.ts';
 
 const username = process.env.GUARDIAN_ONVIF_USERNAME ?? '';
@@ -25,7 +25,7 @@ const devices = await discoverOnvif({ timeoutMs: 2000, username, password });
 const found = devices.find((d) => d.camera);
 const result: Record<string, unknown> = { devices };
 if (found?.camera) {
-  const reg = new CameraRegistry(openDatabase(':memory:'));
+  const reg = new CameraRegistry(openEdgeDatabase(':memory:'));
   const cam = reg.add({ ...found.camera, password });
   result.added = cam;
   const manager = new CameraManager(reg, log, {

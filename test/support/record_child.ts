@@ -5,12 +5,12 @@ import { join } from 'node:path';
 import { CameraManager } from '../../src/edge/cameras/manager.ts';
 import { CameraRegistry } from '../../src/edge/cameras/registry.ts';
 import { defaultRecordingConfig, RecordingService } from '../../src/edge/recording/service.ts';
-import { openDatabase } from '../../src/shared/db.ts';
+import { openEdgeDatabase } from '../../src/edge/schema.ts';
 import { createLogger } from '../../src/shared/log.ts';
 
 const [dataDir = '/tmp/guardian-rec', video = '', seconds = '2'] = process.argv.slice(2);
 const log = createLogger({ level: 'warn' });
-const db = openDatabase(join(dataDir, 'guardian.db'));
+const db = openEdgeDatabase(join(dataDir, 'guardian.db'));
 const recording = new RecordingService(
   db,
   {

@@ -2,11 +2,10 @@ import assert from 'node:assert/strict';
 
 import { CameraRegistry, slugify, validateCamera } from '../../src/edge/cameras/registry.ts';
 import { forbiddenHost, parseCameraUrl, withCredentials } from '../../src/edge/cameras/url.ts';
+import { edgeMigrations, openEdgeDatabase } from '../../src/edge/schema.ts';
 import { backoffDelay } from '../../src/shared/backoff.ts';
-import { openDatabase } from '../../src/shared/db.ts';
 import type { FieldIssue } from '../../src/shared/errors.ts';
 import { ValidationError } from '../../src/shared/errors.ts';
-import { edgeMigrations } from '../../src/shared/migrations.ts';
 
 function issuesOf(fn: () => unknown): FieldIssue[] {
   try {
@@ -85,7 +84,7 @@ describe('camera URLs', () => {
 });
 
 describe('camera registry', () => {
-  const fresh = () => new CameraRegistry(openDatabase(':memory:'));
+  const fresh = () => new CameraRegistry(openEdgeDatabase(':memory:'));
 
   it('lists every problem of a camera description at once', () => {
     const issues = issuesOf(() =>
@@ -116,7 +115,7 @@ describe('camera registry', () => {
   });
 
   it("a camera added without detectFps gets the configuration's detection.fps", () => {
-    const reg = new CameraRegistry(openDatabase(':memory:'), { detectFps: 2 });
+    const reg = new CameraRegistry(openEdgeDatabase(':memory:'), { detectFps: 2 });
     assert.equal(reg.add({ name: 'Yard', kind: 'rtsp', recordUrl: 'rtsp://192.168.1.20/s' }).detectFps, 2);
     assert.equal(
       reg.add({ name: 'Gate', kind: 'rtsp', recordUrl: 'rtsp://192.168.1.21/s', detectFps: 4 }).detectFps,
@@ -135,7 +134,7 @@ describe('camera registry', () => {
   });
 
   it('records health and migrates a database once', () => {
-    const db = openDatabase(':memory:');
+    const db = openEdgeDatabase(':memory:');
     const reg = new CameraRegistry(db);
     reg.add({ id: 'cam1', name: 'One', kind: 'rtsp', recordUrl: 'rtsp://h/x' });
     assert.equal(reg.get('cam1').health.status, 'connecting');

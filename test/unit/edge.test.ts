@@ -4,8 +4,8 @@ import { defaultTrackerOptions, Tracker } from '../../src/edge/detect/tracker.ts
 import { EventGenerator, type FrameDetections } from '../../src/edge/events/generator.ts';
 import { Outbox } from '../../src/edge/events/outbox.ts';
 import { EventStore } from '../../src/edge/events/store.ts';
+import { openEdgeDatabase } from '../../src/edge/schema.ts';
 import { applyEnvOverrides, configJsonSchema, validateConfig } from '../../src/shared/config.ts';
-import { openDatabase } from '../../src/shared/db.ts';
 import { ValidationError } from '../../src/shared/errors.ts';
 import { createLogger } from '../../src/shared/log.ts';
 import { tempDir } from '../helpers.ts';
@@ -65,7 +65,7 @@ function frame(t: number, detections: FrameDetections['detections']): FrameDetec
 
 describe('events and outbox', () => {
   it('starts an event on a confirmed track, ends it after the object is gone, with outbox entries in order', () => {
-    const db = openDatabase(':memory:');
+    const db = openEdgeDatabase(':memory:');
     const outbox = new Outbox(db);
     const store = new EventStore(db, outbox);
     const ended: string[] = [];
@@ -102,7 +102,7 @@ describe('events and outbox', () => {
   });
 
   it('a rebuilt pipeline never continues an old event: track ids are unique across trackers', () => {
-    const db = openDatabase(':memory:');
+    const db = openEdgeDatabase(':memory:');
     const store = new EventStore(db, new Outbox(db));
     const gen = new EventGenerator(
       store,
@@ -130,7 +130,7 @@ describe('events and outbox', () => {
   });
 
   it('a stationary object ends its event and starts a new one only when it moves again', () => {
-    const db = openDatabase(':memory:');
+    const db = openEdgeDatabase(':memory:');
     const store = new EventStore(db, new Outbox(db));
     const gen = new EventGenerator(
       store,
@@ -159,7 +159,7 @@ describe('events and outbox', () => {
   });
 
   it('requires a zone when the camera asks for one', () => {
-    const db = openDatabase(':memory:');
+    const db = openEdgeDatabase(':memory:');
     const store = new EventStore(db, new Outbox(db));
     const gen = new EventGenerator(
       store,
@@ -183,7 +183,7 @@ describe('events and outbox', () => {
   });
 
   it('pages events with a cursor', () => {
-    const db = openDatabase(':memory:');
+    const db = openEdgeDatabase(':memory:');
     const store = new EventStore(db, new Outbox(db));
     for (let i = 0; i < 25; i++)
       store.create({
@@ -219,7 +219,7 @@ describe('events and outbox', () => {
     try {
       const path = `${dir.path}/edge.db`;
       const limits = { maxItems: 1000, maxBytes: 1 << 20, backoff: { initialMs: 200, maxMs: 5000 } };
-      let db = openDatabase(path);
+      let db = openEdgeDatabase(path);
       let outbox = new Outbox(db, limits);
       outbox.enqueue('event.start', 'e1', { n: 1 }, 1);
       outbox.enqueue('event.start', 'e2', { n: 2 }, 1);
@@ -237,7 +237,7 @@ describe('events and outbox', () => {
       db.close();
 
       // Restart: the queue is still there, with its backoff.
-      db = openDatabase(path);
+      db = openEdgeDatabase(path);
       outbox = new Outbox(db, limits);
       assert.equal(outbox.length(), 2);
       assert.deepEqual(

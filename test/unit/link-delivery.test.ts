@@ -3,11 +3,11 @@ import assert from 'node:assert/strict';
 
 import { Outbox } from '../../src/edge/events/outbox.ts';
 import { LinkFailure, OutboxDelivery } from '../../src/edge/link/delivery.ts';
-import { openDatabase } from '../../src/shared/db.ts';
+import { openEdgeDatabase } from '../../src/edge/schema.ts';
 
 describe('outbox delivery by kind', () => {
   it('mixed kinds, with 150 archive items queued before the events: each reaches its handler', async () => {
-    const db = openDatabase(':memory:');
+    const db = openEdgeDatabase(':memory:');
     const outbox = new Outbox(db);
     for (let i = 0; i < 150; i++) outbox.enqueue('archive.upload', `a${i}`, { i }, 1);
     for (let i = 0; i < 120; i++) outbox.enqueue(i % 2 ? 'event.end' : 'event.start', `e${i}`, { i }, 5);
@@ -33,7 +33,7 @@ describe('outbox delivery by kind', () => {
   });
 
   it('unacknowledged items back off; a failed link is reported and loses nothing', async () => {
-    const db = openDatabase(':memory:');
+    const db = openEdgeDatabase(':memory:');
     const outbox = new Outbox(db);
     for (let i = 0; i < 4; i++) outbox.enqueue('event.start', `e${i}`, {}, 5);
     const delivery = new OutboxDelivery(outbox);

@@ -1,6 +1,6 @@
 // The user VM's database (Step 2.1.3.1 of the original plan): event cache, edge registry, model catalog, training
 // datasets, archive objects and a telemetry buffer. Versioned like the edge's migrations.
-import type { Migration } from '../../shared/migrations.ts';
+import type { Migration } from '../../shared/db.ts';
 
 export const vmMigrations: readonly Migration[] = [
   {

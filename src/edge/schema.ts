@@ -1,9 +1,5 @@
 // Schema of the edge database. Append new migrations; never edit one that has shipped.
-export interface Migration {
-  version: number;
-  name: string;
-  sql: string;
-}
+import { type Db, type Migration, openDatabase } from '../shared/db.ts';
 
 export const edgeMigrations: readonly Migration[] = [
   {
@@ -130,3 +126,8 @@ export const edgeMigrations: readonly Migration[] = [
     `,
   },
 ];
+
+/** The edge's database (one file for the whole edge), migrated to the current schema. */
+export function openEdgeDatabase(path: string): Db {
+  return openDatabase(path, edgeMigrations);
+}
