@@ -54,6 +54,49 @@ export const vmConfigSchema = z.strictObject({
   events: z.strictObject({ retentionDays: z.number().positive().default(90) }).prefault({}),
   telemetry: z.strictObject({ offlineAfterSeconds: z.number().positive().default(90) }).prefault({}),
   pairing: z.strictObject({ validMinutes: z.number().positive().default(15) }).prefault({}),
+  archive: z
+    .strictObject({
+      store: z
+        .enum(['fs', 's3'])
+        .default('fs')
+        .describe('where encrypted archive objects go: fs (dataDir/archive) or s3 (any S3 API, see archive.s3)'),
+      s3: z
+        .strictObject({
+          endpoint: z.url().optional().describe('e.g. http://127.0.0.1:7070 (absent: AWS S3 itself)'),
+          region: z.string().min(1).default('us-east-1'),
+          accessKeyId: z.string().min(1),
+          secretAccessKey: z.string().min(1).optional().describe('or secretAccessKeyFile'),
+          secretAccessKeyFile: z.string().min(1).optional().describe('a file holding the secret access key'),
+          forcePathStyle: z
+            .boolean()
+            .default(true)
+            .describe('bucket in the path (http://host/bucket/key), as most self-hosted S3 servers want'),
+        })
+        .optional()
+        .describe('buckets camera-<id> are created on demand'),
+      quotaBytesPerCamera: z
+        .number()
+        .int()
+        .positive()
+        .default(50 * 1024 ** 3)
+        .describe('archive bytes per camera; past it the oldest unprotected objects go (warning at 80 %)'),
+      retentionDays: z
+        .number()
+        .positive()
+        .default(90)
+        .describe('unprotected objects of events older than this are deleted'),
+    })
+    .superRefine((a, ctx) => {
+      if (a.store === 's3' && !a.s3)
+        ctx.addIssue({ code: 'custom', path: ['s3'], message: 'required with store: s3 (endpoint, accessKeyId, ...)' });
+      if (a.s3 && !a.s3.secretAccessKey === !a.s3.secretAccessKeyFile)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['s3', 'secretAccessKey'],
+          message: 'give exactly one of secretAccessKey and secretAccessKeyFile',
+        });
+    })
+    .prefault({}),
 });
 
 export type VmConfig = z.infer<typeof vmConfigSchema>;
