@@ -99,4 +99,31 @@ export const vmMigrations: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 3,
+    name: 'archive objects',
+    sql: `
+      -- Version 1's archive_objects was a placeholder nothing wrote; the archive's index replaces it.
+      DROP TABLE archive_objects;
+      CREATE TABLE archive_objects (        -- encrypted objects the edges uploaded (ciphertext only; no key here)
+        edge_id TEXT NOT NULL,
+        camera_id TEXT NOT NULL,
+        event_id TEXT NOT NULL,
+        kind TEXT NOT NULL CHECK (kind IN ('clip', 'snapshot', 'metadata')),
+        bucket TEXT NOT NULL,
+        key TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        sha256 TEXT NOT NULL,               -- of the ciphertext, checked on upload
+        state TEXT NOT NULL DEFAULT 'stored' CHECK (state IN ('stored', 'deleting')),
+        protected INTEGER NOT NULL DEFAULT 0,
+        event_time INTEGER NOT NULL,        -- the event's start (epoch ms): retention and eviction go by it
+        created INTEGER NOT NULL,
+        updated INTEGER NOT NULL,
+        PRIMARY KEY (event_id, kind),
+        UNIQUE (bucket, key)
+      );
+      CREATE INDEX archive_objects_camera_age ON archive_objects (edge_id, camera_id, protected, event_time);
+      CREATE INDEX archive_objects_age ON archive_objects (protected, event_time);
+    `,
+  },
 ];
