@@ -1,18 +1,22 @@
 // The VM's end of the link: a gRPC server the edges dial through their tunnels. Every call is authenticated by the
 // edge's own credential and, when required, by coming from that edge's tunnel address. Events are stored before
-// they are acknowledged; clips are asked for on the edge's Control stream and arrive on a SendClip stream each.
+// they are acknowledged; clips are asked for on the edge's Control stream and arrive on a SendClip stream each;
+// encrypted archive objects arrive on an Archive stream each and are acknowledged once durably stored.
 import { randomUUID } from 'node:crypto';
 import { PassThrough, type Readable } from 'node:stream';
 
 import * as grpc from '@grpc/grpc-js';
 
 import type { Db } from '../shared/db.ts';
+import type { ArchiveChunk__Output } from '../shared/link/generated/guardian/edge/v1/ArchiveChunk.ts';
+import type { ArchiveHeader__Output } from '../shared/link/generated/guardian/edge/v1/ArchiveHeader.ts';
 import type { ClipChunk__Output } from '../shared/link/generated/guardian/edge/v1/ClipChunk.ts';
 import type { ClipHeader__Output } from '../shared/link/generated/guardian/edge/v1/ClipHeader.ts';
 import type { EdgeMessage__Output } from '../shared/link/generated/guardian/edge/v1/EdgeMessage.ts';
 import type { EventAck } from '../shared/link/generated/guardian/edge/v1/EventAck.ts';
 import type { VmRequest } from '../shared/link/generated/guardian/edge/v1/VmRequest.ts';
 import {
+  clipChunkBytes,
   type EdgeLinkHandlers,
   type EventJson,
   fromWireEvent,
@@ -22,6 +26,7 @@ import {
   parseCredential,
 } from '../shared/link/proto.ts';
 import type { Logger } from '../shared/log.ts';
+import { ArchiveRefusal, type ArchiveService } from './archive/service.ts';
 import type { VmCache } from './cache/cache.ts';
 import { edgeCredentialHash } from './pairing.ts';
 
@@ -77,7 +82,16 @@ export class LinkServer {
   constructor(
     private readonly db: Db,
     private readonly cache: VmCache,
-    private readonly options: { requireTunnel: boolean; version: string; heartbeatSeconds: number; log: Logger },
+    private readonly options: {
+      requireTunnel: boolean;
+      version: string;
+      heartbeatSeconds: number;
+      log: Logger;
+      /** Where Archive uploads go (absent: the call is UNIMPLEMENTED). */
+      archive?: ArchiveService;
+      /** An Archive call silent this long is aborted (its partial upload discarded). */
+      archiveIdleMs?: number;
+    },
   ) {
     this.server.addService(linkPackage().EdgeLink.service, this.handlers());
   }
@@ -162,6 +176,100 @@ export class LinkServer {
       }
     }
     return cred.edgeId;
+  }
+
+  /**
+   * One Archive call: the header, then the bytes as a stream the archive reads at its own pace: when the body's buffer
+   * is full the call is paused, so gRPC's flow control holds the edge back and nothing is buffered whole. The bytes
+   * count only if the end marker arrives: a call cancelled, cut or silent for archiveIdleMs fails the body, and the
+   * store discards what it had. When the archive stops reading (a replay answered UNCHANGED, a refusal, an upload
+   * superseded by a newer one) the rest of the call is dropped.
+   */
+  private async receiveArchive(
+    edgeId: string,
+    archive: ArchiveService,
+    call: grpc.ServerReadableStream<ArchiveChunk__Output, unknown>,
+  ) {
+    const idleMs = this.options.archiveIdleMs ?? 60_000;
+    const header = await new Promise<ArchiveHeader__Output>((resolve, reject) => {
+      const timer = setTimeout(() => fail(new ArchiveRefusal('ABORTED', 'no header received')), idleMs);
+      const fail = (err: Error) => {
+        clearTimeout(timer);
+        call.off('data', first);
+        reject(err);
+      };
+      const first = (m: ArchiveChunk__Output) => {
+        clearTimeout(timer);
+        call.off('data', first);
+        call.pause();
+        if (m.header) resolve(m.header);
+        else reject(new ArchiveRefusal('INVALID_ARGUMENT', 'the first message must be the header'));
+      };
+      call.on('data', first);
+      call.once('end', () => fail(new ArchiveRefusal('ABORTED', 'the upload ended before its header')));
+      call.once('error', () => fail(new ArchiveRefusal('ABORTED', 'the upload was cut')));
+    });
+
+    const body = new PassThrough({ highWaterMark: 4 * clipChunkBytes });
+    // A failure reaches the archive through its reading of the body; after it has stopped, nobody needs it.
+    body.on('error', () => {});
+    let ended = false;
+    let idle: NodeJS.Timeout | undefined;
+    // The idle clock runs only while the archive waits for the edge, not while the store is busy writing.
+    const arm = () => {
+      clearTimeout(idle);
+      idle = setTimeout(() => fail(new ArchiveRefusal('ABORTED', `nothing received for ${idleMs / 1000} s`)), idleMs);
+    };
+    const fail = (err: Error) => {
+      clearTimeout(idle);
+      if (!ended && !body.destroyed) body.destroy(err);
+    };
+    call.on('data', (m: ArchiveChunk__Output) => {
+      if (ended || body.destroyed) return;
+      if (m.end) {
+        ended = true;
+        clearTimeout(idle);
+        body.end();
+      } else if (!m.data) fail(new ArchiveRefusal('INVALID_ARGUMENT', 'expected data or the end marker'));
+      else if (m.data.length > clipChunkBytes)
+        fail(new ArchiveRefusal('INVALID_ARGUMENT', `data chunks are at most ${clipChunkBytes} bytes`));
+      else if (body.write(m.data)) arm();
+      else {
+        clearTimeout(idle);
+        call.pause();
+      }
+    });
+    body.on('drain', () => {
+      arm();
+      call.resume();
+    });
+    call.on('end', () => fail(new ArchiveRefusal('ABORTED', 'the upload ended without its end marker')));
+    call.on('cancelled', () => fail(new ArchiveRefusal('ABORTED', 'the edge cancelled the upload')));
+    call.on('error', () => fail(new ArchiveRefusal('ABORTED', 'the upload was cut')));
+    // The archive stopped reading early: drop whatever else the edge sends.
+    body.on('close', () => {
+      clearTimeout(idle);
+      if (!ended) call.destroy();
+    });
+    arm();
+    call.resume();
+    try {
+      return await archive.upload(
+        edgeId,
+        {
+          eventId: header.eventId,
+          cameraId: header.cameraId,
+          kind: header.kind,
+          size: header.size,
+          sha256: header.sha256,
+          protected: header.protected,
+        },
+        body,
+      );
+    } finally {
+      clearTimeout(idle);
+      body.destroy();
+    }
   }
 
   private handlers(): EdgeLinkHandlers {
@@ -347,6 +455,24 @@ export class LinkServer {
             finish({ code: grpc.status.ABORTED, details: 'clip ended early' });
           }
         });
+      },
+
+      Archive: (call, callback) => {
+        const who = this.authenticate(call);
+        if (typeof who !== 'string') return callback(who);
+        const archive = this.options.archive;
+        if (!archive) return callback({ code: grpc.status.UNIMPLEMENTED, details: 'this VM keeps no archive' });
+        void this.receiveArchive(who, archive, call).then(
+          (receipt) => callback(null, receipt),
+          (err: unknown) => {
+            if (!(err instanceof ArchiveRefusal)) log.error({ err, edge: who }, 'archive upload failed');
+            const refusal = err instanceof ArchiveRefusal ? err : null;
+            callback({
+              code: refusal ? grpc.status[refusal.code] : grpc.status.UNAVAILABLE,
+              details: refusal?.message ?? 'the VM could not store the object; upload it again later',
+            });
+          },
+        );
       },
     };
   }

@@ -1,6 +1,10 @@
 import type * as grpc from '@grpc/grpc-js';
 import type { MessageTypeDefinition } from '@grpc/proto-loader';
 
+import type { ArchiveChunk as _guardian_edge_v1_ArchiveChunk, ArchiveChunk__Output as _guardian_edge_v1_ArchiveChunk__Output } from './guardian/edge/v1/ArchiveChunk.ts';
+import type { ArchiveEnd as _guardian_edge_v1_ArchiveEnd, ArchiveEnd__Output as _guardian_edge_v1_ArchiveEnd__Output } from './guardian/edge/v1/ArchiveEnd.ts';
+import type { ArchiveHeader as _guardian_edge_v1_ArchiveHeader, ArchiveHeader__Output as _guardian_edge_v1_ArchiveHeader__Output } from './guardian/edge/v1/ArchiveHeader.ts';
+import type { ArchiveReceipt as _guardian_edge_v1_ArchiveReceipt, ArchiveReceipt__Output as _guardian_edge_v1_ArchiveReceipt__Output } from './guardian/edge/v1/ArchiveReceipt.ts';
 import type { Camera as _guardian_edge_v1_Camera, Camera__Output as _guardian_edge_v1_Camera__Output } from './guardian/edge/v1/Camera.ts';
 import type { CameraHealth as _guardian_edge_v1_CameraHealth, CameraHealth__Output as _guardian_edge_v1_CameraHealth__Output } from './guardian/edge/v1/CameraHealth.ts';
 import type { Cancel as _guardian_edge_v1_Cancel, Cancel__Output as _guardian_edge_v1_Cancel__Output } from './guardian/edge/v1/Cancel.ts';
@@ -36,6 +40,10 @@ export interface ProtoGrpcType {
   guardian: {
     edge: {
       v1: {
+        ArchiveChunk: MessageTypeDefinition<_guardian_edge_v1_ArchiveChunk, _guardian_edge_v1_ArchiveChunk__Output>
+        ArchiveEnd: MessageTypeDefinition<_guardian_edge_v1_ArchiveEnd, _guardian_edge_v1_ArchiveEnd__Output>
+        ArchiveHeader: MessageTypeDefinition<_guardian_edge_v1_ArchiveHeader, _guardian_edge_v1_ArchiveHeader__Output>
+        ArchiveReceipt: MessageTypeDefinition<_guardian_edge_v1_ArchiveReceipt, _guardian_edge_v1_ArchiveReceipt__Output>
         Camera: MessageTypeDefinition<_guardian_edge_v1_Camera, _guardian_edge_v1_Camera__Output>
         CameraHealth: MessageTypeDefinition<_guardian_edge_v1_CameraHealth, _guardian_edge_v1_CameraHealth__Output>
         Cancel: MessageTypeDefinition<_guardian_edge_v1_Cancel, _guardian_edge_v1_Cancel__Output>

@@ -2,6 +2,8 @@
 
 import type * as grpc from '@grpc/grpc-js'
 import type { MethodDefinition } from '@grpc/proto-loader'
+import type { ArchiveChunk as _guardian_edge_v1_ArchiveChunk, ArchiveChunk__Output as _guardian_edge_v1_ArchiveChunk__Output } from '../../../guardian/edge/v1/ArchiveChunk.ts';
+import type { ArchiveReceipt as _guardian_edge_v1_ArchiveReceipt, ArchiveReceipt__Output as _guardian_edge_v1_ArchiveReceipt__Output } from '../../../guardian/edge/v1/ArchiveReceipt.ts';
 import type { ClipChunk as _guardian_edge_v1_ClipChunk, ClipChunk__Output as _guardian_edge_v1_ClipChunk__Output } from '../../../guardian/edge/v1/ClipChunk.ts';
 import type { ClipReceipt as _guardian_edge_v1_ClipReceipt, ClipReceipt__Output as _guardian_edge_v1_ClipReceipt__Output } from '../../../guardian/edge/v1/ClipReceipt.ts';
 import type { EdgeMessage as _guardian_edge_v1_EdgeMessage, EdgeMessage__Output as _guardian_edge_v1_EdgeMessage__Output } from '../../../guardian/edge/v1/EdgeMessage.ts';
@@ -16,6 +18,31 @@ import type { TelemetryReport as _guardian_edge_v1_TelemetryReport, TelemetryRep
 import type { VmRequest as _guardian_edge_v1_VmRequest, VmRequest__Output as _guardian_edge_v1_VmRequest__Output } from '../../../guardian/edge/v1/VmRequest.ts';
 
 export interface EdgeLinkClient extends grpc.Client {
+  /**
+   * One encrypted archive object (an event's clip, snapshot or metadata, ciphertext the VM cannot read): a header,
+   * the bytes in chunks of at most 256 KiB, then an end marker. The VM answers only once the object is durably stored
+   * and indexed (STORED), or at once if it already holds the same bytes (UNCHANGED); anything else is a status
+   * (DATA_LOSS: size or sha256 do not match, PERMISSION_DENIED: not this edge's event, FAILED_PRECONDITION: the event
+   * has not been delivered yet, RESOURCE_EXHAUSTED: the camera's quota is full of protected objects, ABORTED:
+   * superseded or cut short). A failed or cut upload leaves nothing visible; the edge simply uploads again.
+   */
+  Archive(metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_guardian_edge_v1_ArchiveReceipt__Output>): grpc.ClientWritableStream<_guardian_edge_v1_ArchiveChunk>;
+  Archive(metadata: grpc.Metadata, callback: grpc.requestCallback<_guardian_edge_v1_ArchiveReceipt__Output>): grpc.ClientWritableStream<_guardian_edge_v1_ArchiveChunk>;
+  Archive(options: grpc.CallOptions, callback: grpc.requestCallback<_guardian_edge_v1_ArchiveReceipt__Output>): grpc.ClientWritableStream<_guardian_edge_v1_ArchiveChunk>;
+  Archive(callback: grpc.requestCallback<_guardian_edge_v1_ArchiveReceipt__Output>): grpc.ClientWritableStream<_guardian_edge_v1_ArchiveChunk>;
+  /**
+   * One encrypted archive object (an event's clip, snapshot or metadata, ciphertext the VM cannot read): a header,
+   * the bytes in chunks of at most 256 KiB, then an end marker. The VM answers only once the object is durably stored
+   * and indexed (STORED), or at once if it already holds the same bytes (UNCHANGED); anything else is a status
+   * (DATA_LOSS: size or sha256 do not match, PERMISSION_DENIED: not this edge's event, FAILED_PRECONDITION: the event
+   * has not been delivered yet, RESOURCE_EXHAUSTED: the camera's quota is full of protected objects, ABORTED:
+   * superseded or cut short). A failed or cut upload leaves nothing visible; the edge simply uploads again.
+   */
+  archive(metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_guardian_edge_v1_ArchiveReceipt__Output>): grpc.ClientWritableStream<_guardian_edge_v1_ArchiveChunk>;
+  archive(metadata: grpc.Metadata, callback: grpc.requestCallback<_guardian_edge_v1_ArchiveReceipt__Output>): grpc.ClientWritableStream<_guardian_edge_v1_ArchiveChunk>;
+  archive(options: grpc.CallOptions, callback: grpc.requestCallback<_guardian_edge_v1_ArchiveReceipt__Output>): grpc.ClientWritableStream<_guardian_edge_v1_ArchiveChunk>;
+  archive(callback: grpc.requestCallback<_guardian_edge_v1_ArchiveReceipt__Output>): grpc.ClientWritableStream<_guardian_edge_v1_ArchiveChunk>;
+  
   /**
    * Opened by the edge and kept open: the VM's requests go down, the edge's short answers go up.
    */
@@ -100,6 +127,16 @@ export interface EdgeLinkClient extends grpc.Client {
 
 export interface EdgeLinkHandlers extends grpc.UntypedServiceImplementation {
   /**
+   * One encrypted archive object (an event's clip, snapshot or metadata, ciphertext the VM cannot read): a header,
+   * the bytes in chunks of at most 256 KiB, then an end marker. The VM answers only once the object is durably stored
+   * and indexed (STORED), or at once if it already holds the same bytes (UNCHANGED); anything else is a status
+   * (DATA_LOSS: size or sha256 do not match, PERMISSION_DENIED: not this edge's event, FAILED_PRECONDITION: the event
+   * has not been delivered yet, RESOURCE_EXHAUSTED: the camera's quota is full of protected objects, ABORTED:
+   * superseded or cut short). A failed or cut upload leaves nothing visible; the edge simply uploads again.
+   */
+  Archive: grpc.handleClientStreamingCall<_guardian_edge_v1_ArchiveChunk__Output, _guardian_edge_v1_ArchiveReceipt>;
+  
+  /**
    * Opened by the edge and kept open: the VM's requests go down, the edge's short answers go up.
    */
   Control: grpc.handleBidiStreamingCall<_guardian_edge_v1_EdgeMessage__Output, _guardian_edge_v1_VmRequest>;
@@ -129,6 +166,7 @@ export interface EdgeLinkHandlers extends grpc.UntypedServiceImplementation {
 }
 
 export interface EdgeLinkDefinition extends grpc.ServiceDefinition {
+  Archive: MethodDefinition<_guardian_edge_v1_ArchiveChunk, _guardian_edge_v1_ArchiveReceipt, _guardian_edge_v1_ArchiveChunk__Output, _guardian_edge_v1_ArchiveReceipt__Output>
   Control: MethodDefinition<_guardian_edge_v1_EdgeMessage, _guardian_edge_v1_VmRequest, _guardian_edge_v1_EdgeMessage__Output, _guardian_edge_v1_VmRequest__Output>
   Hello: MethodDefinition<_guardian_edge_v1_HelloRequest, _guardian_edge_v1_HelloReply, _guardian_edge_v1_HelloRequest__Output, _guardian_edge_v1_HelloReply__Output>
   Ping: MethodDefinition<_guardian_edge_v1_PingRequest, _guardian_edge_v1_PingReply, _guardian_edge_v1_PingRequest__Output, _guardian_edge_v1_PingReply__Output>
