@@ -1,5 +1,6 @@
-// The VM's HTTP API: the owner's token-protected view of events, edges and telemetry, the clip relay, and the
-// pairing endpoint edges call (with proof of the one-time code) before their tunnel exists.
+// The VM's HTTP API: the owner's token-protected view of events, edges and telemetry, the clip relay, the encrypted
+// archive (served as stored: ciphertext, with Range), and the pairing endpoint edges call (with proof of the one-time
+// code) before their tunnel exists.
 import { timingSafeEqual } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
 
@@ -9,13 +10,17 @@ import { z } from 'zod';
 import { type ErrorCode, GuardianError, ValidationError } from '../shared/errors.ts';
 import { Api, finalErrorHandler, sendError } from '../shared/http/api.ts';
 import type { Logger } from '../shared/log.ts';
-import type { VmCache } from './cache/cache.ts';
+import { ARCHIVE_KINDS, type ArchiveKind } from './archive/index.ts';
+import type { ArchiveService } from './archive/service.ts';
+import { ArchiveRangeError, type StoredObject } from './archive/store.ts';
+import type { CachedEvent, VmCache } from './cache/cache.ts';
 import { type LinkServer, RelayError } from './link-server.ts';
 import { PairingError } from './pairing.ts';
 
 export interface VmHttpContext {
   cache: VmCache;
   link: LinkServer;
+  archive: ArchiveService;
   apiToken: string;
   offlineAfterMs: number;
   version: string;
@@ -151,17 +156,28 @@ export function createVmApp(ctx: VmHttpContext): express.Express {
     },
   );
 
-  api.route('get', '/edges', { summary: 'Edges with health, cameras and tunnel figures', tag: 'edges' }, async () => {
-    const connected = new Set(ctx.link.connectedEdges());
-    const tunnel = await ctx.tunnelStats();
-    return {
-      edges: ctx.cache.edges(ctx.offlineAfterMs).map((e) => ({
-        ...e,
-        connected: connected.has(e.edgeId),
-        tunnel: (e.publicKey && tunnel.get(e.publicKey)) || null,
-      })),
-    };
-  });
+  // Each edge's archive usage per camera, against the quota: a warning from 80 %, level "full" when protected objects
+  // alone fill it (unprotected uploads are then refused). Shown here; not yet sent down to the edge.
+  api.route(
+    'get',
+    '/edges',
+    { summary: 'Edges with health, cameras, tunnel figures and archive usage per camera', tag: 'edges' },
+    async () => {
+      const connected = new Set(ctx.link.connectedEdges());
+      const tunnel = await ctx.tunnelStats();
+      return {
+        edges: ctx.cache.edges(ctx.offlineAfterMs).map((e) => ({
+          ...e,
+          connected: connected.has(e.edgeId),
+          tunnel: (e.publicKey && tunnel.get(e.publicKey)) || null,
+          archive: {
+            quotaBytesPerCamera: ctx.archive.retention.quotaBytes,
+            cameras: ctx.archive.retention.status(e.edgeId),
+          },
+        })),
+      };
+    },
+  );
 
   api.route(
     'get',
@@ -182,23 +198,81 @@ export function createVmApp(ctx: VmHttpContext): express.Express {
     '/events',
     { summary: 'Events of every edge, newest first, with filters', tag: 'events', query: eventQuery },
     ({ query: q }) => ({
-      events: ctx.cache.events({
-        ...(q.edge ? { edgeId: q.edge } : {}),
-        ...(q.camera ? { cameraId: q.camera } : {}),
-        ...(q.type ? { type: q.type } : {}),
-        ...(q.from !== undefined ? { fromMs: q.from } : {}),
-        ...(q.to !== undefined ? { toMs: q.to } : {}),
-        ...(q.limit ? { limit: q.limit } : {}),
-      }),
+      events: withArchiveState(
+        ctx.cache.events({
+          ...(q.edge ? { edgeId: q.edge } : {}),
+          ...(q.camera ? { cameraId: q.camera } : {}),
+          ...(q.type ? { type: q.type } : {}),
+          ...(q.from !== undefined ? { fromMs: q.from } : {}),
+          ...(q.to !== undefined ? { toMs: q.to } : {}),
+          ...(q.limit ? { limit: q.limit } : {}),
+        }),
+      ),
     }),
   );
 
+  /** Events as listed: each with which of its objects the archive holds. */
+  const withArchiveState = (events: CachedEvent[]) => {
+    const kinds = ctx.archive.index.archivedKinds(events.map((e) => e.eventId));
+    return events.map((e) => ({ ...e, archived: kinds.get(e.eventId) }));
+  };
   const eventById = (raw: unknown) => {
     const ev = ctx.cache.event(param(raw));
     if (!ev) throw new GuardianError('NOT_FOUND', 'no such event');
     return ev;
   };
-  api.route('get', '/events/:id', { summary: 'One event', tag: 'events' }, ({ req }) => eventById(req.params.id));
+  api.route(
+    'get',
+    '/events/:id',
+    { summary: 'One event, with its archive state', tag: 'events' },
+    ({ req }) => withArchiveState([eventById(req.params.id)])[0],
+  );
+
+  // An archived object exactly as the edge uploaded it: ciphertext (the VM holds no key), with HTTP Range so a player
+  // that decrypts segment by segment fetches only the segments it needs. Served from the archive even after the
+  // event has left the VM's cache or the edge's recordings are gone.
+  api.route(
+    'get',
+    '/events/:id/archive/:kind',
+    {
+      summary: "An event's archived clip, snapshot or metadata: the encrypted object as stored (HTTP Range)",
+      tag: 'events',
+      produces: 'application/octet-stream',
+    },
+    async ({ req, res }) => {
+      const eventId = param(req.params.id);
+      const kind = req.params.kind as ArchiveKind;
+      if (!ARCHIVE_KINDS.includes(kind))
+        throw new ValidationError([{ field: 'kind', message: `must be one of ${ARCHIVE_KINDS.join(', ')}` }]);
+      const o = ctx.archive.object(eventId, kind);
+      if (!o) throw new GuardianError('NOT_FOUND', `the archive holds no ${kind} of this event`);
+      const range = parseRange(req.get('range'));
+      let got: StoredObject;
+      try {
+        got = await ctx.archive.store.get(o.bucket, o.key, range ?? undefined);
+      } catch (err) {
+        if (err instanceof ArchiveRangeError) res.set('Content-Range', `bytes */${err.totalSize}`);
+        throw err;
+      }
+      const start = range?.start ?? 0;
+      res.status(range ? 206 : 200);
+      res.set({
+        'Content-Type': 'application/octet-stream',
+        'Content-Length': String(got.size),
+        'Accept-Ranges': 'bytes',
+        'Cache-Control': 'private, no-store',
+        ETag: `"${o.sha256}"`,
+        'Content-Disposition': `attachment; filename="${eventId}-${o.key.split('/').pop()}"`,
+      });
+      if (range) res.set('Content-Range', `bytes ${start}-${start + got.size - 1}/${got.totalSize}`);
+      try {
+        await pipeline(got.body, res);
+      } catch (err) {
+        ctx.log.warn({ event: eventId, kind, error: (err as Error).message }, 'archive download interrupted');
+        res.destroy();
+      }
+    },
+  );
 
   // The clip relay: the edge streams the clip (or the asked range) and the bytes go out as they arrive. The length
   // is announced up front, so a transfer cut short by the edge is a failed response, never a short "complete" file.

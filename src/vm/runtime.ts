@@ -1,7 +1,8 @@
 // The user VM service: its database, WireGuard interface with one peer per paired edge, the gRPC link server the
-// edges dial through their tunnels, and the owner's HTTP API (events, edges, telemetry, clip relay, pairing).
+// edges dial through their tunnels, the encrypted archive (object store, index, quota and retention), and the
+// owner's HTTP API (events, edges, telemetry, clip relay, archive, pairing).
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { join } from 'node:path';
@@ -13,6 +14,8 @@ import type { Logger } from '../shared/log.ts';
 import { projectRoot } from '../shared/paths.ts';
 import { WireGuardInterface } from '../shared/wireguard/interface.ts';
 import { loadOrCreateKeyPair } from '../shared/wireguard/keys.ts';
+import { ArchiveService } from './archive/service.ts';
+import { FsObjectStore, type ObjectStore, S3ObjectStore } from './archive/store.ts';
 import { VmCache } from './cache/cache.ts';
 import { vmMigrations } from './cache/schema.ts';
 import type { VmConfig } from './config.ts';
@@ -32,6 +35,7 @@ export interface Vm {
   apiToken: string;
   cache: VmCache;
   link: LinkServer;
+  archive: ArchiveService;
   db: Db;
   issuePairing(name?: string): { code: string; edgeId: string; expiresAt: number };
   stop(): Promise<void>;
@@ -49,6 +53,25 @@ export function vmApiToken(config: VmConfig): string {
   const token = randomBytes(32).toString('base64url');
   writeFileSync(path, `${token}\n`, { mode: 0o600 });
   return token;
+}
+
+/** The archive's object store: the filesystem under dataDir/archive, or the configured S3 API. */
+export function archiveStore(config: VmConfig, log: Logger): ObjectStore {
+  const s3 = config.archive.s3;
+  if (config.archive.store !== 's3' || !s3) return new FsObjectStore(join(config.dataDir, 'archive'));
+  let secretAccessKey = s3.secretAccessKey;
+  if (s3.secretAccessKeyFile) {
+    if (statSync(s3.secretAccessKeyFile).mode & 0o077)
+      log.warn({ file: s3.secretAccessKeyFile }, 'the S3 secret key file is readable by others (chmod 600 it)');
+    secretAccessKey = readFileSync(s3.secretAccessKeyFile, 'utf8').trim();
+  }
+  return new S3ObjectStore({
+    endpoint: s3.endpoint,
+    region: s3.region,
+    accessKeyId: s3.accessKeyId,
+    secretAccessKey: secretAccessKey ?? '',
+    forcePathStyle: s3.forcePathStyle,
+  });
 }
 
 /** Issues a one-time pairing code; works with the service running or not (it only needs the database). */
@@ -83,7 +106,20 @@ export async function startVm(config: VmConfig, options: { log: Logger }): Promi
   const { log } = options;
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const db = openDatabase(vmDatabasePath(config), vmMigrations);
+  // Acknowledgements (events, archive objects) promise durability: each commit is synced, not only on checkpoints.
+  db.pragma('synchronous = FULL');
   const cache = new VmCache(db);
+  const archiveLog = log.child({ component: 'archive' });
+  const archive = new ArchiveService(db, archiveStore(config, archiveLog), cache, {
+    quotaBytesPerCamera: config.archive.quotaBytesPerCamera,
+    retentionDays: config.archive.retentionDays,
+    log: archiveLog,
+  });
+  // Before any upload is accepted: what a crash interrupted (temporary files, multipart uploads, deletions) goes.
+  // A store that cannot be reached is not fatal: uploads fail (and are retried by the edges) until it can.
+  await archive.start().catch((err: Error) => {
+    archiveLog.error({ error: err.message, store: config.archive.store }, 'the archive store is not reachable');
+  });
   const apiToken = vmApiToken(config);
 
   let tunnel: WireGuardInterface | undefined;
@@ -133,6 +169,7 @@ export async function startVm(config: VmConfig, options: { log: Logger }): Promi
     version,
     heartbeatSeconds: 15,
     log: log.child({ component: 'link' }),
+    archive,
   });
   const grpcHost = config.wireguard.enabled ? tunnelIp : config.grpc.host;
   const grpcPort = await link.listen(grpcHost, config.grpc.port);
@@ -141,6 +178,7 @@ export async function startVm(config: VmConfig, options: { log: Logger }): Promi
   const app = createVmApp({
     cache,
     link,
+    archive,
     apiToken,
     offlineAfterMs: config.telemetry.offlineAfterSeconds * 1000,
     version,
@@ -183,6 +221,22 @@ export async function startVm(config: VmConfig, options: { log: Logger }): Promi
 
   const expiry = setInterval(() => cache.expire(Date.now() - config.events.retentionDays * 86_400_000), 3_600_000);
   expiry.unref();
+  // Archive retention and quotas: at start, then every 10 minutes (bounded batches; one pass at a time).
+  let retention: Promise<unknown> | undefined;
+  const runRetention = () => {
+    retention ??= archive.retention
+      .run()
+      .then(({ expired, evicted }) => {
+        if (expired || evicted) archiveLog.info({ expired, evicted }, 'archive retention pass');
+      })
+      .catch((err: Error) => archiveLog.error({ error: err.message }, 'archive retention pass failed'))
+      .finally(() => {
+        retention = undefined;
+      });
+  };
+  runRetention();
+  const archiveTimer = setInterval(runRetention, 600_000);
+  archiveTimer.unref();
   log.info(
     {
       url: `${tls ? 'https' : 'http'}://${host}:${httpPort}/`,
@@ -198,14 +252,17 @@ export async function startVm(config: VmConfig, options: { log: Logger }): Promi
     apiToken,
     cache,
     link,
+    archive,
     db,
     issuePairing: (name) => issueVmPairing(db, config, { http: httpPort, grpc: grpcPort }, name),
     async stop() {
       stopping = true;
       clearInterval(expiry);
+      clearInterval(archiveTimer);
       server.closeAllConnections();
       await new Promise((r) => server.close(r));
       await link.close();
+      await retention;
       await tunnel?.down();
       db.close();
     },
