@@ -10,6 +10,7 @@ const entries: Record<string, () => Promise<Entry>> = {
   edge: async () => (await import('./edge.ts')).benchEdge,
   ui: async () => (await import('./ui.ts')).benchUi,
   link: async () => (await import('./link.ts')).benchLink,
+  archive: async () => (await import('./archive.ts')).benchArchive,
 };
 
 const args = process.argv.slice(2);

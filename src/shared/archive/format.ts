@@ -19,11 +19,9 @@ import {
   randomBytes,
   timingSafeEqual,
 } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
 import { type FileHandle, open, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { Readable, Transform, type TransformCallback } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 
 import { hashRaw } from '@node-rs/argon2';
 
@@ -359,12 +357,34 @@ function segmentKey(dataKey: Buffer, objectId: Buffer): KeyObject {
   return key;
 }
 
-function segmentNonce(prefix: Buffer, index: number, last: boolean): Buffer {
-  const n = Buffer.allocUnsafe(12);
-  prefix.copy(n, 0);
-  n.writeUInt32BE(index, 7);
-  n[11] = last ? 1 : 0;
-  return n;
+/**
+ * The nonces of one object: prefix || counter (u32) || last flag, in one buffer rewritten for each segment (the
+ * cipher copies its IV when it is made, so the next segment may reuse the buffer at once).
+ */
+class Nonces {
+  private readonly bytes = Buffer.alloc(12);
+  constructor(prefix: Buffer) {
+    prefix.copy(this.bytes, 0);
+  }
+  of(index: number, last: boolean): Buffer {
+    this.bytes.writeUInt32BE(index, 7);
+    this.bytes[11] = last ? 1 : 0;
+    return this.bytes;
+  }
+}
+
+/** The plaintext of one stored segment, or null when its tag does not authenticate it (nothing else is released). */
+function openSegment(key: KeyObject, nonce: Buffer, aad: Buffer, stored: Buffer): Buffer | null {
+  const d = createDecipheriv('aes-256-gcm', key, nonce);
+  d.setAAD(aad);
+  d.setAuthTag(stored.subarray(stored.length - TAG_SIZE));
+  const pt = d.update(stored.subarray(0, stored.length - TAG_SIZE));
+  try {
+    d.final();
+    return pt;
+  } catch {
+    return null;
+  }
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -409,7 +429,7 @@ export interface EncryptOptions {
 interface Writer {
   header: Buffer;
   aad: Buffer;
-  noncePrefix: Buffer;
+  nonces: Nonces;
   key: KeyObject;
 }
 
@@ -436,72 +456,119 @@ async function newObject(secret: Secret | Kek, options: EncryptOptions): Promise
   const header = sealKeyBlock(immutable, kek, dataKey, wrapNonce);
   const key = segmentKey(dataKey, objectId);
   dataKey.fill(0);
-  return { header, aad: header.subarray(0, IMMUTABLE_SIZE), noncePrefix: Buffer.from(noncePrefix), key };
+  return { header, aad: header.subarray(0, IMMUTABLE_SIZE), nonces: new Nonces(noncePrefix), key };
 }
 
-class EncryptTransform extends Transform {
-  private writer: Writer | undefined;
-  private readonly ready: Promise<Writer>;
+/**
+ * Encrypts one archive incrementally, without a stream: `header` first, then what `update` and `final` return, in
+ * order. Each returned array holds whole segments (ciphertext, tag, ciphertext, tag ...) ready for one vectored
+ * write. A full segment is sealed only once a byte after it has arrived, since the last segment carries the flag;
+ * the input pieces it still needs are held by reference (not copied), so a caller must not reuse a buffer it has
+ * passed to `update` until `final`.
+ */
+export interface Encryptor {
+  readonly header: Buffer;
+  update(chunk: Buffer): Buffer[];
+  final(): Buffer[];
+}
+
+class SegmentEncryptor implements Encryptor {
+  readonly header: Buffer;
+  private readonly w: Writer;
   private pieces: Buffer[] = [];
   private pending = 0;
   private index = 0;
+  private done = false;
 
-  constructor(secret: Secret | Kek, options: EncryptOptions) {
-    super({ readableHighWaterMark: 1 << 20, writableHighWaterMark: 1 << 20 });
-    this.ready = newObject(secret, options);
-    this.ready.catch(() => {}); // reported by the first write or by the end
+  constructor(w: Writer) {
+    this.w = w;
+    this.header = w.header;
   }
 
-  private async start(): Promise<Writer> {
-    if (this.writer) return this.writer;
-    this.writer = await this.ready;
-    this.push(this.writer.header);
-    return this.writer;
-  }
-
-  /** Seals the next segment (SEGMENT_SIZE bytes, or what is left when last) from the held pieces. */
-  private seal(w: Writer, last: boolean): void {
+  /** Seals the next segment (SEGMENT_SIZE bytes, or what is left when last) from the held pieces into `out`. */
+  private seal(last: boolean, out: Buffer[]): void {
     if (this.index >= MAX_SEGMENTS) throw new GuardianError('TOO_LARGE', 'the plaintext is too large for one archive');
-    const c = createCipheriv('aes-256-gcm', w.key, segmentNonce(w.noncePrefix, this.index, last));
-    c.setAAD(w.aad);
+    const c = createCipheriv('aes-256-gcm', this.w.key, this.w.nonces.of(this.index, last));
+    c.setAAD(this.w.aad);
     let want = last ? this.pending : SEGMENT_SIZE;
     this.pending -= want;
+    let used = 0;
     while (want > 0) {
-      const piece = this.pieces[0] as Buffer;
+      const piece = this.pieces[used] as Buffer;
       if (piece.length <= want) {
-        this.pieces.shift();
+        used++;
         want -= piece.length;
-        this.push(c.update(piece));
+        out.push(c.update(piece));
       } else {
-        this.pieces[0] = piece.subarray(want);
-        this.push(c.update(piece.subarray(0, want)));
+        this.pieces[used] = piece.subarray(want);
+        out.push(c.update(piece.subarray(0, want)));
         want = 0;
       }
     }
+    if (used) this.pieces.splice(0, used);
     c.final();
-    this.push(c.getAuthTag());
+    out.push(c.getAuthTag());
     this.index++;
   }
 
+  update(chunk: Buffer): Buffer[] {
+    if (this.done) throw new GuardianError('INVALID_STATE', 'update() after final()');
+    const out: Buffer[] = [];
+    if (chunk.length) {
+      this.pieces.push(chunk);
+      this.pending += chunk.length;
+    }
+    while (this.pending > SEGMENT_SIZE) this.seal(false, out);
+    return out;
+  }
+
+  final(): Buffer[] {
+    if (this.done) throw new GuardianError('INVALID_STATE', 'final() called twice');
+    this.done = true;
+    const out: Buffer[] = [];
+    this.seal(true, out);
+    return out;
+  }
+}
+
+/** A new archive's encryptor (a random data key, wrapped under the secret's KEK). */
+export async function createEncryptor(secret: Secret | Kek, options: EncryptOptions = {}): Promise<Encryptor> {
+  return new SegmentEncryptor(await newObject(secret, options));
+}
+
+class EncryptTransform extends Transform {
+  private encryptor: Encryptor | undefined;
+  private readonly ready: Promise<Encryptor>;
+
+  constructor(secret: Secret | Kek, options: EncryptOptions) {
+    super({ readableHighWaterMark: 1 << 20, writableHighWaterMark: 1 << 20 });
+    this.ready = createEncryptor(secret, options);
+    this.ready.catch(() => {}); // reported by the first write or by the end
+  }
+
+  private async start(): Promise<Encryptor> {
+    if (!this.encryptor) {
+      this.encryptor = await this.ready;
+      this.push(this.encryptor.header);
+    }
+    return this.encryptor;
+  }
+
+  private pushAll(buffers: Buffer[]): void {
+    for (const b of buffers) this.push(b);
+  }
+
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    const go = (w: Writer) => {
-      if (chunk.length) {
-        this.pieces.push(chunk);
-        this.pending += chunk.length;
-      }
-      // A full segment is sealed only once a byte after it is known: the last one carries the flag.
-      while (this.pending > SEGMENT_SIZE) this.seal(w, false);
-    };
-    if (this.writer) {
+    if (this.encryptor) {
       try {
-        go(this.writer);
+        this.pushAll(this.encryptor.update(chunk));
       } catch (err) {
         return callback(err as Error);
       }
       return callback();
     }
     this.start()
-      .then(go)
+      .then((e) => this.pushAll(e.update(chunk)))
       .then(
         () => callback(),
         (err) => callback(err),
@@ -510,7 +577,7 @@ class EncryptTransform extends Transform {
 
   override _flush(callback: TransformCallback): void {
     this.start()
-      .then((w) => this.seal(w, true))
+      .then((e) => this.pushAll(e.final()))
       .then(
         () => callback(),
         (err) => callback(err),
@@ -529,19 +596,8 @@ export async function encryptBuffer(
   secret: Secret | Kek,
   options: EncryptOptions = {},
 ): Promise<Buffer> {
-  const w = await newObject(secret, options);
-  const out = Buffer.allocUnsafe(ciphertextSize(plaintext.length));
-  w.header.copy(out, 0);
-  const n = segmentCount(plaintext.length);
-  let at = HEADER_SIZE;
-  for (let i = 0; i < n; i++) {
-    const c = createCipheriv('aes-256-gcm', w.key, segmentNonce(w.noncePrefix, i, i === n - 1));
-    c.setAAD(w.aad);
-    at += c.update(plaintext.subarray(i * SEGMENT_SIZE, (i + 1) * SEGMENT_SIZE)).copy(out, at);
-    c.final();
-    at += c.getAuthTag().copy(out, at);
-  }
-  return out;
+  const e = await createEncryptor(secret, options);
+  return Buffer.concat([e.header, ...e.update(plaintext), ...e.final()]);
 }
 
 export interface FileOptions {
@@ -578,12 +634,12 @@ const tempBeside = (path: string) =>
   join(dirname(resolve(path)), `.${basename(path)}.${randomBytes(4).toString('hex')}.part`);
 
 /** Writes what `produce` writes to a temporary file beside `outPath`, synced and renamed only when it succeeds. */
-async function writeAtomically(outPath: string, produce: (tmp: string) => Promise<void>): Promise<void> {
+async function writeAtomically(outPath: string, produce: (out: FileHandle) => Promise<void>): Promise<void> {
   const tmp = tempBeside(outPath);
   try {
-    await produce(tmp);
-    const fh = await open(tmp, 'r+');
+    const fh = await open(tmp, 'wx');
     try {
+      await produce(fh);
       await fh.sync();
     } finally {
       await fh.close();
@@ -615,34 +671,62 @@ export async function encryptFile(
     throw fsError(err, inPath);
   }
   try {
-    const total = (await input.stat()).size;
+    const st = await input.stat();
+    if (!st.isFile()) throw new GuardianError('INVALID_ARGUMENT', `${inPath} is not a regular file`);
+    const total = st.size;
+    const encryptor = await createEncryptor(secret, options);
     const hash = createHash('sha256');
     let plaintextBytes = 0;
     let ciphertextBytes = 0;
-    await writeAtomically(outPath, (tmp) =>
-      pipeline(
-        input.createReadStream({ highWaterMark: 1 << 20, autoClose: false }),
-        async function* (source: AsyncIterable<Buffer>) {
-          for await (const chunk of source) {
-            plaintextBytes += chunk.length;
-            options.onProgress?.(plaintextBytes, total);
-            yield chunk;
-          }
-        },
-        encryptStream(secret, options),
-        async function* (source: AsyncIterable<Buffer>) {
-          for await (const chunk of source) {
-            hash.update(chunk);
-            ciphertextBytes += chunk.length;
-            yield chunk;
-          }
-        },
-        createWriteStream(tmp, { flags: 'wx' }),
-      ),
-    );
+    await writeAtomically(outPath, async (out) => {
+      const write = async (buffers: Buffer[]) => {
+        for (const b of buffers) {
+          hash.update(b);
+          ciphertextBytes += b.length;
+        }
+        await writeAll(out, buffers);
+      };
+      await write([encryptor.header]);
+      // Large reads, each into a buffer of its own (the encryptor may hold on to its tail); the next read is under
+      // way while this one is encrypted and written.
+      const readChunk = async () => {
+        const buf = Buffer.allocUnsafe(READ_SIZE);
+        const { bytesRead } = await input.read(buf, 0, READ_SIZE, null);
+        return buf.subarray(0, bytesRead);
+      };
+      let next = readChunk();
+      for (;;) {
+        const chunk = await next;
+        if (chunk.length === 0) break;
+        next = readChunk();
+        next.catch(() => {});
+        plaintextBytes += chunk.length;
+        await write(encryptor.update(chunk));
+        options.onProgress?.(plaintextBytes, total);
+      }
+      await write(encryptor.final());
+    });
     return { plaintextBytes, ciphertextBytes, sha256: hash.digest('hex') };
+  } catch (err) {
+    throw fsError(err, inPath);
   } finally {
     await input.close();
+  }
+}
+
+const READ_SIZE = 1 << 20;
+
+/** Writes every buffer at the file's position, in vectored writes (short writes continued). */
+async function writeAll(fh: FileHandle, buffers: Buffer[]): Promise<void> {
+  let rest = buffers.filter((b) => b.length > 0);
+  while (rest.length) {
+    const batch = rest.slice(0, 512); // well under IOV_MAX
+    let { bytesWritten } = await fh.writev(batch);
+    let k = 0;
+    while (k < batch.length && bytesWritten >= (batch[k] as Buffer).length)
+      bytesWritten -= (batch[k++] as Buffer).length;
+    rest = rest.slice(k);
+    if (bytesWritten > 0) rest[0] = (rest[0] as Buffer).subarray(bytesWritten);
   }
 }
 
@@ -707,7 +791,7 @@ export class ArchiveReader {
   readonly header: ArchiveHeader;
   private readonly source: ByteSource;
   private readonly aad: Buffer;
-  private readonly noncePrefix: Buffer;
+  private readonly nonces: Nonces;
   private readonly key: KeyObject;
   private readonly batch: number;
   private tail: Buffer = Buffer.alloc(0);
@@ -724,7 +808,7 @@ export class ArchiveReader {
       keyId: h.keyId,
     };
     this.aad = Buffer.from(h.immutable);
-    this.noncePrefix = Buffer.from(h.noncePrefix);
+    this.nonces = new Nonces(h.noncePrefix);
     this.key = key;
     this.plaintextSize = plaintextSize;
     this.segmentCount = segmentCount(plaintextSize);
@@ -778,25 +862,11 @@ export class ArchiveReader {
   /** Decrypts stored segment `i` (ciphertext and tag) to a verified plaintext buffer. */
   private open1(stored: Buffer, i: number): Buffer {
     const last = i === this.segmentCount - 1;
-    const ct = stored.subarray(0, stored.length - TAG_SIZE);
-    const tag = stored.subarray(stored.length - TAG_SIZE);
-    const attempt = (flag: boolean): Buffer | null => {
-      const d = createDecipheriv('aes-256-gcm', this.key, segmentNonce(this.noncePrefix, i, flag));
-      d.setAAD(this.aad);
-      d.setAuthTag(tag);
-      const pt = d.update(ct);
-      try {
-        d.final();
-        return pt;
-      } catch {
-        return null;
-      }
-    };
-    const pt = attempt(last);
+    const pt = openSegment(this.key, this.nonces.of(i, last), this.aad, stored);
     if (pt) return pt;
     // Say what happened when the segment is authentic but in the wrong place relative to the end (the plaintext
     // of that trial is dropped either way).
-    if (stored.length === SEGMENT_STORED_SIZE && attempt(!last)) {
+    if (stored.length === SEGMENT_STORED_SIZE && openSegment(this.key, this.nonces.of(i, !last), this.aad, stored)) {
       throw new GuardianError(
         'CORRUPT_DATA',
         last
@@ -860,38 +930,66 @@ export class ArchiveReader {
     return out;
   }
 
+  /**
+   * The plaintext bytes [start, end] as arrays of verified segments (sliced to the range at its ends), one array
+   * per read from the source of up to `batchSegments` segments; the next read is under way while a batch is used.
+   * Each segment authenticates before its array is given out; the first that fails ends the iteration with its
+   * error. An empty archive (0, -1) gives nothing.
+   */
+  async *batches(start = 0, end = this.plaintextSize - 1): AsyncGenerator<Buffer[]> {
+    if (this.plaintextSize === 0 && start === 0 && end === -1) return;
+    this.checkRange(start, end);
+    const a = Math.floor(start / SEGMENT_SIZE);
+    const b = Math.floor(end / SEGMENT_SIZE);
+    const batchOf = (from: number) => {
+      const p = this.segments(from, Math.min(b, from + this.batch - 1));
+      p.catch(() => {}); // handled when its turn comes
+      return p;
+    };
+    let next: Promise<Buffer[]> | null = batchOf(a);
+    for (let from = a; next; from += this.batch) {
+      const current: Promise<Buffer[]> = next;
+      next = from + this.batch <= b ? batchOf(from + this.batch) : null;
+      const parts = await current;
+      for (let k = 0; k < parts.length; k++) {
+        const i = from + k;
+        const p = parts[k] as Buffer;
+        const lo = i === a ? start - a * SEGMENT_SIZE : 0;
+        const hi = i === b ? end - b * SEGMENT_SIZE + 1 : p.length;
+        if (lo !== 0 || hi !== p.length) parts[k] = p.subarray(lo, hi);
+      }
+      yield parts;
+    }
+  }
+
   /** The plaintext bytes [start, end] (all by default) as a stream of verified segments, read in batches. */
   stream(start = 0, end = this.plaintextSize - 1): Readable {
-    if (this.plaintextSize === 0 && start === 0 && end === -1) return Readable.from([], { objectMode: false });
-    this.checkRange(start, end);
-    const self = this;
-    async function* gen(): AsyncGenerator<Buffer> {
-      const a = Math.floor(start / SEGMENT_SIZE);
-      const b = Math.floor(end / SEGMENT_SIZE);
-      let next: Promise<Buffer[]> | null = null;
-      const batchOf = (from: number) => self.segments(from, Math.min(b, from + self.batch - 1));
-      for (let from = a; from <= b; from += self.batch) {
-        const current: Promise<Buffer[]> = next ?? batchOf(from);
-        current.catch(() => {});
-        // Read the next batch while this one is handed on (its plaintext is only released once verified).
-        next = from + self.batch <= b ? batchOf(from + self.batch) : null;
-        next?.catch(() => {});
-        const parts = await current;
-        for (let k = 0; k < parts.length; k++) {
-          const i = from + k;
-          const p = parts[k] as Buffer;
-          const lo = i === a ? start - a * SEGMENT_SIZE : 0;
-          const hi = i === b ? end - b * SEGMENT_SIZE + 1 : p.length;
-          yield lo === 0 && hi === p.length ? p : p.subarray(lo, hi);
-        }
-      }
-    }
-    return Readable.from(gen(), { objectMode: false, highWaterMark: 1 << 20 });
+    if (!(this.plaintextSize === 0 && start === 0 && end === -1)) this.checkRange(start, end);
+    const it = this.batches(start, end);
+    const out: Readable = new Readable({
+      highWaterMark: 1 << 20,
+      read() {
+        it.next().then(
+          (r) => {
+            if (r.done) out.push(null);
+            else for (const b of r.value) out.push(b);
+          },
+          (err) => out.destroy(err),
+        );
+      },
+      destroy(err, callback) {
+        it.return(undefined).then(
+          () => callback(err),
+          () => callback(err),
+        );
+      },
+    });
+    return out;
   }
 
   /** Decrypts and authenticates every segment; throws as a read would. */
   async verify(): Promise<void> {
-    for await (const _ of this.stream()) {
+    for await (const _ of this.batches()) {
       // every segment verified on the way
     }
   }
@@ -925,19 +1023,13 @@ export async function decryptFile(
     if (range) reader.ciphertextRange(start, end);
     const total = end - start + 1;
     let bytesWritten = 0;
-    await writeAtomically(outPath, (tmp) =>
-      pipeline(
-        reader.stream(start, end),
-        async function* (segments: AsyncIterable<Buffer>) {
-          for await (const chunk of segments) {
-            bytesWritten += chunk.length;
-            options.onProgress?.(bytesWritten, total);
-            yield chunk;
-          }
-        },
-        createWriteStream(tmp, { flags: 'wx' }),
-      ),
-    );
+    await writeAtomically(outPath, async (out) => {
+      for await (const batch of reader.batches(start, end)) {
+        await writeAll(out, batch);
+        for (const b of batch) bytesWritten += b.length;
+        options.onProgress?.(bytesWritten, total);
+      }
+    });
     return { plaintextBytes: reader.plaintextSize, bytesWritten };
   } finally {
     await source.close();
@@ -954,8 +1046,8 @@ export async function verifyFile(
   try {
     const reader = await ArchiveReader.open(source, secret);
     let done = 0;
-    for await (const chunk of reader.stream()) {
-      done += (chunk as Buffer).length;
+    for await (const batch of reader.batches()) {
+      for (const b of batch) done += b.length;
       options.onProgress?.(done, reader.plaintextSize);
     }
     return { plaintextBytes: reader.plaintextSize, segments: reader.segmentCount, header: reader.header };
