@@ -102,34 +102,44 @@ export const KDF_LIMITS = Object.freeze({
   saltBytes: 16,
 });
 
-/** A key-encryption key derived from a secret: its key id and how it was derived. The key itself is held where
- * nothing outside this module reaches it (not even by printing the object). */
+/**
+ * A key-encryption key derived from a secret: its key id and how it was derived. The key, and the secret it came
+ * from, are held where nothing outside this module reaches them (not even by printing the object). Holding the
+ * secret lets a Kek open archives written under another salt (by another process, or before a rotation): the KEK
+ * for that salt is derived from it, once, and cached.
+ */
 export interface Kek {
   /** 8 bytes as 16 hex digits: recognises the secret (and salt) an archive was written with. */
   readonly keyId: string;
   readonly kdf: Readonly<KdfSettings>;
 }
 
-const kekKeys = new WeakMap<object, KeyObject>();
+const kekKeys = new WeakMap<object, { key: KeyObject; secret: string }>();
 
 export function isKek(value: unknown): value is Kek {
   return typeof value === 'object' && value !== null && kekKeys.has(value);
 }
 
-function makeKek(key: Buffer, kdf: KdfSettings): Kek {
+function makeKek(key: Buffer, kdf: KdfSettings, secret: string): Kek {
   const kek: Kek = Object.freeze({
     keyId: keyIdOf(key).toString('hex'),
     kdf: Object.freeze({ ...kdf, salt: Buffer.from(kdf.salt) }),
   });
-  kekKeys.set(kek, createSecretKey(key));
+  kekKeys.set(kek, { key: createSecretKey(key), secret });
   return kek;
 }
 
 function keyOf(kek: Kek): KeyObject {
-  const key = kekKeys.get(kek);
-  if (!key) throw new GuardianError('INVALID_ARGUMENT', 'not a key made by deriveKek');
-  return key;
+  const k = kekKeys.get(kek);
+  if (!k) throw new GuardianError('INVALID_ARGUMENT', 'not a key made by deriveKek');
+  return k.key;
 }
+
+const sameKdf = (a: KdfSettings, b: Partial<KdfSettings>) =>
+  (b.memoryKiB === undefined || a.memoryKiB === b.memoryKiB) &&
+  (b.iterations === undefined || a.iterations === b.iterations) &&
+  (b.parallelism === undefined || a.parallelism === b.parallelism) &&
+  (b.salt === undefined || a.salt.equals(b.salt));
 
 function keyIdOf(kek: Buffer): Buffer {
   return createHash('sha256').update('GDNA v1 key id').update(kek).digest().subarray(0, 8);
@@ -163,10 +173,14 @@ const secretDigest = (text: string) => createHash('sha256').update('GDNA secret'
  * The KEK of a secret. Without a salt this is the writer's KEK: one random salt per secret for the whole process,
  * so that every object written with the secret shares it and Argon2id runs once (a reader of many objects derives
  * once per distinct salt). Results are cached in memory for the process (by a digest of the secret, its salt and
- * parameters); concurrent calls share one derivation.
+ * parameters); concurrent calls share one derivation. Given a Kek, it is returned as it is when `params` agree with
+ * it, and otherwise derived anew from the secret it holds.
  */
 export async function deriveKek(secret: Secret | Kek, params: Partial<KdfSettings> = {}): Promise<Kek> {
-  if (isKek(secret)) return secret;
+  if (isKek(secret)) {
+    if (sameKdf(secret.kdf, params)) return secret;
+    return deriveKek((kekKeys.get(secret) as { secret: string }).secret, params);
+  }
   const text = normalizeSecret(secret);
   const digest = secretDigest(text);
   const p: KdfParams = {
@@ -194,7 +208,7 @@ export async function deriveKek(secret: Secret | Kek, params: Partial<KdfSetting
       outputLen: 32,
       salt: settings.salt,
     }).then((key) => {
-      const k = makeKek(key, settings);
+      const k = makeKek(key, settings, text);
       key.fill(0);
       return k;
     });
@@ -345,8 +359,9 @@ function unwrap(h: ParsedHeader, kek: Kek): Buffer {
   return key;
 }
 
+/** The KEK for a header: derived with its KDF settings (a Kek of another salt re-derives from its secret). */
 async function kekFor(h: ParsedHeader, secret: Secret | Kek): Promise<Kek> {
-  return isKek(secret) ? secret : deriveKek(secret, h.kdf);
+  return deriveKek(secret, h.kdf);
 }
 
 /** The per-object segment key: HKDF-SHA256 of the data key, salted with the object id. */
@@ -634,10 +649,14 @@ const tempBeside = (path: string) =>
   join(dirname(resolve(path)), `.${basename(path)}.${randomBytes(4).toString('hex')}.part`);
 
 /** Writes what `produce` writes to a temporary file beside `outPath`, synced and renamed only when it succeeds. */
-async function writeAtomically(outPath: string, produce: (out: FileHandle) => Promise<void>): Promise<void> {
+async function writeAtomically(
+  outPath: string,
+  produce: (out: FileHandle) => Promise<void>,
+  mode = 0o644,
+): Promise<void> {
   const tmp = tempBeside(outPath);
   try {
-    const fh = await open(tmp, 'wx');
+    const fh = await open(tmp, 'wx', mode);
     try {
       await produce(fh);
       await fh.sync();
@@ -1003,14 +1022,15 @@ export interface DecryptResult {
 }
 
 /**
- * Decrypts an archive file (or the inclusive plaintext `range` of it) to `outPath`. The output is written to a
- * temporary file and renamed into place only when every segment authenticated: a failed decrypt leaves nothing.
+ * Decrypts an archive file (or the inclusive plaintext `range` of it; without `end`, to the last byte) to
+ * `outPath`. The output is written to a temporary file and renamed into place only when every segment
+ * authenticated: a failed decrypt leaves nothing.
  */
 export async function decryptFile(
   inPath: string,
   outPath: string,
   secret: Secret | Kek,
-  range?: { start: number; end: number },
+  range?: { start: number; end?: number },
   options: FileOptions = {},
 ): Promise<DecryptResult> {
   distinctPaths(inPath, outPath);
@@ -1023,13 +1043,18 @@ export async function decryptFile(
     if (range) reader.ciphertextRange(start, end);
     const total = end - start + 1;
     let bytesWritten = 0;
-    await writeAtomically(outPath, async (out) => {
-      for await (const batch of reader.batches(start, end)) {
-        await writeAll(out, batch);
-        for (const b of batch) bytesWritten += b.length;
-        options.onProgress?.(bytesWritten, total);
-      }
-    });
+    // Plaintext footage is private: 0600, as the secret is.
+    await writeAtomically(
+      outPath,
+      async (out) => {
+        for await (const batch of reader.batches(start, end)) {
+          await writeAll(out, batch);
+          for (const b of batch) bytesWritten += b.length;
+          options.onProgress?.(bytesWritten, total);
+        }
+      },
+      0o600,
+    );
     return { plaintextBytes: reader.plaintextSize, bytesWritten };
   } finally {
     await source.close();
