@@ -4,6 +4,7 @@ import { join } from 'node:path';
 
 import { Command } from 'commander';
 
+import { registerArchiveCommands } from './commands/archive.ts';
 import { registerConfigCommands } from './commands/config.ts';
 import { registerDetectCommand } from './commands/detect.ts';
 import { registerDiscoverCommand } from './commands/discover.ts';
@@ -40,6 +41,7 @@ registerDiscoverCommand(program);
 registerEdgeCommands(program);
 registerVmCommands(program);
 registerConfigCommands(program);
+registerArchiveCommands(program);
 
 // Whatever a command did not handle still ends as one line on stderr, not a stack trace.
 await program.parseAsync(process.argv).catch((err: unknown) => fail(err));
