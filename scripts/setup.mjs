@@ -196,6 +196,47 @@ for n in z.namelist():
   writeFileSync(stamp, `${OPENVINO_VERSION}\n`);
 }
 
+// Test tools built from Go sources into .vendor/bin (go install with GOBIN): versitygw, a real S3 server the VM
+// archive's tests run against with its posix backend. Without Go they are skipped, and so are the tests needing them.
+const GO_TOOLS = [{ name: 'versitygw', module: 'github.com/versity/versitygw/cmd/versitygw', version: 'v1.7.0' }];
+
+function findGo() {
+  for (const go of ['go', '/usr/local/go/bin/go', '/usr/lib/go/bin/go']) {
+    if (spawnSync(go, ['version'], { stdio: 'ignore' }).status === 0) return go;
+  }
+  return undefined;
+}
+
+function ensureGoTools() {
+  const bin = join(root, '.vendor', 'bin');
+  for (const tool of GO_TOOLS) {
+    const stamp = join(bin, `.${tool.name}.version`);
+    if (existsSync(join(bin, tool.name)) && existsSync(stamp) && readFileSync(stamp, 'utf8').trim() === tool.version)
+      continue;
+    if (process.env.GUARDIAN_SKIP_GO_TOOLS === '1') continue;
+    const go = findGo();
+    if (!go) {
+      console.error(
+        `[setup] warning: no Go toolchain, so ${tool.name} is not installed and the tests that need it are skipped (install Go >= 1.24, then npm run setup)`,
+      );
+      continue;
+    }
+    log(`installing ${tool.name} ${tool.version} into .vendor/bin (go install)`);
+    mkdirSync(bin, { recursive: true });
+    const r = spawnSync(go, ['install', `${tool.module}@${tool.version}`], {
+      env: { ...process.env, GOBIN: bin },
+      stdio: quiet ? ['ignore', 'ignore', 'inherit'] : 'inherit',
+    });
+    if (r.status !== 0) {
+      console.error(
+        `[setup] warning: go install ${tool.module}@${tool.version} failed; the tests that need it are skipped`,
+      );
+      continue;
+    }
+    writeFileSync(stamp, `${tool.version}\n`);
+  }
+}
+
 function listTree(dir) {
   return readdirSync(dir, { withFileTypes: true })
     .flatMap((e) => (e.isDirectory() ? listTree(join(dir, e.name)) : [join(dir, e.name)]))
@@ -232,6 +273,7 @@ ensureAptPackages();
 ensureNpmDependencies();
 ensureNativeBuild();
 ensureOpenVino();
+ensureGoTools();
 ensureUiBuild();
 try {
   const v = execFileSync(

@@ -267,9 +267,9 @@ export class S3ObjectStore implements ObjectStore {
       region: options.region,
       forcePathStyle: options.forcePathStyle,
       credentials: { accessKeyId: options.accessKeyId, secretAccessKey: options.secretAccessKey },
-      // SDK >= 3.729 adds CRC32 checksums to every request by default; versitygw 1.7 then refuses to complete a
-      // multipart upload (InvalidPart; test/integration/vm-archive-s3.test.ts). Our own SHA-256 checks the bytes,
-      // and SigV4 signs each part's payload hash.
+      // SDK >= 3.729 checksums every request (CRC32) by default, and a multipart upload must then list each part's
+      // checksum on completion, which versitygw 1.7 refuses (InvalidPart; test/integration/vm-archive-s3.test.ts).
+      // Without them both AWS and versitygw accept it; our own SHA-256 checks the bytes, SigV4 each part's payload.
       requestChecksumCalculation: 'WHEN_REQUIRED',
       responseChecksumValidation: 'WHEN_REQUIRED',
     });
