@@ -79,6 +79,10 @@ function exampleLines(node: SchemaNode, depth: number): string[] {
       out.push(...yamlEntry(key, example, pad));
       continue;
     }
+    if (child.default === undefined) {
+      out.push(`${pad}# ${key}: (not set)`); // optional, with no default: shown, left unset
+      continue;
+    }
     // An empty default with an example (cameras): show the example commented out, then the default.
     const empty = typeof child.default === 'object' && child.default && !Object.keys(child.default).length;
     if (empty && example !== undefined)

@@ -34,6 +34,7 @@ export function registerEdgeCommands(program: Command): void {
       const log = createLogger(); // human-readable on a terminal, JSON lines otherwise
       const edge = await startEdge(config, { log, configPath: file });
       if (!edge.ctx.auth.hasAdmin()) log.warn(`first run: open ${edge.url}/ to set the admin password`);
+      if (edge.archiveKey.created) showNewArchiveSecret(edge.archiveKey.created, edge.archiveKey.secretFile);
       runUntilSignal(edge.stop, 'finishing recordings and stopping');
     });
 
@@ -51,6 +52,10 @@ export function registerEdgeCommands(program: Command): void {
       '--tunnel',
       'run the VM in a network namespace of its own and link to it through WireGuard (needs root and wireguard-go)',
     )
+    .option(
+      '--archive-secret-file <file>',
+      'the secret encrypting archived evidence (default: made in the data dir, and its path printed)',
+    )
     .option('--no-open', 'do not open a browser')
     .action(
       async (opts: {
@@ -60,6 +65,7 @@ export function registerEdgeCommands(program: Command): void {
         tunnel?: boolean;
         adminPassword?: string;
         firstRun?: boolean;
+        archiveSecretFile?: string;
         open: boolean;
       }) => {
         // Quiet by default (the media process inherits the level); GUARDIAN_LOG_LEVEL=info shows everything.
@@ -85,6 +91,7 @@ export function registerEdgeCommands(program: Command): void {
             http: { host: '127.0.0.1', port: opts.port },
             recording: { minFreeBytes: 256 * 1024 * 1024, minFreeMinutes: 0, continuousDays: 1 },
             cameras: { 'demo-street': { recordMode: 'continuous' } },
+            ...(opts.archiveSecretFile ? { archive: { secretFile: resolve(opts.archiveSecretFile) } } : {}),
             ...(vm.edgeInterface ? { link: { interface: vm.edgeInterface } } : {}),
           }),
         );
@@ -115,6 +122,9 @@ export function registerEdgeCommands(program: Command): void {
         console.log(
           `  your server (VM): ${vm.url}/api/events  (Authorization: Bearer <${vm.tokenFile}>)${opts.tunnel ? ', through WireGuard' : ''}`,
         );
+        console.log(
+          `  archive: clips, snapshots and metadata go to your server encrypted; the secret is ${edge.archiveKey.secretFile} (without it they cannot be decrypted)`,
+        );
         console.log('  events appear within a minute; Ctrl-C stops (recordings are finished first)');
         if (opts.open && process.env.DISPLAY && spawnSync('which', ['xdg-open']).status === 0)
           spawn('xdg-open', [`${edge.url}/`], { detached: true, stdio: 'ignore' }).unref();
@@ -124,4 +134,16 @@ export function registerEdgeCommands(program: Command): void {
         }, 'finishing recordings and stopping');
       },
     );
+}
+
+/** First run: the archive secret, shown once (not logged: logs are kept), with what it is for. */
+function showNewArchiveSecret(secret: string, file: string): void {
+  const lines = [
+    'A new archive recovery secret was made. Write it down and keep it away from this box:',
+    `  ${secret}`,
+    `It is also in ${file} (0600). Archived footage can be decrypted with nothing but this secret`,
+    '(`guardian archive decrypt`), and without it, it is gone.',
+  ];
+  if (process.stdout.isTTY) console.log(lines.join('\n'));
+  else console.log(`A new archive recovery secret is in ${file} (0600): keep a copy away from this box.`);
 }

@@ -9,6 +9,8 @@ import type { RecorderEvent } from '../../bindings/index.ts';
 import type { Config } from '../shared/config.ts';
 import type { Logger } from '../shared/log.ts';
 import { projectRoot } from '../shared/paths.ts';
+import { EdgeArchiver } from './archive/archiver.ts';
+import { loadArchiveKey } from './archive/key.ts';
 import { type CameraHealth, CameraRegistry } from './cameras/registry.ts';
 import { DatasetStore } from './datasets/store.ts';
 import { UsbHotplug } from './discovery/hotplug.ts';
@@ -31,6 +33,8 @@ import { createEdgeServer, type EdgeContext } from './web/server.ts';
 
 export interface Edge {
   ctx: EdgeContext;
+  /** The archive secret's file, and the secret itself when it was made at this start (to show the owner once). */
+  archiveKey: { secretFile: string; created: string | null };
   generator: EventGenerator;
   link: LinkClient;
   url: string;
@@ -87,7 +91,24 @@ export async function startEdge(config: Config, options: EdgeOptions): Promise<E
     },
   );
   outbox.onEnqueue = () => link.kick();
-  const clips = new EventClips(config.dataDir, events, recording, () => ctx.config.recording, log);
+  // Encrypted evidence off the box, once paired: the secret stays here; the server gets ciphertext only.
+  const archiveKey = await loadArchiveKey(config.dataDir, config.archive.secretFile);
+  const archiver = new EdgeArchiver(config.dataDir, db, events, outbox, () => ctx.config.archive, archiveKey.kek, log);
+  const archiveEvent = (eventId: string, clipFile: string | null) => {
+    if (link.state.configured) void archiver.queue(eventId, clipFile);
+  };
+  link.registerDelivery(
+    'archive',
+    archiver.delivery((header, body) => link.uploadArchive(header, body)),
+  );
+  const clips = new EventClips(
+    config.dataDir,
+    events,
+    recording,
+    () => ctx.config.recording,
+    log,
+    (ev, file) => archiveEvent(ev.id, file),
+  );
   const latestFrames = new Map<string, FrameDetections>();
 
   const ctx: EdgeContext = {
@@ -131,6 +152,17 @@ export async function startEdge(config: Config, options: EdgeOptions): Promise<E
       return report;
     },
     eventClip: (eventId) => clips.file(eventId),
+    archiveStates: (eventIds) => archiver.states(eventIds),
+    protectEvent(eventId, value) {
+      const ev = events.update(eventId, { protected: value }, 'event.update');
+      // "Protected only" archives an event when the owner protects it (its clip is cut if it is not yet).
+      if (value && archiver.wanted(ev))
+        void clips.file(eventId).then(
+          (file) => archiveEvent(eventId, file),
+          () => archiveEvent(eventId, null),
+        );
+      return ev;
+    },
     async reloadCamera(cameraId) {
       // A media process that is not running gets every camera when it starts.
       if (!media.ready) return;
@@ -221,6 +253,7 @@ export async function startEdge(config: Config, options: EdgeOptions): Promise<E
 
   return {
     ctx,
+    archiveKey: { secretFile: archiveKey.secretFile, created: archiveKey.created },
     generator,
     link,
     server,

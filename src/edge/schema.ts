@@ -125,6 +125,22 @@ export const edgeMigrations: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 4,
+    name: 'archive uploads',
+    sql: `
+      CREATE TABLE archive_objects (      -- what of each event is encrypted and on its way to (or at) the owner's server
+        event_id TEXT NOT NULL,
+        kind TEXT NOT NULL,               -- clip, snapshot, metadata
+        state TEXT NOT NULL,              -- queued, stored
+        file TEXT,                        -- the encrypted copy waiting to be uploaded (relative to the data dir)
+        size INTEGER NOT NULL,
+        sha256 TEXT NOT NULL,
+        updated_ms INTEGER NOT NULL,
+        PRIMARY KEY (event_id, kind)
+      );
+    `,
+  },
 ];
 
 /** The edge's database (one file for the whole edge), migrated to the current schema. */

@@ -232,6 +232,30 @@ export const configSchema = z.strictObject({
         },
       ],
     }),
+  archive: z
+    .strictObject({
+      enabled: z
+        .boolean()
+        .default(true)
+        .describe('encrypt event clips, snapshots and metadata and keep them on your own server (once paired)'),
+      include: z
+        .enum(['all', 'labels', 'protected'])
+        .default('all')
+        .describe('which events: all, those with one of archive.labels, or only the ones you protect'),
+      labels: z
+        .array(z.string().regex(/^[a-z ]{1,30}$/))
+        .default([])
+        .describe('with include: labels, the labels whose events are archived (e.g. person)'),
+      secretFile: z
+        .string()
+        .startsWith('/')
+        .optional()
+        .describe(
+          'the archive secret (0600; made at first run if missing; default <dataDir>/archive.secret): without it, archived footage cannot be decrypted',
+        ),
+    })
+    .prefault({})
+    .describe('encrypted evidence off the box: the server stores only ciphertext, the key never leaves this edge'),
   telemetry: z
     .strictObject({
       intervalSeconds: z.number().min(5).max(3600).default(30).describe('seconds between health measurements'),

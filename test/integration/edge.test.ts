@@ -8,6 +8,7 @@ import { promisify } from 'node:util';
 
 import Database from 'better-sqlite3';
 
+import { decryptFile } from '../../src/shared/archive/format.ts';
 import { projectRoot } from '../../src/shared/paths.ts';
 import { execFileAsync, tempDir } from '../helpers.ts';
 import { freePort } from '../support/rtsp.ts';
@@ -185,6 +186,38 @@ describe('guardian demo (edge appliance end to end)', function () {
     const relayed = await fetch(`${vmUrl}/api/events/${endedEventId}/clip`, { headers: auth });
     assert.equal(relayed.status, 200);
     assert.ok(Buffer.from(await relayed.arrayBuffer()).equals(local), 'the VM relays the same clip bytes');
+  });
+
+  it("archives each finished event to the demo's server encrypted: the server holds ciphertext only, the owner's secret opens it", async () => {
+    const vmUrl = /your server \(VM\): (http:\/\/127\.0\.0\.1:\d+)/.exec(output)?.[1];
+    const auth = { Authorization: `Bearer ${readFileSync(join(dataDir, 'vm', 'api-token'), 'utf8').trim()}` };
+    type VmEvent = { archived?: { clip?: boolean; snapshot?: boolean; metadata?: boolean } };
+    let archived: VmEvent['archived'];
+    for (let i = 0; i < 120 && !(archived?.clip && archived.snapshot && archived.metadata); i++) {
+      archived = ((await (await fetch(`${vmUrl}/api/events/${endedEventId}`, { headers: auth })).json()) as VmEvent)
+        .archived;
+      if (!archived?.clip) await sleep(500);
+    }
+    assert.deepEqual(archived, { clip: true, snapshot: true, metadata: true }, 'clip, snapshot and metadata archived');
+    const edgeView = (await (await api(`/api/events/${endedEventId}`)).json()) as { archive: Record<string, string> };
+    assert.deepEqual(edgeView.archive, { clip: 'stored', snapshot: 'stored', metadata: 'stored' });
+    const stored = Buffer.from(
+      await (await fetch(`${vmUrl}/api/events/${endedEventId}/archive/clip`, { headers: auth })).arrayBuffer(),
+    );
+    const secret = readFileSync(join(dataDir, 'archive.secret'), 'utf8');
+    assert.ok(!stored.includes(Buffer.from(secret.trim())), 'no secret on the server');
+    writeFileSync(join(dir.path, 'clip.gdna'), stored);
+    await decryptFile(join(dir.path, 'clip.gdna'), join(dir.path, 'clip-from-archive.mp4'), secret);
+    const local = Buffer.from(await (await api(`/api/events/${endedEventId}/clip.mp4`)).arrayBuffer());
+    assert.ok(readFileSync(join(dir.path, 'clip-from-archive.mp4')).equals(local), 'the archived clip is the clip');
+    // Nothing of the MP4 is in clear on the server: not its 'ftyp' box with brand, not its first 64 bytes.
+    assert.ok(!stored.includes(local.subarray(4, 12)) && !stored.includes(local.subarray(0, 64)), 'no MP4 in clear');
+    // A range of the ciphertext is served with HTTP Range, for players that decrypt segment by segment.
+    const part = await fetch(`${vmUrl}/api/events/${endedEventId}/archive/clip`, {
+      headers: { ...auth, Range: 'bytes=0-99' },
+    });
+    assert.equal(part.status, 206);
+    assert.deepEqual(Buffer.from(await part.arrayBuffer()), stored.subarray(0, 100));
   });
 
   it('refuses requests without login, cross-site or CSRF-less changes, and path tricks', async () => {

@@ -19,7 +19,7 @@ describe('VM event cache', () => {
     const db = openDatabase(':memory:', vmMigrations);
     const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").pluck().all();
     assert.deepEqual(tables, ['archive_objects', 'datasets', 'edges', 'events', 'models', 'pairings', 'telemetry']);
-    assert.equal(db.pragma('user_version', { simple: true }), 2);
+    assert.equal(db.pragma('user_version', { simple: true }), 3);
   });
 
   it('ingests idempotently: the same batch three times stores each event once; a newer version updates it', () => {

@@ -27,7 +27,7 @@ export class CameraManager {
   ) {}
 
   start(): void {
-    for (const id of this.registry.ids()) this.startCamera(id);
+    for (const id of this.registry.ids()) if (!this.supervisors.has(id)) this.startCamera(id); // idempotent
   }
 
   /** Call after a camera was added, changed or removed: only that camera restarts. */

@@ -20,6 +20,8 @@ export class EventClips {
     private readonly recording: Pick<RecordingService, 'clip'>,
     private readonly settings: () => Config['recording'],
     private readonly log: Logger,
+    /** Called once an ended event's clip is final (the archive takes it from there). */
+    private readonly onFinal: (ev: EventRecord, file: string) => void = () => undefined,
   ) {}
 
   private abs(rel: string): string {
@@ -49,8 +51,10 @@ export class EventClips {
     const rel = join('clips', ev.cameraId, `${ev.id}${ev.endMs ? '' : '-partial'}.mp4`);
     await this.recording.clip(ev.cameraId, ev.startMs - r.preRollSeconds * 1000, end, this.abs(rel));
     // Only a finished event's clip is final; an event in progress gets a fresh clip on each request.
-    if (ev.endMs && end < Date.now() - r.segmentSeconds * 1000 && !ev.clip)
+    if (ev.endMs && end < Date.now() - r.segmentSeconds * 1000 && !ev.clip) {
       this.events.update(ev.id, { clip: rel }, 'event.update');
+      this.onFinal(ev, this.abs(rel));
+    }
     return this.abs(rel);
   }
 

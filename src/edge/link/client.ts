@@ -2,9 +2,12 @@
 // (tunnel.ts), the gRPC connection and its reconnect loop (connection.ts), the outbox delivery by kind (delivery.ts;
 // an item leaves the outbox only when the VM acknowledges it), heartbeats and telemetry (telemetry.ts), and the clips
 // the VM asks for on the control stream (clip-stream.ts). Nothing is lost while the link is down: the outbox is on disk.
+import type { Readable } from 'node:stream';
+
 import type { HelloRequest } from '../../shared/link/generated/guardian/edge/v1/HelloRequest.ts';
 import type { Logger } from '../../shared/log.ts';
 import type { Outbox } from '../events/outbox.ts';
+import type { ArchiveObjectHeader } from './archive-upload.ts';
 import { ClipStreamer } from './clip-stream.ts';
 import { LinkConnection } from './connection.ts';
 import { type DeliveryHandler, eventDelivery, LinkFailure, OutboxDelivery } from './delivery.ts';
@@ -155,6 +158,11 @@ export class LinkClient {
     this.pastReconnects += this.parts?.connection.reconnects ?? 0;
     this.parts = undefined;
     await this.start();
+  }
+
+  /** Uploads one encrypted archive object to the VM (for the archive's outbox delivery, which runs connected). */
+  uploadArchive(header: ArchiveObjectHeader, body: Readable): Promise<'STORED' | 'UNCHANGED'> {
+    return this.current().uploadArchive(header, body);
   }
 
   /** Something was queued: deliver now rather than at the next tick. */

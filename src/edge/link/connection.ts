@@ -1,6 +1,8 @@
 // The edge's connection to its VM: the gRPC channel (typed by the generated EdgeLinkClient), the credential every call
 // carries, and the connection loop: tunnel, hello, control stream; then wait while connected; on any failure start
 // over on a fresh channel after a jittered backoff.
+import type { Readable } from 'node:stream';
+
 import * as grpc from '@grpc/grpc-js';
 
 import { backoffDelay } from '../../shared/backoff.ts';
@@ -19,6 +21,7 @@ import type { TelemetryReport } from '../../shared/link/generated/guardian/edge/
 import type { VmRequest__Output } from '../../shared/link/generated/guardian/edge/v1/VmRequest.ts';
 import { createLinkClient, credentialMetadata, type EdgeLinkClient } from '../../shared/link/proto.ts';
 import type { Logger } from '../../shared/log.ts';
+import { type ArchiveObjectHeader, uploadObject } from './archive-upload.ts';
 import type { LinkSettings } from './pairing.ts';
 
 export interface ConnectionOptions {
@@ -152,6 +155,11 @@ export class LinkConnection {
   /** A SendClip call of its own for one clip, so that each transfer has its own HTTP/2 flow control. */
   sendClip(done: grpc.requestCallback<ClipReceipt__Output>): grpc.ClientWritableStream<ClipChunk> {
     return this.client.SendClip(this.md, done);
+  }
+
+  /** Uploads one encrypted archive object (its own Archive call, with its own flow control). */
+  uploadArchive(header: ArchiveObjectHeader, body: Readable): Promise<'STORED' | 'UNCHANGED'> {
+    return uploadObject(this.client, this.md, header, body, { deadlineMs: 10 * 60_000 });
   }
 
   /** Answers a request on the control stream with a refusal. */

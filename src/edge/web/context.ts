@@ -2,10 +2,11 @@
 import type { Config } from '../../shared/config.ts';
 import type { Db } from '../../shared/db.ts';
 import type { Logger } from '../../shared/log.ts';
+import type { ArchiveState } from '../archive/archiver.ts';
 import type { CameraRegistry } from '../cameras/registry.ts';
 import type { DatasetStore } from '../datasets/store.ts';
 import type { OfferedCamera } from '../discovery/hotplug.ts';
-import type { EventStore } from '../events/store.ts';
+import type { EventRecord, EventStore } from '../events/store.ts';
 import type { LinkState } from '../link/client.ts';
 import type { MediaProcess } from '../media/process.ts';
 import type { ConfigureReport, FrameDetections } from '../media/protocol.ts';
@@ -28,6 +29,10 @@ export interface EdgeContext {
   saveConfig(next: Config): Promise<ConfigureReport | { live: []; restartedCameras: []; pending: string }>;
   /** Restarts a camera that was added, changed or removed (logged, not thrown, when the media process fails). */
   reloadCamera(cameraId: string): Promise<void>;
+  /** Archive state of events, by kind (clip, snapshot, metadata: queued or stored on the owner's server). */
+  archiveStates(eventIds: string[]): Map<string, ArchiveState>;
+  /** Protects (or stops protecting) an event; with archive.include protected, that archives it. */
+  protectEvent(eventId: string, value: boolean): EventRecord;
   /** Path of an event's clip, making it from the recordings if needed. */
   eventClip(eventId: string): Promise<string>;
   linkState(): LinkState;

@@ -26,7 +26,7 @@ export function registerEventsRoutes(api: Api, ctx: EdgeContext): void {
     { summary: 'Events, newest first, with cursor pagination', tag: 'events', query: eventQuery },
     ({ query }) => {
       try {
-        return ctx.events.list({
+        const page = ctx.events.list({
           ...(query.camera ? { camera: query.camera } : {}),
           ...(query.label ? { label: query.label } : {}),
           ...(query.from !== undefined ? { fromMs: query.from } : {}),
@@ -34,6 +34,8 @@ export function registerEventsRoutes(api: Api, ctx: EdgeContext): void {
           ...(query.cursor ? { cursor: query.cursor } : {}),
           limit: query.limit,
         });
+        const archive = ctx.archiveStates(page.events.map((e) => e.id));
+        return { ...page, events: page.events.map((e) => ({ ...e, archive: archive.get(e.id) ?? {} })) };
       } catch (err) {
         if (err instanceof SyntaxError)
           throw new ValidationError([{ field: 'query.cursor', message: 'not a cursor from this API' }]);
@@ -46,7 +48,10 @@ export function registerEventsRoutes(api: Api, ctx: EdgeContext): void {
     if (!ev) throw new GuardianError('NOT_FOUND', 'no such event');
     return ev;
   };
-  api.route('get', '/events/:id', { summary: 'One event', tag: 'events' }, ({ req }) => eventById(req.params.id));
+  api.route('get', '/events/:id', { summary: 'One event, with its archive state', tag: 'events' }, ({ req }) => {
+    const ev = eventById(req.params.id);
+    return { ...ev, archive: ctx.archiveStates([ev.id]).get(ev.id) ?? {} };
+  });
   for (const kind of ['snapshot', 'thumbnail'] as const) {
     api.route(
       'get',
@@ -85,7 +90,7 @@ export function registerEventsRoutes(api: Api, ctx: EdgeContext): void {
     },
     ({ req, body }) => {
       const ev = eventById(req.params.id);
-      return ctx.events.update(ev.id, { protected: body.protected }, 'event.update');
+      return ctx.protectEvent(ev.id, body.protected);
     },
   );
 }
