@@ -849,7 +849,20 @@ export class ArchiveReader {
     const last = reader.segmentCount - 1;
     const at = reader.offsetOf(last);
     const stored = await reader.fetch(at, size - at, first);
-    reader.tail = reader.open1(stored, last);
+    try {
+      reader.tail = reader.open1(stored, last);
+    } catch (err) {
+      // Bytes after a full last segment: the segment before the one taken as last is the real last one.
+      if (last > 0) {
+        const before = await reader.fetch(reader.offsetOf(last - 1), SEGMENT_STORED_SIZE, first);
+        if (openSegment(reader.key, reader.nonces.of(last - 1, true), reader.aad, before))
+          throw new GuardianError(
+            'CORRUPT_DATA',
+            `the archive has bytes appended: segment ${last - 1} is its last segment but ${size - at} bytes follow it`,
+          );
+      }
+      throw err;
+    }
     return reader;
   }
 
@@ -1091,9 +1104,51 @@ export interface RewrapResult {
   keyIdAfter: string;
 }
 
+export interface RewrapOptions {
+  /** Argon2id settings of the new KEK (default: DEFAULT_KDF with the process's salt for the new secret). */
+  kdf?: Partial<KdfSettings>;
+  /** Source of the new wrap nonce (12 bytes). */
+  random?: (n: number) => Buffer;
+}
+
 /**
- * Re-wraps an archive's data key under `newSecret`, in place: only the key block and digest (bytes 35 to 144) are
- * rewritten, in one write of 110 bytes inside the first disk sector, then synced; the body is not touched (the
+ * The header of an archive re-wrapped under `newSecret`: the same immutable part, a new key block and digest, the
+ * same length. `rotated` is false (and `header` the one given) when it already opens with the new secret.
+ * UNAUTHORIZED when neither secret opens it.
+ */
+export async function rewrapHeader(
+  headerBytes: Buffer,
+  oldSecret: Secret | Kek,
+  newSecret: Secret | Kek,
+  options: RewrapOptions = {},
+): Promise<RewrapResult & { header: Buffer }> {
+  const h = parse(headerBytes);
+  const same = { rotated: false, keyIdBefore: h.keyId, keyIdAfter: h.keyId, header: h.bytes };
+  const newKek = await deriveKek(newSecret, options.kdf);
+  let dataKey: Buffer;
+  try {
+    dataKey = unwrap(h, await kekFor(h, oldSecret));
+  } catch (err) {
+    if ((err as GuardianError).code !== 'UNAUTHORIZED') throw err;
+    // Already rotated (a rotation that stopped half way, run again)? Then it opens with the new secret.
+    const already = await kekFor(h, newSecret).catch(() => null);
+    if (already?.keyId !== h.keyId) throw err;
+    unwrap(h, already).fill(0);
+    return same;
+  }
+  try {
+    if (newKek.keyId === h.keyId) return same;
+    const wrapNonce = (options.random ?? randomBytes)(LAYOUT.wrapNonce.size);
+    const header = sealKeyBlock(h.immutable, newKek, dataKey, wrapNonce);
+    return { rotated: true, keyIdBefore: h.keyId, keyIdAfter: newKek.keyId, header };
+  } finally {
+    dataKey.fill(0);
+  }
+}
+
+/**
+ * Re-wraps an archive file's data key under `newSecret`, in place: only the key block and digest (bytes 35 to 144)
+ * are rewritten, in one write of 110 bytes inside the first disk sector, then synced; the body is not touched (the
  * segments authenticate the immutable part of the header, which does not change). An archive that already opens
  * with the new secret is left as it is, so a rotation that stopped half way can be run again.
  */
@@ -1101,7 +1156,7 @@ export async function rewrap(
   inPath: string,
   oldSecret: Secret | Kek,
   newSecret: Secret | Kek,
-  options: { kdf?: Partial<KdfSettings>; random?: (n: number) => Buffer } = {},
+  options: RewrapOptions = {},
 ): Promise<RewrapResult> {
   let fh: FileHandle;
   try {
@@ -1113,34 +1168,15 @@ export async function rewrap(
     const size = (await fh.stat()).size;
     const buf = Buffer.alloc(Math.min(size, HEADER_SIZE));
     await fh.read(buf, 0, buf.length, 0);
-    const h = parse(buf);
+    parse(buf);
     plaintextSizeOf(size);
-    const newKek = await deriveKek(newSecret, options.kdf);
-    let dataKey: Buffer;
-    try {
-      dataKey = unwrap(h, await kekFor(h, oldSecret));
-    } catch (err) {
-      if ((err as GuardianError).code !== 'UNAUTHORIZED') throw err;
-      // Already rotated? Then it opens with the new secret (its own salt).
-      const already = await kekFor(h, newSecret).catch(() => null);
-      if (already && already.keyId === h.keyId) {
-        unwrap(h, already).fill(0);
-        return { rotated: false, keyIdBefore: h.keyId, keyIdAfter: h.keyId };
-      }
-      throw err;
-    }
-    try {
-      if (newKek.keyId === h.keyId) return { rotated: false, keyIdBefore: h.keyId, keyIdAfter: h.keyId };
-      const wrapNonce = (options.random ?? randomBytes)(LAYOUT.wrapNonce.size);
-      const header = sealKeyBlock(h.immutable, newKek, dataKey, wrapNonce);
-      const block = header.subarray(KEY_BLOCK_OFFSET);
-      const { bytesWritten } = await fh.write(block, 0, block.length, KEY_BLOCK_OFFSET);
-      if (bytesWritten !== block.length) throw new GuardianError('IO_ERROR', `${inPath}: short write of the header`);
-      await fh.sync();
-      return { rotated: true, keyIdBefore: h.keyId, keyIdAfter: newKek.keyId };
-    } finally {
-      dataKey.fill(0);
-    }
+    const { header, ...result } = await rewrapHeader(buf, oldSecret, newSecret, options);
+    if (!result.rotated) return result;
+    const block = header.subarray(KEY_BLOCK_OFFSET);
+    const { bytesWritten } = await fh.write(block, 0, block.length, KEY_BLOCK_OFFSET);
+    if (bytesWritten !== block.length) throw new GuardianError('IO_ERROR', `${inPath}: short write of the header`);
+    await fh.sync();
+    return result;
   } catch (err) {
     throw fsError(err, inPath);
   } finally {
