@@ -4,7 +4,7 @@
 // copy of the same bytes measured in the same run.
 import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createReadStream, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createReadStream, existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -45,9 +45,21 @@ export async function benchLink(progress: (m: string) => void) {
     const owner = linkFromHost(net.a.ns, subnet);
     const vmBase = `http://${owner.nsIp}:8600`;
     const token = randomBytes(24).toString('base64url');
+    // The VM archives into S3 (versitygw in its namespace, as in compose) when the test tool is installed.
+    const versitygw = join(projectRoot, '.vendor', 'bin', 'versitygw');
+    const s3 = existsSync(versitygw);
+    const s3Key = { accessKeyId: `bench${id}`, secretAccessKey: randomBytes(18).toString('base64url') };
     writeFileSync(
       join(dir, 'vm.yaml'),
       YAML.stringify({
+        ...(s3
+          ? {
+              archive: {
+                store: 's3',
+                s3: { endpoint: 'http://127.0.0.1:7070', ...s3Key, forcePathStyle: true },
+              },
+            }
+          : {}),
         dataDir: join(dir, 'vm'),
         http: { host: '0.0.0.0', port: 8600, publicUrl: `http://${net.a.ip}:8600` },
         api: { token },
@@ -61,6 +73,18 @@ export async function benchLink(progress: (m: string) => void) {
       }),
     );
     writeFileSync(join(dir, 'edge.yaml'), YAML.stringify({ dataDir: join(dir, 'edge') }));
+    if (s3) {
+      mkdirSync(join(dir, 's3'));
+      const gw = spawn(
+        'ip',
+        ['netns', 'exec', net.a.ns, versitygw, '--port', '127.0.0.1:7070', '--quiet', 'posix', join(dir, 's3')],
+        {
+          env: { ...process.env, ROOT_ACCESS_KEY: s3Key.accessKeyId, ROOT_SECRET_KEY: s3Key.secretAccessKey },
+          stdio: 'ignore',
+        },
+      );
+      children.push(gw);
+    }
     progress('link: starting the VM and pairing the edge');
     const vm = spawn(
       'ip',
@@ -132,6 +156,23 @@ export async function benchLink(progress: (m: string) => void) {
       if (r.bytes !== statSync(clip).size) throw new Error(`relayed ${r.bytes} bytes`);
       relay.push(r.mbps);
     }
+    progress(
+      `link: uploading a 50 MB archive object through the tunnel into ${s3 ? 'S3 (versitygw)' : "the VM's file store"}`,
+    );
+    edge.stdin?.write('archive\n');
+    const archive = await new Promise<{ archiveMBps: number[] }>((resolve, reject) => {
+      let out = '';
+      const onData = (d: Buffer) => {
+        out += d;
+        const line = out.split('\n').find((l) => l.includes('archiveMBps'));
+        if (line) {
+          edge.stdout?.off('data', onData);
+          resolve(JSON.parse(line));
+        }
+      };
+      edge.stdout?.on('data', onData);
+      edge.once('exit', (c) => reject(new Error(`the edge side exited (${c})`)));
+    });
     progress('link: the same bytes over plain HTTP through the same tunnel');
     // What the tunnel itself carries (wireguard-go on both sides): a plain HTTP server at the edge's tunnel address,
     // read from the VM's namespace.
@@ -191,6 +232,13 @@ export async function benchLink(progress: (m: string) => void) {
         // The tunnel's own capacity here, and how much of it the relay uses.
         tunnelPlainHttpMBps: round(pct(tunnelRaw, 50), 1),
         ratioToTunnel: round(relayMbps / pct(tunnelRaw, 50), 3),
+      },
+      // Encrypted evidence off the box: edge → tunnel → VM → object store, as a ratio of the relay in the same run.
+      archiveUpload: {
+        objectMB: 50,
+        store: s3 ? 's3 (versitygw, in the VM namespace)' : 'fs',
+        uploadMBps: round(pct(archive.archiveMBps, 50), 1),
+        ratioToRelay: round(pct(archive.archiveMBps, 50) / relayMbps, 3),
       },
     };
   } finally {

@@ -1,6 +1,9 @@
 // The edge half of the `link` benchmark, run inside the edge's network namespace: a paired LinkClient over its own
 // outbox; it makes events one at a time and reports, for each, the time from being queued to the VM's
-// acknowledgement; then it keeps serving clip requests (every event's clip is the given file) until stdin closes.
+// acknowledgement; then it keeps serving clip requests (every event's clip is the given file) and, asked, uploads
+// archive objects, until stdin closes.
+import { createHash } from 'node:crypto';
+import { createReadStream, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { Outbox } from '../../src/edge/events/outbox.ts';
@@ -75,6 +78,21 @@ for (let i = 0; i < Number(countText); i++) {
   await new Promise((r) => setTimeout(r, 20));
 }
 process.stdout.write(`${JSON.stringify({ ids, latencies })}\n`);
+// Then, on a line "archive" from stdin: the same bytes uploaded three times as archive objects of three events
+// (ciphertext-like random bytes; the VM stores what it gets), MB/s each, on one line.
+const body = readFileSync(clipPath);
+const sha256 = createHash('sha256').update(body).digest('hex');
+process.stdin.on('data', async (d) => {
+  if (!String(d).includes('archive')) return;
+  const mbps: number[] = [];
+  for (const eventId of ids.slice(-3)) {
+    const t0 = performance.now();
+    const header = { eventId, cameraId: 'bench', kind: 'clip' as const, size: body.length, sha256, protected: false };
+    await link.uploadArchive(header, createReadStream(clipPath));
+    mbps.push(body.length / 1e6 / ((performance.now() - t0) / 1000));
+  }
+  process.stdout.write(`${JSON.stringify({ archiveMBps: mbps })}\n`);
+});
 process.stdin.resume();
 process.stdin.on('end', async () => {
   await link.stop();
