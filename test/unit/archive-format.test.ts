@@ -434,6 +434,14 @@ describe('archive format', function () {
       assert.throws(() => parseHeader(cases[0]?.[1] as Buffer), {
         message: /memoryKiB 4194304; accepted: a whole number from 1024 to 262144/,
       });
+      // A key block altered by someone who recomputes the digest: the wrap's tag (or the key id) gives it away.
+      const forged = hostile(ct, LAYOUT.wrappedKey.offset, (b) => b.writeUInt8((b[0] as number) ^ 1, 0));
+      assert.match(
+        await assertRefused(forged, 'CORRUPT_DATA', 'forged wrapped key'),
+        /wrapped data key failed authentication/,
+      );
+      const resalted = hostile(ct, LAYOUT.salt.offset, (b) => b.writeUInt8((b[0] as number) ^ 1, 0));
+      await assertRefused(resalted, 'UNAUTHORIZED', 'another salt');
       // A later version or another algorithm: UNSUPPORTED_INPUT (the digest is right, the reader does not know it).
       assert.throws(() => parseHeader(hostile(ct, LAYOUT.version.offset, (b) => b.writeUInt8(2, 0))), {
         code: 'UNSUPPORTED_INPUT',
