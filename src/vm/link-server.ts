@@ -1,14 +1,19 @@
 // The VM's end of the link: a gRPC server the edges dial through their tunnels. Every call is authenticated by the
 // edge's own credential and, when required, by coming from that edge's tunnel address. Events are stored before
 // they are acknowledged; clips are asked for on the edge's Control stream and arrive on a SendClip stream each;
-// encrypted archive objects arrive on an Archive stream each and are acknowledged once durably stored.
+// encrypted archive objects arrive on an Archive stream each and are acknowledged once durably stored, and an edge
+// reads its own objects back (ciphertext ranges) on a FetchArchive stream each.
 import { randomUUID } from 'node:crypto';
+import { once } from 'node:events';
 import { PassThrough, type Readable } from 'node:stream';
 
 import * as grpc from '@grpc/grpc-js';
 
 import type { Db } from '../shared/db.ts';
+import { GuardianError } from '../shared/errors.ts';
 import type { ArchiveChunk__Output } from '../shared/link/generated/guardian/edge/v1/ArchiveChunk.ts';
+import type { ArchiveFetchChunk } from '../shared/link/generated/guardian/edge/v1/ArchiveFetchChunk.ts';
+import type { ArchiveFetchRequest__Output } from '../shared/link/generated/guardian/edge/v1/ArchiveFetchRequest.ts';
 import type { ArchiveHeader__Output } from '../shared/link/generated/guardian/edge/v1/ArchiveHeader.ts';
 import type { ClipChunk__Output } from '../shared/link/generated/guardian/edge/v1/ClipChunk.ts';
 import type { ClipHeader__Output } from '../shared/link/generated/guardian/edge/v1/ClipHeader.ts';
@@ -27,6 +32,7 @@ import {
 } from '../shared/link/proto.ts';
 import type { Logger } from '../shared/log.ts';
 import { ArchiveRefusal, type ArchiveService } from './archive/service.ts';
+import { ArchiveRangeError } from './archive/store.ts';
 import type { VmCache } from './cache/cache.ts';
 import { edgeCredentialHash } from './pairing.ts';
 
@@ -66,6 +72,20 @@ function peerIp(peer: string): string {
     .replace(/:\d+$/, '')
     .replace(/^\[|\]$/g, '');
   return host.replace(/^::ffff:/, '');
+}
+
+/** Waits for room in a call's buffer, or for the call to be cancelled (then nothing more is written). */
+async function drainedOrCancelled(call: NodeJS.EventEmitter): Promise<void> {
+  const ac = new AbortController();
+  try {
+    await Promise.race([
+      once(call, 'drain', { signal: ac.signal }),
+      once(call, 'cancelled', { signal: ac.signal }),
+      once(call, 'close', { signal: ac.signal }),
+    ]);
+  } finally {
+    ac.abort();
+  }
 }
 
 export class LinkServer {
@@ -272,6 +292,68 @@ export class LinkServer {
     }
   }
 
+  /**
+   * One FetchArchive call: a range of one of the calling edge's own stored objects, as stored. The header goes
+   * first; the bytes follow at the pace the edge reads them (a full call buffer waits for 'drain': gRPC's flow
+   * control), and a cancelled call stops the store's read. Throws an ArchiveRefusal (or the store's error) before
+   * the header; after it, a failure ends the call with a status, never with a short range presented as complete.
+   */
+  private async sendArchive(
+    edgeId: string,
+    archive: ArchiveService,
+    call: grpc.ServerWritableStream<ArchiveFetchRequest__Output, ArchiveFetchChunk>,
+  ): Promise<void> {
+    const req = call.request;
+    const o = archive.ownObject(edgeId, req.eventId, req.kind);
+    if (req.start >= o.size)
+      throw new ArchiveRefusal('OUT_OF_RANGE', `the object has ${o.size} bytes (offsets 0 to ${o.size - 1})`);
+    if (req.end !== undefined && req.end < req.start)
+      throw new ArchiveRefusal('INVALID_ARGUMENT', `bad range ${req.start}-${req.end}: the end is before the start`);
+    const end = Math.min(req.end ?? o.size - 1, o.size - 1);
+    const header = { totalSize: o.size, sha256: o.sha256, start: req.start, end };
+    if (req.headerOnly) {
+      call.write({ header });
+      call.end();
+      return;
+    }
+    let got: Awaited<ReturnType<ArchiveService['store']['get']>>;
+    try {
+      got = await archive.store.get(o.bucket, o.key, { start: req.start, end });
+    } catch (err) {
+      if (err instanceof ArchiveRangeError || (err instanceof GuardianError && err.code === 'NOT_FOUND'))
+        // The index and the store disagree: an object replaced or deleted meanwhile.
+        throw new ArchiveRefusal('ABORTED', `the object of event ${req.eventId} changed while being read; read again`);
+      throw err;
+    }
+    const { body } = got;
+    if (got.totalSize !== o.size) {
+      body.destroy();
+      throw new ArchiveRefusal('ABORTED', `the object of event ${req.eventId} changed while being read; read again`);
+    }
+    const stop = () => body.destroy();
+    call.on('cancelled', stop);
+    try {
+      if (call.cancelled) return;
+      call.write({ header });
+      let sent = 0;
+      for await (const chunk of body as AsyncIterable<Buffer>) {
+        for (let at = 0; at < chunk.length; at += clipChunkBytes) {
+          if (call.cancelled) return;
+          const piece = chunk.subarray(at, at + clipChunkBytes);
+          sent += piece.length;
+          if (!call.write({ data: piece })) await drainedOrCancelled(call);
+        }
+      }
+      if (call.cancelled) return;
+      if (sent !== end - req.start + 1)
+        throw new Error(`the store gave ${sent} of the ${end - req.start + 1} bytes asked for`);
+      call.end();
+    } finally {
+      call.off('cancelled', stop);
+      body.destroy();
+    }
+  }
+
   private handlers(): EdgeLinkHandlers {
     const { log } = this.options;
     const unary =
@@ -473,6 +555,23 @@ export class LinkServer {
             });
           },
         );
+      },
+
+      FetchArchive: (call) => {
+        const who = this.authenticate(call);
+        if (typeof who !== 'string') return call.emit('error', who);
+        const archive = this.options.archive;
+        if (!archive)
+          return call.emit('error', { code: grpc.status.UNIMPLEMENTED, details: 'this VM keeps no archive' });
+        void this.sendArchive(who, archive, call).catch((err: unknown) => {
+          if (call.cancelled) return;
+          const refusal = err instanceof ArchiveRefusal ? err : null;
+          if (!refusal) log.error({ err, edge: who, event: call.request.eventId }, 'archive read failed');
+          call.emit('error', {
+            code: refusal ? grpc.status[refusal.code] : grpc.status.UNAVAILABLE,
+            details: refusal?.message ?? 'the VM could not read the object; try again later',
+          });
+        });
       },
     };
   }

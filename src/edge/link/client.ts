@@ -1,12 +1,15 @@
 // The edge's end of the link to the owner's VM, composed of its parts: the WireGuard tunnel from the pairing
 // (tunnel.ts), the gRPC connection and its reconnect loop (connection.ts), the outbox delivery by kind (delivery.ts;
 // an item leaves the outbox only when the VM acknowledges it), heartbeats and telemetry (telemetry.ts), and the clips
-// the VM asks for on the control stream (clip-stream.ts). Nothing is lost while the link is down: the outbox is on disk.
+// the VM asks for on the control stream (clip-stream.ts); archived objects go up (archive-upload.ts) and come back
+// (archive-fetch.ts). Nothing is lost while the link is down: the outbox is on disk.
 import type { Readable } from 'node:stream';
 
+import { GuardianError } from '../../shared/errors.ts';
 import type { HelloRequest } from '../../shared/link/generated/guardian/edge/v1/HelloRequest.ts';
 import type { Logger } from '../../shared/log.ts';
 import type { Outbox } from '../events/outbox.ts';
+import type { ArchiveObjectInfo, ArchiveRange } from './archive-fetch.ts';
 import type { ArchiveObjectHeader } from './archive-upload.ts';
 import { ClipStreamer } from './clip-stream.ts';
 import { LinkConnection } from './connection.ts';
@@ -165,6 +168,30 @@ export class LinkClient {
     return this.current().uploadArchive(header, body);
   }
 
+  /**
+   * Ciphertext bytes [start, end] (inclusive) of one of this edge's archived objects, read back from the server.
+   * UNAVAILABLE while the link is down; see archive-fetch.ts for the other codes.
+   */
+  async fetchArchive(eventId: string, kind: ArchiveObjectHeader['kind'], start: number, end: number): Promise<Buffer> {
+    return (await this.fetchArchiveRange(eventId, kind, start, end)).data;
+  }
+
+  /** The same, with the object's size and SHA-256 as the server announced them with the bytes. */
+  fetchArchiveRange(
+    eventId: string,
+    kind: ArchiveObjectHeader['kind'],
+    start: number,
+    end?: number,
+  ): Promise<ArchiveRange> {
+    return this.connected().fetchArchive({ eventId, kind, start, ...(end !== undefined ? { end } : {}) });
+  }
+
+  /** Size and SHA-256 of one of this edge's archived objects on the server (a header-only read). */
+  async archiveSize(eventId: string, kind: ArchiveObjectHeader['kind']): Promise<ArchiveObjectInfo> {
+    const { size, sha256 } = await this.connected().fetchArchive({ eventId, kind, start: 0, headerOnly: true });
+    return { size, sha256 };
+  }
+
   /** Something was queued: deliver now rather than at the next tick. */
   kick(): void {
     if (!this.parts?.connection.connected) return;
@@ -199,6 +226,14 @@ export class LinkClient {
   private current(): LinkConnection {
     const connection = this.parts?.connection;
     if (!connection) throw new Error('the link is not started');
+    return connection;
+  }
+
+  /** The connection, for a call made on the owner's behalf (not from pump()): UNAVAILABLE when down. */
+  private connected(): LinkConnection {
+    const connection = this.parts?.connection;
+    if (!connection) throw new GuardianError('UNAVAILABLE', 'this edge is not paired with a server');
+    if (!connection.connected) throw new GuardianError('UNAVAILABLE', 'the link to the server is down');
     return connection;
   }
 

@@ -21,6 +21,7 @@ import type { TelemetryReport } from '../../shared/link/generated/guardian/edge/
 import type { VmRequest__Output } from '../../shared/link/generated/guardian/edge/v1/VmRequest.ts';
 import { createLinkClient, credentialMetadata, type EdgeLinkClient } from '../../shared/link/proto.ts';
 import type { Logger } from '../../shared/log.ts';
+import { type ArchiveRange, fetchObject } from './archive-fetch.ts';
 import { type ArchiveObjectHeader, uploadObject } from './archive-upload.ts';
 import type { LinkSettings } from './pairing.ts';
 
@@ -160,6 +161,17 @@ export class LinkConnection {
   /** Uploads one encrypted archive object (its own Archive call, with its own flow control). */
   uploadArchive(header: ArchiveObjectHeader, body: Readable): Promise<'STORED' | 'UNCHANGED'> {
     return uploadObject(this.client, this.md, header, body, { deadlineMs: 10 * 60_000 });
+  }
+
+  /** Reads back ciphertext bytes [start, end] of one of this edge's archived objects (its own FetchArchive call). */
+  fetchArchive(request: {
+    eventId: string;
+    kind: ArchiveObjectHeader['kind'];
+    start: number;
+    end?: number;
+    headerOnly?: boolean;
+  }): Promise<ArchiveRange> {
+    return fetchObject(this.client, this.md, request, { deadlineMs: 60_000 });
   }
 
   /** Answers a request on the control stream with a refusal. */

@@ -18,6 +18,7 @@ import type { VmCache } from '../cache/cache.ts';
 import {
   ArchiveIndex,
   type ArchiveKind,
+  type ArchiveObject,
   bucketFor,
   cameraIdPattern,
   eventIdPattern,
@@ -44,7 +45,9 @@ export type RefusalCode =
   | 'RESOURCE_EXHAUSTED'
   | 'DATA_LOSS'
   | 'ABORTED'
-  | 'UNAVAILABLE';
+  | 'UNAVAILABLE'
+  | 'NOT_FOUND'
+  | 'OUT_OF_RANGE';
 
 export class ArchiveRefusal extends Error {
   constructor(
@@ -211,6 +214,21 @@ export class ArchiveService {
       this.log.error({ error: err.message, camera: h.cameraId }, 'archive quota enforcement failed');
     });
     return receipt('STORED');
+  }
+
+  /**
+   * One of an edge's own stored objects, for reading it back over the link (ciphertext, as uploaded). Throws an
+   * ArchiveRefusal: INVALID_ARGUMENT (not an event id or kind), NOT_FOUND (nothing stored), PERMISSION_DENIED (the
+   * object is another edge's: an edge reads back only what it uploaded).
+   */
+  ownObject(edgeId: string, eventId: string, kind: string): ArchiveObject {
+    if (!eventIdPattern.test(eventId)) throw new ArchiveRefusal('INVALID_ARGUMENT', 'event_id must be a ULID');
+    if (!isArchiveKind(kind)) throw new ArchiveRefusal('INVALID_ARGUMENT', 'kind must be clip, snapshot or metadata');
+    const o = this.object(eventId, kind);
+    if (!o) throw new ArchiveRefusal('NOT_FOUND', `the archive holds no ${kind} of event ${eventId}`);
+    if (o.edgeId !== edgeId)
+      throw new ArchiveRefusal('PERMISSION_DENIED', `the archive object of event ${eventId} is another edge's`);
+    return o;
   }
 
   /** A stored object of an event, for the owner's API (ciphertext, as uploaded). */

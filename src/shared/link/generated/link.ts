@@ -3,6 +3,9 @@ import type { MessageTypeDefinition } from '@grpc/proto-loader';
 
 import type { ArchiveChunk as _guardian_edge_v1_ArchiveChunk, ArchiveChunk__Output as _guardian_edge_v1_ArchiveChunk__Output } from './guardian/edge/v1/ArchiveChunk.ts';
 import type { ArchiveEnd as _guardian_edge_v1_ArchiveEnd, ArchiveEnd__Output as _guardian_edge_v1_ArchiveEnd__Output } from './guardian/edge/v1/ArchiveEnd.ts';
+import type { ArchiveFetchChunk as _guardian_edge_v1_ArchiveFetchChunk, ArchiveFetchChunk__Output as _guardian_edge_v1_ArchiveFetchChunk__Output } from './guardian/edge/v1/ArchiveFetchChunk.ts';
+import type { ArchiveFetchHeader as _guardian_edge_v1_ArchiveFetchHeader, ArchiveFetchHeader__Output as _guardian_edge_v1_ArchiveFetchHeader__Output } from './guardian/edge/v1/ArchiveFetchHeader.ts';
+import type { ArchiveFetchRequest as _guardian_edge_v1_ArchiveFetchRequest, ArchiveFetchRequest__Output as _guardian_edge_v1_ArchiveFetchRequest__Output } from './guardian/edge/v1/ArchiveFetchRequest.ts';
 import type { ArchiveHeader as _guardian_edge_v1_ArchiveHeader, ArchiveHeader__Output as _guardian_edge_v1_ArchiveHeader__Output } from './guardian/edge/v1/ArchiveHeader.ts';
 import type { ArchiveReceipt as _guardian_edge_v1_ArchiveReceipt, ArchiveReceipt__Output as _guardian_edge_v1_ArchiveReceipt__Output } from './guardian/edge/v1/ArchiveReceipt.ts';
 import type { Camera as _guardian_edge_v1_Camera, Camera__Output as _guardian_edge_v1_Camera__Output } from './guardian/edge/v1/Camera.ts';
@@ -42,6 +45,9 @@ export interface ProtoGrpcType {
       v1: {
         ArchiveChunk: MessageTypeDefinition<_guardian_edge_v1_ArchiveChunk, _guardian_edge_v1_ArchiveChunk__Output>
         ArchiveEnd: MessageTypeDefinition<_guardian_edge_v1_ArchiveEnd, _guardian_edge_v1_ArchiveEnd__Output>
+        ArchiveFetchChunk: MessageTypeDefinition<_guardian_edge_v1_ArchiveFetchChunk, _guardian_edge_v1_ArchiveFetchChunk__Output>
+        ArchiveFetchHeader: MessageTypeDefinition<_guardian_edge_v1_ArchiveFetchHeader, _guardian_edge_v1_ArchiveFetchHeader__Output>
+        ArchiveFetchRequest: MessageTypeDefinition<_guardian_edge_v1_ArchiveFetchRequest, _guardian_edge_v1_ArchiveFetchRequest__Output>
         ArchiveHeader: MessageTypeDefinition<_guardian_edge_v1_ArchiveHeader, _guardian_edge_v1_ArchiveHeader__Output>
         ArchiveReceipt: MessageTypeDefinition<_guardian_edge_v1_ArchiveReceipt, _guardian_edge_v1_ArchiveReceipt__Output>
         Camera: MessageTypeDefinition<_guardian_edge_v1_Camera, _guardian_edge_v1_Camera__Output>

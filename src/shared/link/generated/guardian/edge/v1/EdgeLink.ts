@@ -3,6 +3,8 @@
 import type * as grpc from '@grpc/grpc-js'
 import type { MethodDefinition } from '@grpc/proto-loader'
 import type { ArchiveChunk as _guardian_edge_v1_ArchiveChunk, ArchiveChunk__Output as _guardian_edge_v1_ArchiveChunk__Output } from '../../../guardian/edge/v1/ArchiveChunk.ts';
+import type { ArchiveFetchChunk as _guardian_edge_v1_ArchiveFetchChunk, ArchiveFetchChunk__Output as _guardian_edge_v1_ArchiveFetchChunk__Output } from '../../../guardian/edge/v1/ArchiveFetchChunk.ts';
+import type { ArchiveFetchRequest as _guardian_edge_v1_ArchiveFetchRequest, ArchiveFetchRequest__Output as _guardian_edge_v1_ArchiveFetchRequest__Output } from '../../../guardian/edge/v1/ArchiveFetchRequest.ts';
 import type { ArchiveReceipt as _guardian_edge_v1_ArchiveReceipt, ArchiveReceipt__Output as _guardian_edge_v1_ArchiveReceipt__Output } from '../../../guardian/edge/v1/ArchiveReceipt.ts';
 import type { ClipChunk as _guardian_edge_v1_ClipChunk, ClipChunk__Output as _guardian_edge_v1_ClipChunk__Output } from '../../../guardian/edge/v1/ClipChunk.ts';
 import type { ClipReceipt as _guardian_edge_v1_ClipReceipt, ClipReceipt__Output as _guardian_edge_v1_ClipReceipt__Output } from '../../../guardian/edge/v1/ClipReceipt.ts';
@@ -53,6 +55,25 @@ export interface EdgeLinkClient extends grpc.Client {
    */
   control(metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientDuplexStream<_guardian_edge_v1_EdgeMessage, _guardian_edge_v1_VmRequest__Output>;
   control(options?: grpc.CallOptions): grpc.ClientDuplexStream<_guardian_edge_v1_EdgeMessage, _guardian_edge_v1_VmRequest__Output>;
+  
+  /**
+   * A byte range of one of this edge's own archived objects, read back as stored (ciphertext: the edge decrypts the
+   * segments it asked for, the VM never can). A header first (the object's size and SHA-256, the range sent), then
+   * the bytes in chunks of at most 256 KiB; with header_only, the header alone. NOT_FOUND: the archive holds no such
+   * object; PERMISSION_DENIED: another edge's event; OUT_OF_RANGE: the range starts past the end (the details say
+   * the size); UNIMPLEMENTED: the VM keeps no archive.
+   */
+  FetchArchive(argument: _guardian_edge_v1_ArchiveFetchRequest, metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientReadableStream<_guardian_edge_v1_ArchiveFetchChunk__Output>;
+  FetchArchive(argument: _guardian_edge_v1_ArchiveFetchRequest, options?: grpc.CallOptions): grpc.ClientReadableStream<_guardian_edge_v1_ArchiveFetchChunk__Output>;
+  /**
+   * A byte range of one of this edge's own archived objects, read back as stored (ciphertext: the edge decrypts the
+   * segments it asked for, the VM never can). A header first (the object's size and SHA-256, the range sent), then
+   * the bytes in chunks of at most 256 KiB; with header_only, the header alone. NOT_FOUND: the archive holds no such
+   * object; PERMISSION_DENIED: another edge's event; OUT_OF_RANGE: the range starts past the end (the details say
+   * the size); UNIMPLEMENTED: the VM keeps no archive.
+   */
+  fetchArchive(argument: _guardian_edge_v1_ArchiveFetchRequest, metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientReadableStream<_guardian_edge_v1_ArchiveFetchChunk__Output>;
+  fetchArchive(argument: _guardian_edge_v1_ArchiveFetchRequest, options?: grpc.CallOptions): grpc.ClientReadableStream<_guardian_edge_v1_ArchiveFetchChunk__Output>;
   
   /**
    * First call after connecting: who the edge is and what it has.
@@ -142,6 +163,15 @@ export interface EdgeLinkHandlers extends grpc.UntypedServiceImplementation {
   Control: grpc.handleBidiStreamingCall<_guardian_edge_v1_EdgeMessage__Output, _guardian_edge_v1_VmRequest>;
   
   /**
+   * A byte range of one of this edge's own archived objects, read back as stored (ciphertext: the edge decrypts the
+   * segments it asked for, the VM never can). A header first (the object's size and SHA-256, the range sent), then
+   * the bytes in chunks of at most 256 KiB; with header_only, the header alone. NOT_FOUND: the archive holds no such
+   * object; PERMISSION_DENIED: another edge's event; OUT_OF_RANGE: the range starts past the end (the details say
+   * the size); UNIMPLEMENTED: the VM keeps no archive.
+   */
+  FetchArchive: grpc.handleServerStreamingCall<_guardian_edge_v1_ArchiveFetchRequest__Output, _guardian_edge_v1_ArchiveFetchChunk>;
+  
+  /**
    * First call after connecting: who the edge is and what it has.
    */
   Hello: grpc.handleUnaryCall<_guardian_edge_v1_HelloRequest__Output, _guardian_edge_v1_HelloReply>;
@@ -168,6 +198,7 @@ export interface EdgeLinkHandlers extends grpc.UntypedServiceImplementation {
 export interface EdgeLinkDefinition extends grpc.ServiceDefinition {
   Archive: MethodDefinition<_guardian_edge_v1_ArchiveChunk, _guardian_edge_v1_ArchiveReceipt, _guardian_edge_v1_ArchiveChunk__Output, _guardian_edge_v1_ArchiveReceipt__Output>
   Control: MethodDefinition<_guardian_edge_v1_EdgeMessage, _guardian_edge_v1_VmRequest, _guardian_edge_v1_EdgeMessage__Output, _guardian_edge_v1_VmRequest__Output>
+  FetchArchive: MethodDefinition<_guardian_edge_v1_ArchiveFetchRequest, _guardian_edge_v1_ArchiveFetchChunk, _guardian_edge_v1_ArchiveFetchRequest__Output, _guardian_edge_v1_ArchiveFetchChunk__Output>
   Hello: MethodDefinition<_guardian_edge_v1_HelloRequest, _guardian_edge_v1_HelloReply, _guardian_edge_v1_HelloRequest__Output, _guardian_edge_v1_HelloReply__Output>
   Ping: MethodDefinition<_guardian_edge_v1_PingRequest, _guardian_edge_v1_PingReply, _guardian_edge_v1_PingRequest__Output, _guardian_edge_v1_PingReply__Output>
   PushEvents: MethodDefinition<_guardian_edge_v1_EventBatch, _guardian_edge_v1_EventAcks, _guardian_edge_v1_EventBatch__Output, _guardian_edge_v1_EventAcks__Output>
