@@ -11,6 +11,7 @@ import type { Logger } from '../shared/log.ts';
 import { projectRoot } from '../shared/paths.ts';
 import { EdgeArchiver } from './archive/archiver.ts';
 import { loadArchiveKey } from './archive/key.ts';
+import { ArchiveRetrieval } from './archive/retrieval.ts';
 import { type CameraHealth, CameraRegistry } from './cameras/registry.ts';
 import { DatasetStore } from './datasets/store.ts';
 import { UsbHotplug } from './discovery/hotplug.ts';
@@ -101,6 +102,8 @@ export async function startEdge(config: Config, options: EdgeOptions): Promise<E
     'archive',
     archiver.delivery((header, body) => link.uploadArchive(header, body)),
   );
+  // ...and read back (decrypted here) when the box's own copy is gone.
+  const retrieval = new ArchiveRetrieval(link, archiveKey.kek, (eventId) => archiver.state(eventId), log);
   const clips = new EventClips(
     config.dataDir,
     events,
@@ -153,6 +156,7 @@ export async function startEdge(config: Config, options: EdgeOptions): Promise<E
     },
     eventClip: (eventId) => clips.file(eventId),
     archiveStates: (eventIds) => archiver.states(eventIds),
+    archive: retrieval,
     protectEvent(eventId, value) {
       const ev = events.update(eventId, { protected: value }, 'event.update');
       // "Protected only" archives an event when the owner protects it (its clip is cut if it is not yet).

@@ -3,6 +3,7 @@ import type { Config } from '../../shared/config.ts';
 import type { Db } from '../../shared/db.ts';
 import type { Logger } from '../../shared/log.ts';
 import type { ArchiveState } from '../archive/archiver.ts';
+import type { ArchiveRetrieval } from '../archive/retrieval.ts';
 import type { CameraRegistry } from '../cameras/registry.ts';
 import type { DatasetStore } from '../datasets/store.ts';
 import type { OfferedCamera } from '../discovery/hotplug.ts';
@@ -31,6 +32,8 @@ export interface EdgeContext {
   reloadCamera(cameraId: string): Promise<void>;
   /** Archive state of events, by kind (clip, snapshot, metadata: queued or stored on the owner's server). */
   archiveStates(eventIds: string[]): Map<string, ArchiveState>;
+  /** The server's encrypted copies, read back and decrypted here when the box's own copy is gone. */
+  archive: Pick<ArchiveRetrieval, 'has' | 'send'>;
   /** Protects (or stops protecting) an event; with archive.include protected, that archives it. */
   protectEvent(eventId: string, value: boolean): EventRecord;
   /** Path of an event's clip, making it from the recordings if needed. */

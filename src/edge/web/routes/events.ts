@@ -1,4 +1,8 @@
-// Events: list with cursor pagination, one event, its snapshot, thumbnail and clip, and protection.
+// Events: list with cursor pagination, one event, its snapshot, thumbnail and clip, and protection. A clip or snapshot
+// gone from the box (recordings deleted, a failed disk) is answered from the owner's server's encrypted copy, read
+// back and decrypted on this edge (src/edge/archive/retrieval.ts); `X-Guardian-Source` says which copy was sent.
+import { existsSync } from 'node:fs';
+
 import { z } from 'zod';
 import { GuardianError, ValidationError } from '../../../shared/errors.ts';
 import type { Api } from '../../../shared/http/api.ts';
@@ -52,14 +56,24 @@ export function registerEventsRoutes(api: Api, ctx: EdgeContext): void {
     const ev = eventById(req.params.id);
     return { ...ev, archive: ctx.archiveStates([ev.id]).get(ev.id) ?? {} };
   });
+  const local = { 'X-Guardian-Source': 'local' };
   for (const kind of ['snapshot', 'thumbnail'] as const) {
     api.route(
       'get',
       `/events/:id/${kind}.jpg`,
-      { summary: `The event's ${kind}`, tag: 'events', produces: 'image/jpeg' },
+      {
+        summary: `The event's ${kind} (from the archive if the box's copy is gone)`,
+        tag: 'events',
+        produces: 'image/jpeg',
+      },
       ({ req, res }) => {
         const ev = eventById(req.params.id);
-        return sendDataFile(res, dataFile(ctx, ev[kind]), { headers: { 'Cache-Control': 'private, max-age=3600' } });
+        const cacheControl = 'private, max-age=3600';
+        const file = ev[kind] ? dataFile(ctx, ev[kind]) : null;
+        // The archive holds the full snapshot; it stands in for a lost thumbnail too.
+        if ((!file || !existsSync(file)) && ctx.archive.has(ev.id, 'snapshot'))
+          return ctx.archive.send(req, res, ev.id, 'snapshot', { contentType: 'image/jpeg', cacheControl });
+        return sendDataFile(res, dataFile(ctx, ev[kind]), { headers: { 'Cache-Control': cacheControl, ...local } });
       },
     );
   }
@@ -67,17 +81,32 @@ export function registerEventsRoutes(api: Api, ctx: EdgeContext): void {
     'get',
     '/events/:id/clip.mp4',
     {
-      summary: 'The event clip (HTTP Range for seeking; ?download=1 to save)',
+      summary:
+        'The event clip (HTTP Range for seeking; ?download=1 to save); from the archive if the recordings are gone',
       tag: 'events',
       produces: 'video/mp4',
       query: z.object({ download: z.enum(['0', '1']).optional() }),
     },
     async ({ req, res, query }) => {
       const ev = eventById(req.params.id);
-      const file = await ctx.eventClip(ev.id);
       const name = `${ev.cameraId}-${ev.label}-${new Date(ev.startMs).toISOString().replace(/[:.]/g, '-')}.mp4`;
-      if (query.download === '1') return sendDataFile(res, file, { download: name });
-      return sendDataFile(res, file, { headers: { 'Content-Type': 'video/mp4' } });
+      let file: string;
+      try {
+        file = await ctx.eventClip(ev.id);
+      } catch (err) {
+        // The clip cannot be made here (its recordings are gone): the server's copy, if it has one.
+        if (!ctx.archive.has(ev.id, 'clip')) throw err;
+        ctx.log.info(
+          { event: ev.id, reason: (err as Error).message },
+          'the clip cannot be cut on the box; serving the archived copy',
+        );
+        return ctx.archive.send(req, res, ev.id, 'clip', {
+          contentType: 'video/mp4',
+          ...(query.download === '1' ? { download: name } : {}),
+        });
+      }
+      if (query.download === '1') return sendDataFile(res, file, { download: name, headers: local });
+      return sendDataFile(res, file, { headers: { 'Content-Type': 'video/mp4', ...local } });
     },
   );
   api.route(
