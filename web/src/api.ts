@@ -80,7 +80,11 @@ export interface GuardianEvent {
   snapshot: string | null;
   thumbnail: string | null;
   protected: boolean;
+  /** The encrypted copy on the owner's server, by object: queued (on its way) or stored. */
+  archive?: ArchiveState;
 }
+
+export type ArchiveState = Partial<Record<'clip' | 'snapshot' | 'metadata', 'queued' | 'stored'>>;
 
 /** GET /cameras/:id/detections: the tracks of the last frame the model saw; boxes in pixels of width×height. */
 export interface LatestDetections {

@@ -1,7 +1,7 @@
-import { Download, Shield } from 'lucide-react';
+import { CloudCheck, CloudUpload, Download, Shield } from 'lucide-react';
 import { useCallback, useEffect, useRef, useState } from 'react';
 
-import { api, type Camera, type GuardianEvent, url } from '../api.ts';
+import { type ArchiveState, api, type Camera, type GuardianEvent, url } from '../api.ts';
 import { Card, ErrorNote } from '../components/Layout.tsx';
 import { capitalise } from '../format.ts';
 import { usePoll } from '../router.ts';
@@ -9,6 +9,29 @@ import { usePoll } from '../router.ts';
 const time = (ms: number) =>
   new Date(ms).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit' });
 const day = (ms: number) => new Date(ms).toLocaleDateString([], { weekday: 'long', day: 'numeric', month: 'long' });
+
+/**
+ * The event's encrypted copy on the owner's server: "archiving" while any of its objects is on its way, "archived"
+ * once the server holds them (the clip then plays from there even if the box loses its recordings).
+ */
+export function ArchiveBadge({ state }: { state: ArchiveState | undefined }) {
+  const kinds = Object.values(state ?? {});
+  if (!kinds.length) return null;
+  const archiving = kinds.includes('queued');
+  const title = archiving
+    ? 'Being encrypted and copied to your server'
+    : `Encrypted copy on your server (${Object.keys(state ?? {}).join(', ')})`;
+  return (
+    <span
+      data-testid="archive-badge"
+      title={title}
+      className={`inline-flex items-center gap-1 rounded-full px-2 py-0.5 text-xs font-normal ${archiving ? 'bg-amber-500/15 text-amber-600 dark:text-amber-300' : 'bg-emerald-500/15 text-emerald-700 dark:text-emerald-300'}`}
+    >
+      {archiving ? <CloudUpload size={12} aria-hidden /> : <CloudCheck size={12} aria-hidden />}
+      {archiving ? 'archiving' : 'archived'}
+    </span>
+  );
+}
 
 export function Events() {
   const { data: cameras } = usePoll(() => api<Camera[]>('GET /cameras'), 0);
@@ -173,6 +196,7 @@ export function Events() {
                       {cameras?.find((c) => c.id === e.cameraId)?.name ?? e.cameraId}
                       {e.zones.length ? ` · ${e.zones.join(', ')}` : ''}
                     </p>
+                    <ArchiveBadge state={e.archive} />
                   </div>
                 </a>
               </li>
@@ -219,10 +243,13 @@ export function EventDetail({ id }: { id: string }) {
   return (
     <div className="space-y-4">
       {back}
-      <h1 className="text-lg font-semibold">
-        {capitalise(ev.label)} at {time(ev.startMs)}{' '}
-        <span className="text-sm font-normal text-zinc-400">{day(ev.startMs)}</span>
-      </h1>
+      <div className="flex flex-wrap items-center gap-x-3 gap-y-1">
+        <h1 className="text-lg font-semibold">
+          {capitalise(ev.label)} at {time(ev.startMs)}{' '}
+          <span className="text-sm font-normal text-zinc-400">{day(ev.startMs)}</span>
+        </h1>
+        <ArchiveBadge state={ev.archive} />
+      </div>
       <div className="grid gap-4 lg:grid-cols-2">
         <Card title="Clip">
           <video
