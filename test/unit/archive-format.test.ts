@@ -429,7 +429,7 @@ describe('archive format', function () {
         const err = await failure(b);
         const ms = performance.now() - t0;
         assert.equal(err?.code, 'INVALID_ARGUMENT', `${what}: ${err?.message}`);
-        assert.ok(ms < 100, `${what}: refused in ${ms.toFixed(1)} ms`);
+        assert.ok(ms < 200, `${what}: refused in ${ms.toFixed(1)} ms`);
       }
       assert.throws(() => parseHeader(cases[0]?.[1] as Buffer), {
         message: /memoryKiB 4194304; accepted: a whole number from 1024 to 262144/,
@@ -474,7 +474,7 @@ describe('archive format', function () {
       assert.ok(ms < 2000, `${ms} ms`);
       const t1 = performance.now();
       assert.equal(await deriveKek(`  ${SECRET}\n`, { ...DEFAULT_KDF, salt }), kek, 'cached (and the secret trimmed)');
-      assert.ok(performance.now() - t1 < 20);
+      assert.ok(performance.now() - t1 < 50);
       assert.equal(kek.keyId.length, 16);
       // Neither printing nor serialising a Kek shows the key.
       const raw = await hashRaw(Buffer.from(SECRET), {
