@@ -62,16 +62,19 @@ export function registerEventsRoutes(api: Api, ctx: EdgeContext): void {
       'get',
       `/events/:id/${kind}.jpg`,
       {
-        summary: `The event's ${kind} (from the archive if the box's copy is gone)`,
+        summary:
+          kind === 'snapshot'
+            ? "The event's snapshot (from the archive if the box's copy is gone)"
+            : "The event's thumbnail",
         tag: 'events',
         produces: 'image/jpeg',
       },
       ({ req, res }) => {
         const ev = eventById(req.params.id);
         const cacheControl = 'private, max-age=3600';
+        // A lost snapshot comes from the archive (which holds no thumbnail: a lost one stays a 404).
         const file = ev[kind] ? dataFile(ctx, ev[kind]) : null;
-        // The archive holds the full snapshot; it stands in for a lost thumbnail too.
-        if ((!file || !existsSync(file)) && ctx.archive.has(ev.id, 'snapshot'))
+        if (kind === 'snapshot' && (!file || !existsSync(file)) && ctx.archive.has(ev.id, 'snapshot'))
           return ctx.archive.send(req, res, ev.id, 'snapshot', { contentType: 'image/jpeg', cacheControl });
         return sendDataFile(res, dataFile(ctx, ev[kind]), { headers: { 'Cache-Control': cacheControl, ...local } });
       },
