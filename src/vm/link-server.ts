@@ -425,7 +425,11 @@ export class LinkServer {
             req.cameras.map((c) => [c.id, { status: c.status, fps: c.fps, lastError: c.lastError || null }]),
           ),
         });
-        return { status: health.status, reasons: health.reasons };
+        // Archive quota warnings (80 %, or full of protected objects) go down to the edge's health and UI.
+        const warnings = (this.options.archive?.retention.status(edgeId) ?? []).flatMap((c) =>
+          c.warning ? [`camera ${c.cameraId}: ${c.warning}`] : [],
+        );
+        return { status: health.status, reasons: health.reasons, warnings };
       }),
 
       Ping: unary((edgeId, req) => {

@@ -413,6 +413,18 @@ describe('VM archive: quota per camera and retention', function () {
     assert.equal(warned?.level, 'warning', '3.2 MB of 4 MB');
     assert.equal(warned?.percent, 80);
     assert.match(warned?.warning ?? '', /80 %/);
+    // ...and the warning goes down to the edge with the answer to its telemetry (its dashboard shows it).
+    const reply = await new Promise<{ warnings: string[] }>((resolve, reject) =>
+      edge.client.PushTelemetry(
+        { timeMs: Date.now(), cameras: [] },
+        edge.md,
+        (err: Error | null, r?: { warnings: string[] }) => (err || !r ? reject(err) : resolve(r)),
+      ),
+    );
+    assert.ok(
+      reply.warnings.some((w) => w.startsWith('camera drive:') && /80 %/.test(w)),
+      JSON.stringify(reply),
+    );
 
     assert.equal(await up(c), 'STORED');
     assert.deepEqual(held(), [b, c], 'past the quota the oldest (a) went');

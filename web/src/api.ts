@@ -124,5 +124,7 @@ export interface Status {
     latencyMs: number | null;
     handshakeAgeSeconds: number | null;
     delivered: number;
+    /** The server's warnings about this edge (archive quota at 80 % or full). */
+    serverWarnings: string[];
   };
 }

@@ -32,6 +32,8 @@ export interface LinkState {
   txBytes: number | null;
   delivered: number;
   reconnects: number;
+  /** What the server said about this edge at its last telemetry report (e.g. archive quota warnings). */
+  serverWarnings: string[];
 }
 
 export interface LinkOptions {
@@ -98,6 +100,7 @@ export class LinkClient {
       rxBytes: p?.telemetry.tunnelStats.rxBytes ?? null,
       txBytes: p?.telemetry.tunnelStats.txBytes ?? null,
       delivered: this.delivery.delivered,
+      serverWarnings: p?.telemetry.serverWarnings ?? [],
       reconnects: this.pastReconnects + (p?.connection.reconnects ?? 0),
     };
   }

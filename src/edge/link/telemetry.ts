@@ -18,6 +18,8 @@ export type EdgeReport = Omit<TelemetryReport, 'linkLatencyMs' | 'handshakeAgeSe
 
 export class LinkTelemetry {
   latencyMs: number | null = null;
+  /** What the server said about this edge at the last report (e.g. archive quota warnings). */
+  serverWarnings: string[] = [];
   tunnelStats: TunnelStats = { handshakeAgeSeconds: null, rxBytes: null, txBytes: null };
 
   constructor(
@@ -39,10 +41,11 @@ export class LinkTelemetry {
 
   async send(): Promise<void> {
     const { handshakeAgeSeconds } = this.tunnelStats;
-    await this.channel.pushTelemetry({
+    const reply = await this.channel.pushTelemetry({
       ...this.report(),
       linkLatencyMs: this.latencyMs ?? 0,
       ...(handshakeAgeSeconds !== null ? { handshakeAgeSeconds } : {}),
     });
+    this.serverWarnings = reply.warnings ?? [];
   }
 }

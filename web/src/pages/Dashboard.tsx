@@ -93,6 +93,11 @@ export function Dashboard() {
                   : ''}
                 {plural(s.outboxLength, 'item')} queued
               </p>
+              {s.link.serverWarnings?.map((w) => (
+                <p key={w} role="alert" data-testid="server-warning" className="mt-1 text-xs text-amber-400">
+                  {w}
+                </p>
+              ))}
             </Card>
           </div>
           <div className="grid gap-4 lg:grid-cols-3">

@@ -7,6 +7,10 @@ export interface TelemetryReply {
    */
   'status'?: (string);
   'reasons'?: (string)[];
+  /**
+   * What the server wants the owner to know about this edge (e.g. a camera's archive past 80 % of its quota).
+   */
+  'warnings'?: (string)[];
 }
 
 export interface TelemetryReply__Output {
@@ -15,4 +19,8 @@ export interface TelemetryReply__Output {
    */
   'status': (string);
   'reasons': (string)[];
+  /**
+   * What the server wants the owner to know about this edge (e.g. a camera's archive past 80 % of its quota).
+   */
+  'warnings': (string)[];
 }
