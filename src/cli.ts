@@ -11,6 +11,7 @@ import { registerDiscoverCommand } from './commands/discover.ts';
 import { registerEdgeCommands } from './commands/edge.ts';
 import { registerMediaCommands } from './commands/media.ts';
 import { fail } from './commands/output.ts';
+import { registerTamperCommand } from './commands/tamper.ts';
 import { registerVmCommands } from './commands/vm.ts';
 import { GuardianError } from './shared/errors.ts';
 import { projectRoot } from './shared/paths.ts';
@@ -42,6 +43,7 @@ registerEdgeCommands(program);
 registerVmCommands(program);
 registerConfigCommands(program);
 registerArchiveCommands(program);
+registerTamperCommand(program);
 
 // Whatever a command did not handle still ends as one line on stderr, not a stack trace.
 await program.parseAsync(process.argv).catch((err: unknown) => fail(err));
