@@ -4,21 +4,17 @@
 // them), and the event page still shows the snapshot and plays and seeks the clip: the edge reads the encrypted copy
 // back from its server and decrypts the segments the player asks for (X-Guardian-Source: archive).
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import Database from 'better-sqlite3';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 
 import { decryptFile } from '../../src/shared/archive/format.ts';
-import { projectRoot } from '../../src/shared/paths.ts';
 import { tempDir } from '../helpers.ts';
-import { freePort } from '../support/rtsp.ts';
+import { artifacts, chromiumUnavailable, startUiDemo, type UiDemo } from '../support/ui-demo.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
 const PASSWORD = 'ui-archive-password-42';
-const artifacts = join(projectRoot, 'artifacts', 'ui');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 interface ApiEvent {
@@ -35,57 +31,24 @@ interface ApiEvent {
 describe('web UI in chromium: an archived clip plays after the box lost its recordings', function () {
   this.timeout(240_000);
   const dir = tempDir();
-  let demo: ChildProcess | undefined;
   let browser: Browser | undefined;
   let page: Page;
   let base: string;
-  let out = '';
+
+  let ui: UiDemo | undefined;
 
   before(async function () {
-    if (!existsSync(CHROMIUM)) {
-      console.log('      skipped: Debian chromium is not installed (npm run setup installs it when run as root)');
+    const why = chromiumUnavailable();
+    if (why) {
+      console.log(`      skipped: ${why}`);
       this.skip();
     }
-    mkdirSync(artifacts, { recursive: true });
-    const port = await freePort();
-    base = `http://127.0.0.1:${port}`;
-    demo = spawn(
-      process.execPath,
-      [
-        join(projectRoot, 'bin', 'guardian.mjs'),
-        'demo',
-        '--data-dir',
-        dir.path,
-        '--port',
-        String(port),
-        '--first-run',
-        '--no-open',
-      ],
-      { cwd: projectRoot, stdio: ['ignore', 'pipe', 'inherit'] },
-    );
-    demo.stdout?.on('data', (d) => {
-      out += d;
-    });
-    for (let i = 0; i < 300 && !out.includes('is running'); i++) await sleep(100);
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
-    page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    ui = await startUiDemo(dir.path);
+    ({ base, page, browser } = ui);
   });
 
   after(async () => {
-    await browser?.close();
-    demo?.kill('SIGTERM');
-    if (demo && demo.exitCode === null) await new Promise((r) => demo?.once('exit', r));
+    await ui?.stop();
     dir.remove();
   });
 
@@ -220,7 +183,7 @@ describe('web UI in chromium: an archived clip plays after the box lost its reco
     // The bytes are the clip's: the whole answer is the server's ciphertext decrypted with the owner's secret (an
     // independent path: the format's file decryption), and ranges anywhere (across a 64 KiB segment boundary, the
     // last bytes, where a seek near the end reads) are the same bytes.
-    const vmUrl = /your server \(VM\): (http:\/\/127\.0\.0\.1:\d+)/.exec(out)?.[1];
+    const vmUrl = /your server \(VM\): (http:\/\/127\.0\.0\.1:\d+)/.exec(ui?.output() ?? '')?.[1];
     const token = readFileSync(join(dir.path, 'vm', 'api-token'), 'utf8').trim();
     const cipher = await fetch(`${vmUrl}/api/events/${event.id}/archive/clip`, {
       headers: { Authorization: `Bearer ${token}` },

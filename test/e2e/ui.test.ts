@@ -2,74 +2,37 @@
 // its detection overlay, events with a playing clip and filters, camera management, settings that persist, the
 // not-found page, and the phone layout (390×844). Screenshots go to artifacts/ui/.
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 
-import { projectRoot, sharedPath } from '../../src/shared/paths.ts';
+import { sharedPath } from '../../src/shared/paths.ts';
 import { tempDir } from '../helpers.ts';
-import { freePort } from '../support/rtsp.ts';
+import { artifacts, chromiumUnavailable, startUiDemo, type UiDemo } from '../support/ui-demo.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
 const PASSWORD = 'ui-test-password-42';
-const artifacts = join(projectRoot, 'artifacts', 'ui');
 
 describe('web UI in chromium', function () {
   this.timeout(240_000);
   const dir = tempDir();
-  let demo: ChildProcess | undefined;
   let browser: Browser | undefined;
   let page: Page;
   let base: string;
 
+  let ui: UiDemo | undefined;
+
   before(async function () {
-    if (!existsSync(CHROMIUM)) {
-      console.log('      skipped: Debian chromium is not installed (npm run setup installs it when run as root)');
+    const why = chromiumUnavailable();
+    if (why) {
+      console.log(`      skipped: ${why}`);
       this.skip();
     }
-    mkdirSync(artifacts, { recursive: true });
-    const port = await freePort();
-    base = `http://127.0.0.1:${port}`;
-    demo = spawn(
-      process.execPath,
-      [
-        join(projectRoot, 'bin', 'guardian.mjs'),
-        'demo',
-        '--data-dir',
-        dir.path,
-        '--port',
-        String(port),
-        '--first-run',
-        '--no-open',
-      ],
-      { cwd: projectRoot, stdio: ['ignore', 'pipe', 'inherit'] },
-    );
-    let out = '';
-    demo.stdout?.on('data', (d) => {
-      out += d;
-    });
-    for (let i = 0; i < 300 && !out.includes('is running'); i++) await new Promise((r) => setTimeout(r, 100));
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
-    page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    ui = await startUiDemo(dir.path);
+    ({ base, page, browser } = ui);
   });
 
   after(async () => {
-    await browser?.close();
-    demo?.kill('SIGTERM');
-    if (demo && demo.exitCode === null) await new Promise((r) => demo?.once('exit', r));
+    await ui?.stop();
     dir.remove();
   });
 

@@ -1,0 +1,78 @@
+// `guardian demo` driven from Debian's chromium (playwright-core), shared by the UI tests: starts the demo with the
+// first-run page on a free port in a data dir of the test's, then chromium; stop() closes both.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+
+import { type Browser, chromium, type Page } from 'playwright-core';
+
+import { projectRoot } from '../../src/shared/paths.ts';
+import { freePort } from './rtsp.ts';
+
+export const CHROMIUM = '/usr/bin/chromium';
+export const artifacts = join(projectRoot, 'artifacts', 'ui');
+
+export interface UiDemo {
+  base: string;
+  page: Page;
+  browser: Browser;
+  demo: ChildProcess;
+  /** What the demo printed so far. */
+  output(): string;
+  shot(name: string): Promise<Buffer>;
+  stop(): Promise<void>;
+}
+
+/** Why the UI tests cannot run here, or null. */
+export const chromiumUnavailable = (): string | null =>
+  existsSync(CHROMIUM) ? null : 'Debian chromium is not installed (npm run setup installs it when run as root)';
+
+export async function startUiDemo(dataDir: string): Promise<UiDemo> {
+  mkdirSync(artifacts, { recursive: true });
+  const port = await freePort();
+  const demo = spawn(
+    process.execPath,
+    [
+      join(projectRoot, 'bin', 'guardian.mjs'),
+      'demo',
+      '--data-dir',
+      dataDir,
+      '--port',
+      String(port),
+      '--first-run',
+      '--no-open',
+    ],
+    { cwd: projectRoot, stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  let out = '';
+  demo.stdout?.on('data', (d) => {
+    out += d;
+  });
+  for (let i = 0; i < 300 && !out.includes('is running'); i++) await new Promise((r) => setTimeout(r, 100));
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  return {
+    base: `http://127.0.0.1:${port}`,
+    page,
+    browser,
+    demo,
+    output: () => out,
+    shot: (name) => page.screenshot({ path: join(artifacts, `${name}.png`), fullPage: true }),
+    async stop() {
+      await browser.close();
+      demo.kill('SIGTERM');
+      if (demo.exitCode === null) await new Promise((r) => demo.once('exit', r));
+    },
+  };
+}
