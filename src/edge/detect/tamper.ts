@@ -30,7 +30,9 @@
 // learned again. Lighting changes over the whole frame, rain (noise), people and cars change none of these enough
 // (test/integration/tamper.test.ts).
 
-export type TamperKind = 'covered' | 'dark' | 'defocused' | 'moved' | 'frozen';
+import type { TamperKind } from '../media/protocol.ts'; // the boundary owns the type: the media process reports it
+
+export type { TamperKind };
 
 /** The kinds in priority order: the first active one is the camera's current tamper state. */
 export const TAMPER_KINDS: readonly TamperKind[] = ['covered', 'dark', 'defocused', 'moved', 'frozen'];
@@ -506,9 +508,18 @@ export class TamperDetector {
       f.structure >= 0.75 &&
       f.brightness > 0.5 &&
       f.brightness < 2;
-    const moved = !covered && !dark && !defocused && f.alignment < th('moved', 0.6, 0.72) && f.sharpness >= 0.6;
+    // Re-aimed or frozen only say something about a picture that shows a scene (a uniform one is covered).
+    const scene = this.texturedNow() >= BN * 0.2;
+    const moved =
+      judgeable &&
+      scene &&
+      !covered &&
+      !dark &&
+      !defocused &&
+      f.alignment < th('moved', 0.6, 0.72) &&
+      f.sharpness >= 0.6;
     const frozen =
-      !covered && f.changedFraction !== null && f.changedFraction <= 0.0005 && (f.meanDifference ?? 1) < 0.1;
+      scene && !covered && f.changedFraction !== null && f.changedFraction <= 0.0005 && (f.meanDifference ?? 1) < 0.1;
     return { covered, dark, defocused, moved, frozen };
   }
 
