@@ -144,6 +144,17 @@ export const configSchema = z.strictObject({
         })
         .prefault({})
         .describe('motion gating: saves most of the inference work on quiet scenes'),
+      tamper: z
+        .strictObject({
+          enabled: z
+            .boolean()
+            .default(true)
+            .describe(
+              'report a covered, dark, defocused, re-aimed (moved) or frozen camera picture as a tamper event (about 0.4 ms per analysed frame)',
+            ),
+        })
+        .prefault({})
+        .describe('tamper and camera faults, measured against what each camera normally shows'),
     })
     .prefault({})
     .describe('what is detected in the camera images, and how'),

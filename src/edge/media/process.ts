@@ -93,6 +93,9 @@ export class MediaProcess extends EventEmitter {
       case 'recording':
         this.emit('recording', m);
         break;
+      case 'tamper':
+        this.emit('tamper', m);
+        break;
       case 'response': {
         const p = this.pending.get(m.id);
         if (!p) return;

@@ -35,7 +35,25 @@ export interface CameraHealth {
   bitrateKbps: number | null;
 }
 
+/** What the tamper detector (src/edge/detect/tamper.ts) reports; distinct from a camera being offline. */
+export type TamperKind = 'covered' | 'dark' | 'defocused' | 'moved' | 'frozen';
+
+/** A camera's picture became covered, dark, ... (start), or was back (end). */
+export interface TamperMessage {
+  type: 'tamper';
+  cameraId: string;
+  kind: TamperKind;
+  state: 'start' | 'end';
+  /** When the condition began (start: the event's start, some seconds before it was confirmed) or cleared. */
+  wallClockMs: number;
+  /** The sampled frame that confirmed the change (still in the media process's snapshot ring); null when the
+   *  detector was dropped (camera removed or restarted, tamper detection switched off). */
+  frameIndex: number | null;
+}
+
 export interface CameraRuntime extends CameraHealth {
+  /** The picture's fault now (the first of covered, dark, defocused, moved, frozen), or null. */
+  tamper: TamperKind | null;
   detectFps: number;
   skippedFps: number;
   inferenceMs: number | null;
@@ -104,6 +122,7 @@ export type FromMedia =
   | { type: 'heartbeat'; cameras: Record<string, CameraRuntime>; rss: number }
   | { type: 'recording'; cameraId: string; event: RecorderEvent }
   | { type: 'frame'; frame: FrameDetections; motion: boolean; detected: boolean; inferenceMs: number }
+  | TamperMessage
   | { type: 'response'; id: number; ok: true; result: unknown }
   | { type: 'response'; id: number; ok: false; error: { code: string; message: string } }
   | { type: 'fatal'; error: string };

@@ -12,6 +12,7 @@ import { type CameraDirectory, CameraManager } from '../cameras/manager.ts';
 import { createBackend } from '../detect/backend.ts';
 import { resolveModel } from '../detect/models.ts';
 import { DetectionPipeline, defaultPipelineOptions } from '../detect/pipeline.ts';
+import { type TamperChange, TamperDetector } from '../detect/tamper.ts';
 import { RecorderRelay } from '../recording/relay.ts';
 import { measureFile } from '../recording/service.ts';
 import type {
@@ -65,6 +66,17 @@ async function init(msg: Extract<ToMedia, { type: 'init' }>) {
   const pipelines = new Map<string, DetectionPipeline>();
   const sources = new Map<string, MediaSource>();
   const stats = new Map<string, { frames: number; detected: number; skipped: number; inference: number[] }>();
+  // Tamper detection per camera on every sampled frame's grey plane; changes go to the main process as they happen.
+  const tampers = new Map<string, TamperDetector>();
+  const dropTamper = (cameraId?: string) => {
+    for (const [id, td] of tampers) {
+      if (cameraId && id !== cameraId) continue;
+      for (const c of td.finish(Date.now() / 1000)) sendTamper(id, c, null);
+      tampers.delete(id);
+    }
+  };
+  const sendTamper = (cameraId: string, c: TamperChange, frameIndex: number | null) =>
+    send({ type: 'tamper', cameraId, kind: c.kind, state: c.state, wallClockMs: Math.round(c.atS * 1000), frameIndex });
   const pipelineFor = (cameraId: string) => {
     let p = pipelines.get(cameraId);
     if (!p) {
@@ -95,6 +107,11 @@ async function init(msg: Extract<ToMedia, { type: 'init' }>) {
       source: { tensor: detector.spec.tensor, motionWidth: 160, snapshotFrames: 8 },
       onFrame: async (frame, source, cameraId) => {
         sources.set(cameraId, source);
+        if (config.detection.tamper.enabled && frame.motion) {
+          let td = tampers.get(cameraId);
+          if (!td) tampers.set(cameraId, (td = new TamperDetector()));
+          for (const c of td.update(frame.motion, frame.wallClockMs / 1000)) sendTamper(cameraId, c, frame.index);
+        }
         // A frame converted for the previous model, while the cameras restart after a model change: skip it.
         if (frame.tensor && frame.tensor.data.length !== 3 * detector.spec.size * detector.spec.size) return;
         const r = await pipelineFor(cameraId).process(frame, source);
@@ -150,6 +167,7 @@ async function init(msg: Extract<ToMedia, { type: 'init' }>) {
       const inf = [...st.inference].sort((a, b) => a - b);
       runtime[cam.id] = {
         ...h,
+        tamper: tampers.get(cam.id)?.current ?? null,
         detectFps: Math.round(((st.detected - prev.detected) / dt) * 10) / 10,
         skippedFps: Math.round((Math.max(0, st.skipped - prev.skipped) / dt) * 10) / 10,
         inferenceMs: inf.length ? Math.round((inf[Math.floor(inf.length / 2)] ?? 0) * 10) / 10 : null,
@@ -188,6 +206,10 @@ async function init(msg: Extract<ToMedia, { type: 'init' }>) {
       recorder.setSegmentSeconds(next.recording.segmentSeconds);
       restartedCameras.push('recording.segmentSeconds');
     }
+    if (prev.detection.tamper.enabled !== next.detection.tamper.enabled) {
+      if (!next.detection.tamper.enabled) dropTamper(); // open tamper events end now
+      live.push('detection.tamper.enabled');
+    }
     // Thresholds, classes, zones, masks and minHits: rebuilt pipelines pick them up at the next frame (track ids stay
     // unique, so no new object continues an old event).
     pipelines.clear();
@@ -225,6 +247,7 @@ async function init(msg: Extract<ToMedia, { type: 'init' }>) {
       }
       pipelines.delete(p.cameraId);
       sources.delete(p.cameraId);
+      dropTamper(p.cameraId);
       await manager.reload(p.cameraId);
       return true;
     },
