@@ -22,6 +22,7 @@ import { Outbox } from './events/outbox.ts';
 import { EventRetention } from './events/retention.ts';
 import { writeEventSnapshot } from './events/snapshots.ts';
 import { EventStore } from './events/store.ts';
+import { attachTamperEvents } from './events/tamper-events.ts';
 import { LinkClient } from './link/client.ts';
 import { pairEdge } from './link/pairing.ts';
 import { helloReport, telemetryReport } from './link/reports.ts';
@@ -112,6 +113,7 @@ export async function startEdge(config: Config, options: EdgeOptions): Promise<E
     log,
     (ev, file) => archiveEvent(ev.id, file),
   );
+  const tamper = attachTamperEvents({ media, events, recording, clips, dataDir: config.dataDir, log });
   const latestFrames = new Map<string, FrameDetections>();
 
   const ctx: EdgeContext = {
@@ -270,6 +272,7 @@ export async function startEdge(config: Config, options: EdgeOptions): Promise<E
       await new Promise((r) => server.close(r));
       server.closeAllConnections();
       generator.finishAll();
+      tamper.finishAll();
       await media.stop(); // finishes the segments being written
       await link.pump().catch(() => 0); // last attempt to flush the outbox
       await link.stop();

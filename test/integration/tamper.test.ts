@@ -3,7 +3,12 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 
+import { type Edge, startEdge } from '../../src/edge/runtime.ts';
+import { validateConfig } from '../../src/shared/config.ts';
+import { createLogger } from '../../src/shared/log.ts';
 import { execFileAsync, guardianCli, media, tempDir } from '../helpers.ts';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 interface Interval {
   kind: string;
@@ -54,9 +59,9 @@ const harmless = [
   ].join(','),
 ];
 
-async function encode(out: string, args: string[]): Promise<void> {
+async function encode(out: string, args: string[], seconds = 36): Promise<void> {
   await execFileAsync('ffmpeg', [
-    ...['-v', 'error', '-y', '-t', '36', '-i', media.vtest, ...args],
+    ...['-v', 'error', '-y', '-t', String(seconds), '-i', media.vtest, ...args],
     ...['-an', '-c:v', 'libx264', '-preset', 'ultrafast', '-crf', '26', '-pix_fmt', 'yuv420p', '-threads', '2', out],
   ]);
 }
@@ -140,5 +145,82 @@ describe('guardian tamper', function () {
     const bad = await guardianCli(['tamper', media.city, '--fps', 'lots']);
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /--fps.*\[INVALID_ARGUMENT\]/);
+  });
+});
+
+describe('tamper events on the running edge', function () {
+  this.timeout(120_000);
+  const dir = tempDir('guardian-tamper-edge-');
+  let edge: Edge;
+  let auth: Record<string, string>;
+  const get = async <T>(path: string) => {
+    const res = await fetch(`${edge.url}${path}`, { headers: auth });
+    assert.equal(res.status, 200, `${path}: ${res.status}`);
+    return (await res.json()) as T;
+  };
+
+  before(async () => {
+    // A file camera (played in real time, looped) whose lens is covered from 5 s to 13 s of its 24 s.
+    const clip = join(dir.path, 'porch.mp4');
+    await encode(clip, ['-vf', `drawbox=x=0:y=0:w=iw:h=ih:color=0x303030:t=fill:${between(5, 13)}`], 24);
+    edge = await startEdge(validateConfig({ dataDir: join(dir.path, 'data'), http: { host: '127.0.0.1', port: 0 } }), {
+      log: createLogger({ level: 'silent' }),
+    });
+    auth = { authorization: `Bearer ${edge.ctx.auth.createApiToken('test')}` };
+    const added = await fetch(`${edge.url}/api/cameras`, {
+      method: 'POST',
+      headers: { ...auth, 'content-type': 'application/json' },
+      body: JSON.stringify({ id: 'porch', name: 'Porch', kind: 'file', recordUrl: clip, detectFps: 5 }),
+    });
+    assert.equal(added.status, 201, await added.text());
+  });
+  after(async () => {
+    await edge?.stop();
+    dir.remove();
+  });
+
+  it('a covered camera: its runtime says so (still online), a `tamper` event with a snapshot starts and ends, both in the outbox', async () => {
+    type Runtime = { status: string; tamper: string | null };
+    type Ev = {
+      id: string;
+      label: string;
+      labels: string[];
+      startMs: number;
+      endMs: number | null;
+      snapshot?: unknown;
+    };
+    let seen: Runtime | null = null;
+    let events: Ev[] = [];
+    const t0 = Date.now();
+    while (Date.now() - t0 < 60_000) {
+      const cam = await get<{ runtime: Runtime | null }>('/api/cameras/porch');
+      if (cam.runtime?.tamper) seen = cam.runtime;
+      events = (await get<{ events: Ev[] }>('/api/events?label=tamper')).events;
+      if (seen && events[0]?.endMs) break;
+      await sleep(250);
+    }
+    assert.deepEqual(seen, { ...seen, status: 'online', tamper: 'covered' }, 'tampered, not offline');
+    assert.equal(events.length, 1, JSON.stringify(events));
+    const [ev] = events as [Ev];
+    assert.deepEqual([ev.label, ev.labels], ['tamper', ['covered']]);
+    // Covered for 8 s of the clip (from the change to the picture's return, by the media clock).
+    const ms = (ev.endMs ?? 0) - ev.startMs;
+    assert.ok(ms > 6000 && ms < 11_000, `${ms} ms`);
+    const status = await get<{ cameras: Runtime[] }>('/api/status');
+    assert.ok(
+      status.cameras.every((c) => 'tamper' in c),
+      'the status lists every camera with its tamper state',
+    );
+    const snap = await fetch(`${edge.url}/api/events/${ev.id}/snapshot.jpg`, { headers: auth });
+    assert.equal(snap.status, 200);
+    assert.equal(snap.headers.get('content-type'), 'image/jpeg');
+    const kinds = edge.ctx.db
+      .prepare('SELECT kind FROM outbox WHERE ref = ? ORDER BY id')
+      .pluck()
+      .all(ev.id) as string[];
+    assert.deepEqual(
+      kinds.filter((k) => k !== 'event.update'),
+      ['event.start', 'event.end'],
+    );
   });
 });
