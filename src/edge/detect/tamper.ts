@@ -269,7 +269,7 @@ export class TamperDetector {
       this.resize(w, h);
     }
     const dt = this.lastT === null ? 0 : t - this.lastT;
-    if (this.lastT !== null && (dt <= 0 || dt > 10)) {
+    if (this.lastT !== null && (dt < 0 || dt > 10)) {
       // A gap (reconnect) or time going back (a file looped): no frame difference; pending conditions drop.
       this.prev = null;
       for (const s of this.state.values()) if (!s.active) s.since = null;
