@@ -5,7 +5,7 @@
 // nothing, and an upload cut short is simply made again (the server stores nothing twice).
 import { createReadStream, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-
+import type { ArchiveState } from '../../shared/api-types.ts';
 import { encryptFile, type Kek } from '../../shared/archive/format.ts';
 import type { Config } from '../../shared/config.ts';
 import type { Db } from '../../shared/db.ts';
@@ -32,7 +32,7 @@ interface UploadPayload {
   protected: boolean;
 }
 
-export type ArchiveState = Partial<Record<ArchiveKind, 'queued' | 'stored'>>;
+export type { ArchiveState };
 
 /** What the server learns in clear is what its event cache already has; the rest travels only encrypted. */
 export function archiveMetadata(ev: EventRecord): Record<string, unknown> {

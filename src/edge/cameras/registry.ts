@@ -1,11 +1,13 @@
 // The camera registry: cameras in SQLite, credentials in their own table, status kept by the supervisors.
+
+import type { Camera } from '../../shared/api-types.ts';
 import { configDefaults } from '../../shared/config.ts';
 import type { Db } from '../../shared/db.ts';
 import { ConflictError, type FieldIssue, NotFoundError, ValidationError } from '../../shared/errors.ts';
 import type { CameraConnection, CameraEntry, CameraHealth, CameraStatus } from '../media/protocol.ts';
 import { type CameraKind, displayUrl, parseCameraUrl, withCredentials } from './url.ts';
 
-export type { CameraConnection, CameraEntry, CameraHealth, CameraStatus };
+export type { Camera, CameraConnection, CameraEntry, CameraHealth, CameraStatus };
 
 export interface CameraInput {
   id?: string;
@@ -21,23 +23,6 @@ export interface CameraInput {
   enabled?: boolean;
   detectFps?: number;
   options?: Record<string, unknown>;
-}
-
-/** What APIs and logs may show: no credentials, ever. */
-export interface Camera {
-  id: string;
-  name: string;
-  kind: CameraKind;
-  recordUrl: string;
-  detectUrl: string | null;
-  snapshotUrl: string | null;
-  hasCredentials: boolean;
-  enabled: boolean;
-  detectFps: number;
-  options: Record<string, unknown>;
-  createdAt: number;
-  updatedAt: number;
-  health: CameraHealth;
 }
 
 /** What the media core needs to connect: URLs with credentials. Never log or return this. */

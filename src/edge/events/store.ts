@@ -1,19 +1,11 @@
 // Events in SQLite: written with their outbox entry in one transaction, queried with cursor pagination.
 import { ulid } from 'ulidx';
-
+import type { EventJson, EventRecord } from '../../shared/api-types.ts';
 import type { Db } from '../../shared/db.ts';
-import type { EventJson } from '../../shared/link/proto.ts';
 import type { Box } from '../detect/types.ts';
 import type { Outbox } from './outbox.ts';
 
-/** An event as the edge stores it: what the owner's server receives (EventJson) plus the local files. */
-export interface EventRecord extends Omit<EventJson, 'boxPath' | 'hasSnapshot' | 'hasClip'> {
-  boxPath: [number, ...Box][];
-  snapshot: string | null;
-  snapshotBox: Box | null;
-  thumbnail: string | null;
-  clip: string | null;
-}
+export type { EventRecord };
 
 const columns = [
   'id',

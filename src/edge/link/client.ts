@@ -4,7 +4,7 @@
 // the VM asks for on the control stream (clip-stream.ts); archived objects go up (archive-upload.ts) and come back
 // (archive-fetch.ts). Nothing is lost while the link is down: the outbox is on disk.
 import type { Readable } from 'node:stream';
-
+import type { LinkState } from '../../shared/api-types.ts';
 import { GuardianError } from '../../shared/errors.ts';
 import type { HelloRequest } from '../../shared/link/generated/guardian/edge/v1/HelloRequest.ts';
 import type { Logger } from '../../shared/log.ts';
@@ -18,23 +18,7 @@ import { edgeKeyPath, type LinkSettings, readLinkSettings } from './pairing.ts';
 import { type EdgeReport, LinkTelemetry } from './telemetry.ts';
 import { EdgeTunnel } from './tunnel.ts';
 
-export interface LinkState {
-  configured: boolean;
-  connected: boolean;
-  lastError: string | null;
-  edgeId: string | null;
-  vm: string | null;
-  tunnel: boolean;
-  tunnelAddress: string | null;
-  latencyMs: number | null;
-  handshakeAgeSeconds: number | null;
-  rxBytes: number | null;
-  txBytes: number | null;
-  delivered: number;
-  reconnects: number;
-  /** What the server said about this edge at its last telemetry report (e.g. archive quota warnings). */
-  serverWarnings: string[];
-}
+export type { LinkState };
 
 export interface LinkOptions {
   dataDir: string;

@@ -3,10 +3,17 @@
 // sides agree on one definition and `MediaProcess.request()` is typed by method. The media process has no database:
 // the main process sends it the cameras to run, and it reports finished segments and camera health back.
 import type { ClipResult, RecorderEvent } from '../../../bindings/index.ts';
+import type {
+  Box,
+  CameraHealth,
+  CameraKind,
+  CameraRuntime,
+  CameraStatus,
+  FrameDetections,
+  TrackedObject,
+} from '../../shared/api-types.ts';
 
-export type Box = [number, number, number, number];
-
-export type CameraKind = 'rtsp' | 'onvif' | 'usb' | 'file';
+export type { Box, CameraHealth, CameraKind, CameraRuntime, CameraStatus, FrameDetections, TrackedObject };
 
 /** How to reach a camera (credentials included: it stays in memory and on the IPC channel, never in a log). */
 export interface CameraConnection {
@@ -23,18 +30,6 @@ export interface CameraEntry extends CameraConnection {
   enabled: boolean;
 }
 
-export type CameraStatus = 'disabled' | 'connecting' | 'online' | 'offline' | 'error';
-
-export interface CameraHealth {
-  status: CameraStatus;
-  lastSeen: number | null;
-  lastError: string | null;
-  lastErrorCode: string | null;
-  reconnects: number;
-  inputFps: number | null;
-  bitrateKbps: number | null;
-}
-
 /** What the tamper detector (src/edge/detect/tamper.ts) reports; distinct from a camera being offline. */
 export type TamperKind = 'covered' | 'dark' | 'defocused' | 'moved' | 'frozen';
 
@@ -49,38 +44,6 @@ export interface TamperMessage {
   /** The sampled frame that confirmed the change (still in the media process's snapshot ring); null when the
    *  detector was dropped (camera removed or restarted, tamper detection switched off). */
   frameIndex: number | null;
-}
-
-export interface CameraRuntime extends CameraHealth {
-  /** The picture's fault now (the first of covered, dark, defocused, moved, frozen), or null. */
-  tamper: TamperKind | null;
-  detectFps: number;
-  skippedFps: number;
-  inferenceMs: number | null;
-  recording: boolean;
-  recordingPaused: boolean;
-  recordingReason: string | null;
-}
-
-export interface TrackedObject {
-  trackId: number;
-  label: string;
-  score: number;
-  box: Box;
-  confirmed: boolean;
-  stationary: boolean;
-  zones: string[];
-}
-
-/** What the detector saw on one sampled frame of a camera. */
-export interface FrameDetections {
-  cameraId: string;
-  frameIndex: number;
-  pts: number;
-  wallClockMs: number;
-  width: number;
-  height: number;
-  detections: TrackedObject[];
 }
 
 /** How a new configuration was applied: live, or by restarting what had to restart. */

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
-
+import type { EventJson } from '../api-types.ts';
 import { projectRoot } from '../paths.ts';
 import type { EdgeLinkClient } from './generated/guardian/edge/v1/EdgeLink.ts';
 import type { Event, Event__Output } from './generated/guardian/edge/v1/Event.ts';
@@ -48,24 +48,7 @@ export function createLinkClient(target: string, options: grpc.ChannelOptions = 
 }
 
 /** The event JSON the edge stores and the VM caches (the edge's eventPayload). */
-export interface EventJson {
-  id: string;
-  cameraId: string;
-  trackId: number;
-  label: string;
-  labels: string[];
-  zones: string[];
-  startMs: number;
-  endMs: number | null;
-  maxScore: number;
-  meanScore: number;
-  detections: number;
-  boxPath: number[][];
-  protected: boolean;
-  updatedMs: number;
-  hasSnapshot: boolean;
-  hasClip: boolean;
-}
+export type { EventJson };
 
 export function toWireEvent(e: EventJson): Event {
   const { endMs, boxPath, ...same } = e;

@@ -1,5 +1,6 @@
 // Cameras: list, add, change, remove, discovery, USB offers and connection tests.
 import { z } from 'zod';
+import type { CameraView } from '../../../shared/api-types.ts';
 import { ValidationError } from '../../../shared/errors.ts';
 import type { Api } from '../../../shared/http/api.ts';
 import { parseCameraUrl } from '../../cameras/url.ts';
@@ -8,7 +9,7 @@ import type { EdgeContext } from '../context.ts';
 import { param, reloadCamera } from './common.ts';
 
 export function registerCamerasRoutes(api: Api, ctx: EdgeContext): void {
-  api.route('get', '/cameras', { summary: 'Cameras with live status', tag: 'cameras' }, () =>
+  api.route('get', '/cameras', { summary: 'Cameras with live status', tag: 'cameras' }, (): CameraView[] =>
     ctx.registry.list().map((c) => ({ ...c, runtime: ctx.media.cameras[c.id] ?? null })),
   );
   api.route(
@@ -46,7 +47,7 @@ export function registerCamerasRoutes(api: Api, ctx: EdgeContext): void {
       };
     },
   );
-  api.route('get', '/cameras/:id', { summary: 'One camera', tag: 'cameras' }, ({ req }) => {
+  api.route('get', '/cameras/:id', { summary: 'One camera', tag: 'cameras' }, ({ req }): CameraView => {
     const c = ctx.registry.get(param(req.params.id));
     return { ...c, runtime: ctx.media.cameras[c.id] ?? null };
   });

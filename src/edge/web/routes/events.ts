@@ -4,6 +4,7 @@
 import { existsSync } from 'node:fs';
 
 import { z } from 'zod';
+import type { EventView } from '../../../shared/api-types.ts';
 import { GuardianError, ValidationError } from '../../../shared/errors.ts';
 import type { Api } from '../../../shared/http/api.ts';
 import type { EdgeContext } from '../context.ts';
@@ -39,7 +40,8 @@ export function registerEventsRoutes(api: Api, ctx: EdgeContext): void {
           limit: query.limit,
         });
         const archive = ctx.archiveStates(page.events.map((e) => e.id));
-        return { ...page, events: page.events.map((e) => ({ ...e, archive: archive.get(e.id) ?? {} })) };
+        const events: EventView[] = page.events.map((e) => ({ ...e, archive: archive.get(e.id) ?? {} }));
+        return { ...page, events };
       } catch (err) {
         if (err instanceof SyntaxError)
           throw new ValidationError([{ field: 'query.cursor', message: 'not a cursor from this API' }]);
@@ -52,10 +54,15 @@ export function registerEventsRoutes(api: Api, ctx: EdgeContext): void {
     if (!ev) throw new GuardianError('NOT_FOUND', 'no such event');
     return ev;
   };
-  api.route('get', '/events/:id', { summary: 'One event, with its archive state', tag: 'events' }, ({ req }) => {
-    const ev = eventById(req.params.id);
-    return { ...ev, archive: ctx.archiveStates([ev.id]).get(ev.id) ?? {} };
-  });
+  api.route(
+    'get',
+    '/events/:id',
+    { summary: 'One event, with its archive state', tag: 'events' },
+    ({ req }): EventView => {
+      const ev = eventById(req.params.id);
+      return { ...ev, archive: ctx.archiveStates([ev.id]).get(ev.id) ?? {} };
+    },
+  );
   const local = { 'X-Guardian-Source': 'local' };
   for (const kind of ['snapshot', 'thumbnail'] as const) {
     api.route(

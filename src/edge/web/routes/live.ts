@@ -1,6 +1,6 @@
 // Live view: the latest frame, the MJPEG stream and the detections drawn over it.
 import { z } from 'zod';
-
+import type { LatestDetections } from '../../../shared/api-types.ts';
 import type { Api } from '../../../shared/http/api.ts';
 import type { EdgeContext } from '../context.ts';
 import { param } from './common.ts';
@@ -97,7 +97,8 @@ export function registerLiveRoutes(api: Api, ctx: EdgeContext): void {
       ctx.registry.get(cameraId);
       const f = ctx.latestFrame(cameraId);
       res.setHeader('Cache-Control', 'no-store');
-      return latestDetections.parse(f ? { ...f, ageMs: Math.max(0, Date.now() - f.wallClockMs) } : null);
+      const view: LatestDetections | null = f ? { ...f, ageMs: Math.max(0, Date.now() - f.wallClockMs) } : null;
+      return latestDetections.parse(view);
     },
   );
 }

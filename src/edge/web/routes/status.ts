@@ -1,9 +1,11 @@
 // Status, telemetry, Prometheus metrics and this API's OpenAPI document.
+
+import type { StatusView } from '../../../shared/api-types.ts';
 import type { Api } from '../../../shared/http/api.ts';
 import type { EdgeContext } from '../context.ts';
 
 export function registerStatusRoutes(api: Api, ctx: EdgeContext): void {
-  api.route('get', '/status', { summary: 'Detailed status of every component', tag: 'status' }, () => {
+  api.route('get', '/status', { summary: 'Detailed status of every component', tag: 'status' }, (): StatusView => {
     const cams = ctx.registry.list();
     const runtime = ctx.media.cameras;
     return {

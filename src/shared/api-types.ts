@@ -1,0 +1,156 @@
+// The shapes the edge's HTTP API answers with, declared once: the server's modules use these types (so a change
+// there is a type error here), and the web UI imports them (type-only) instead of declaring its own. No imports:
+// the UI's compiler sees this file alone.
+
+export type Box = [number, number, number, number];
+
+export type CameraKind = 'rtsp' | 'onvif' | 'usb' | 'file';
+
+export type CameraStatus = 'disabled' | 'connecting' | 'online' | 'offline' | 'error';
+
+export interface CameraHealth {
+  status: CameraStatus;
+  lastSeen: number | null;
+  lastError: string | null;
+  lastErrorCode: string | null;
+  reconnects: number;
+  inputFps: number | null;
+  bitrateKbps: number | null;
+}
+
+/** What the tamper detector reports; distinct from a camera being offline. */
+export type TamperKind = 'covered' | 'dark' | 'defocused' | 'moved' | 'frozen';
+
+/** A camera's live state in the media process (GET /cameras: `runtime`; GET /status: each camera). */
+export interface CameraRuntime extends CameraHealth {
+  detectFps: number;
+  skippedFps: number;
+  inferenceMs: number | null;
+  recording: boolean;
+  recordingPaused: boolean;
+  recordingReason: string | null;
+  /** The tamper condition the camera is in now, if any. */
+  tamper?: TamperKind | null;
+}
+
+/** A camera as APIs and logs may show it: no credentials, ever. */
+export interface Camera {
+  id: string;
+  name: string;
+  kind: CameraKind;
+  recordUrl: string;
+  detectUrl: string | null;
+  snapshotUrl: string | null;
+  hasCredentials: boolean;
+  enabled: boolean;
+  detectFps: number;
+  options: Record<string, unknown>;
+  createdAt: number;
+  updatedAt: number;
+  health: CameraHealth;
+}
+
+/** GET /cameras, GET /cameras/:id. */
+export interface CameraView extends Camera {
+  runtime: CameraRuntime | null;
+}
+
+export interface TrackedObject {
+  trackId: number;
+  label: string;
+  score: number;
+  box: Box;
+  confirmed: boolean;
+  stationary: boolean;
+  zones: string[];
+}
+
+/** What the detector saw on one sampled frame of a camera. */
+export interface FrameDetections {
+  cameraId: string;
+  frameIndex: number;
+  pts: number;
+  wallClockMs: number;
+  width: number;
+  height: number;
+  detections: TrackedObject[];
+}
+
+/** GET /cameras/:id/detections (null before the model ran): boxes in pixels of a width×height frame. */
+export interface LatestDetections extends Omit<FrameDetections, 'pts'> {
+  /** Measured by the edge, so the UI can drop stale boxes without trusting the browser's clock. */
+  ageMs: number;
+}
+
+/** An event as the owner's server receives it (the wire JSON of the link). */
+export interface EventJson {
+  id: string;
+  cameraId: string;
+  trackId: number;
+  label: string;
+  labels: string[];
+  zones: string[];
+  startMs: number;
+  endMs: number | null;
+  maxScore: number;
+  meanScore: number;
+  detections: number;
+  boxPath: number[][];
+  protected: boolean;
+  updatedMs: number;
+  hasSnapshot: boolean;
+  hasClip: boolean;
+}
+
+/** An event as the edge stores it: the wire event plus its local files (names relative to the data dir). */
+export interface EventRecord extends Omit<EventJson, 'boxPath' | 'hasSnapshot' | 'hasClip'> {
+  boxPath: [number, ...Box][];
+  snapshot: string | null;
+  snapshotBox: Box | null;
+  thumbnail: string | null;
+  clip: string | null;
+}
+
+/** The encrypted copy on the owner's server, by object: queued (on its way) or stored. */
+export type ArchiveState = Partial<Record<'clip' | 'snapshot' | 'metadata', 'queued' | 'stored'>>;
+
+/** GET /events (each of `events`), GET /events/:id. */
+export interface EventView extends EventRecord {
+  archive: ArchiveState;
+}
+
+/** The link to the owner's server, as the edge sees it. */
+export interface LinkState {
+  configured: boolean;
+  connected: boolean;
+  lastError: string | null;
+  edgeId: string | null;
+  vm: string | null;
+  tunnel: boolean;
+  tunnelAddress: string | null;
+  latencyMs: number | null;
+  handshakeAgeSeconds: number | null;
+  rxBytes: number | null;
+  txBytes: number | null;
+  delivered: number;
+  reconnects: number;
+  /** What the server said about this edge at its last telemetry report (e.g. archive quota warnings). */
+  serverWarnings: string[];
+}
+
+/** GET /status. */
+export interface StatusView {
+  version: string;
+  uptimeSeconds: number;
+  media: {
+    running: boolean;
+    pid: number | null;
+    restarts: number;
+    backend: { name: string; fallback: string | null } | null;
+  };
+  cameras: ({ id: string; name: string } & CameraHealth & Partial<CameraRuntime>)[];
+  camerasOnline: number;
+  eventsToday: number;
+  outboxLength: number;
+  link: LinkState;
+}
