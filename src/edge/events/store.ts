@@ -2,7 +2,6 @@
 import { ulid } from 'ulidx';
 import type { EventJson, EventRecord } from '../../shared/api-types.ts';
 import type { Db } from '../../shared/db.ts';
-import type { Box } from '../detect/types.ts';
 import type { Outbox } from './outbox.ts';
 
 export type { EventRecord };
