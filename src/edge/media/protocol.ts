@@ -10,10 +10,11 @@ import type {
   CameraRuntime,
   CameraStatus,
   FrameDetections,
+  TamperKind,
   TrackedObject,
 } from '../../shared/api-types.ts';
 
-export type { Box, CameraHealth, CameraKind, CameraRuntime, CameraStatus, FrameDetections, TrackedObject };
+export type { Box, CameraHealth, CameraKind, CameraRuntime, CameraStatus, FrameDetections, TamperKind, TrackedObject };
 
 /** How to reach a camera (credentials included: it stays in memory and on the IPC channel, never in a log). */
 export interface CameraConnection {
@@ -29,9 +30,6 @@ export interface CameraConnection {
 export interface CameraEntry extends CameraConnection {
   enabled: boolean;
 }
-
-/** What the tamper detector (src/edge/detect/tamper.ts) reports; distinct from a camera being offline. */
-export type TamperKind = 'covered' | 'dark' | 'defocused' | 'moved' | 'frozen';
 
 /** A camera's picture became covered, dark, ... (start), or was back (end). */
 export interface TamperMessage {
