@@ -157,6 +157,15 @@ export function Dashboard() {
                     <span>{c.name}</span>
                     <span className="flex items-center gap-3 tabular-nums text-zinc-400">
                       {c.inputFps ?? 0} fps · detect {c.detectFps} fps · {c.recording ? 'recording' : 'not recording'}
+                      {c.tamper && (
+                        // Online but not watching: covered, dark, defocused, moved or frozen (a tamper event is open).
+                        <span
+                          data-testid={`camera-tamper-${c.id}`}
+                          className="rounded bg-red-700 px-2 py-0.5 text-xs text-white"
+                        >
+                          {c.tamper}
+                        </span>
+                      )}
                       <span
                         data-testid={`camera-status-${c.id}`}
                         className={`rounded px-2 py-0.5 text-xs text-white ${c.status === 'online' ? 'bg-emerald-700' : c.status === 'connecting' ? 'bg-amber-600' : 'bg-red-700'}`}
