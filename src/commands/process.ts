@@ -1,6 +1,6 @@
 // What the long-running commands share: configuration errors reported field by field (exit 2) and an orderly stop
 // on SIGTERM/SIGINT.
-import { ValidationError } from '../shared/errors.ts';
+import { GuardianError, ValidationError } from '../shared/errors.ts';
 import { errorLine, fail } from './output.ts';
 
 /** Runs `load`; a configuration error is printed with every problem and ends the process with status 2. */
@@ -11,7 +11,7 @@ export function configOrExit<T>(load: () => T, file?: string): T {
     if (!(err instanceof ValidationError)) throw err;
     const n = err.issues.length;
     const what = `the configuration${file ? ` ${file}` : ''} has ${n} problem${n === 1 ? '' : 's'}`;
-    process.stderr.write(`${errorLine(Object.assign(new Error(what), { code: err.code }))}\n`);
+    process.stderr.write(`${errorLine(new GuardianError(err.code, what))}\n`);
     for (const i of err.issues) process.stderr.write(`  - ${i.field}: ${i.message}\n`);
     process.exit(2);
   }

@@ -1,7 +1,7 @@
 // `guardian demo --tunnel`: the demo's own server runs in a network namespace of its own and the edge reaches it
 // through WireGuard; events arrive there, and stopping the demo removes the namespace and the interfaces.
 import assert from 'node:assert/strict';
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -29,9 +29,23 @@ describe('guardian demo --tunnel (the VM in its own namespace, through WireGuard
   });
 
   after(async () => {
+    // A test that failed midway: stop the demo gracefully first (it removes its namespace, links and VM), and if it
+    // will not stop, kill it and remove what it made by name, so nothing outlives the test.
     if (demo && demo.exitCode === null) {
-      demo.kill('SIGKILL');
-      await sleep(500);
+      demo.kill('SIGTERM');
+      for (let i = 0; i < 150 && demo.exitCode === null; i++) await sleep(100);
+      if (demo.exitCode === null) demo.kill('SIGKILL');
+    }
+    const tag = createHash('sha256').update(dir.path).digest('hex').slice(0, 6); // as the demo names them
+    const ns = `gdemo-${tag}`;
+    if (!skipReason && execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }).includes(ns)) {
+      const pids = execFileSync('ip', ['netns', 'pids', ns], { encoding: 'utf8' }).split(/\s+/).filter(Boolean);
+      for (const pid of pids) spawnSync('kill', ['-9', pid]);
+      spawnSync('ip', ['netns', 'del', ns]);
+    }
+    if (!skipReason) {
+      spawnSync('pkill', ['-9', '-f', `wireguard-go -f gde${tag}`]);
+      for (const link of [`gdh${tag}`, `gde${tag}`]) spawnSync('ip', ['link', 'del', link], { stdio: 'ignore' });
     }
     dir.remove();
   });

@@ -4,6 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 
 import { type TensorOptions, tensorPresets } from '../../../bindings/index.ts';
+import { GuardianError } from '../../shared/errors.ts';
 import { sharedPath } from '../../shared/paths.ts';
 import { clipBox, nmsPerClass } from './nms.ts';
 import type { Box, Detection, OutputTensor, TensorGeometry } from './types.ts';
@@ -37,7 +38,7 @@ export function resolveModel(model: string, options: { size?: number; kind?: Mod
     path = model;
     kind = options.kind ?? (/nanodet/i.test(basename(model)) ? 'nanodet' : 'yolox');
   }
-  if (!existsSync(path)) throw Object.assign(new Error(`model file not found: ${path}`), { code: 'NOT_FOUND' });
+  if (!existsSync(path)) throw new GuardianError('NOT_FOUND', `model file not found: ${path}`);
   const preset = kind === 'yolox' ? tensorPresets.yolox : tensorPresets.nanodet;
   const size = options.size ?? preset.size;
   return { kind, path, size, tensor: { ...preset, size }, labels: cocoLabels() };

@@ -2,6 +2,7 @@
 import { ulid } from 'ulidx';
 import type { EventJson, EventRecord } from '../../shared/api-types.ts';
 import type { Db } from '../../shared/db.ts';
+import { GuardianError } from '../../shared/errors.ts';
 import type { Outbox } from './outbox.ts';
 
 export type { EventRecord };
@@ -132,7 +133,7 @@ export class EventStore {
     return this.db
       .transaction(() => {
         const current = this.get(id);
-        if (!current) throw Object.assign(new Error(`no event ${id}`), { code: 'NOT_FOUND' });
+        if (!current) throw new GuardianError('NOT_FOUND', `no event ${id}`);
         const next: EventRecord = { ...current, ...patch, id, updatedMs: Date.now() };
         this.db.prepare(updateSql).run(toColumns(next));
         if (kind) this.outbox.enqueue(kind, id, eventPayload(next), kind === 'event.end' ? 2 : 5);

@@ -5,6 +5,7 @@ import { EventEmitter } from 'node:events';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { backoffDelay } from '../../shared/backoff.ts';
+import { GuardianError, isErrorCode } from '../../shared/errors.ts';
 import type { Logger } from '../../shared/log.ts';
 import type { CameraRuntime, FromMedia, MediaMethod, MediaMethods, ToMedia } from './protocol.ts';
 
@@ -102,7 +103,7 @@ export class MediaProcess extends EventEmitter {
         this.pending.delete(m.id);
         clearTimeout(p.timer);
         if (m.ok) p.resolve(m.result);
-        else p.reject(Object.assign(new Error(m.error.message), { code: m.error.code }));
+        else p.reject(new GuardianError(isErrorCode(m.error.code) ? m.error.code : 'MEDIA_ERROR', m.error.message));
         break;
       }
       case 'fatal':
@@ -117,7 +118,7 @@ export class MediaProcess extends EventEmitter {
     this.ready = false;
     for (const [id, p] of this.pending) {
       clearTimeout(p.timer);
-      p.reject(Object.assign(new Error('the media process exited'), { code: 'MEDIA_RESTARTING' }));
+      p.reject(new GuardianError('MEDIA_RESTARTING', 'the media process exited'));
       this.pending.delete(id);
     }
     if (this.stopping) return;
@@ -138,14 +139,12 @@ export class MediaProcess extends EventEmitter {
     type T = MediaMethods[M]['result'];
     const child = this.child;
     if (!child || !this.ready)
-      return Promise.reject(
-        Object.assign(new Error('the media process is not running'), { code: 'MEDIA_UNAVAILABLE' }),
-      );
+      return Promise.reject(new GuardianError('MEDIA_UNAVAILABLE', 'the media process is not running'));
     const id = this.nextId++;
     return new Promise<T>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(id);
-        reject(Object.assign(new Error(`media request ${method} timed out`), { code: 'TIMEOUT' }));
+        reject(new GuardianError('TIMEOUT', `media request ${method} timed out`));
       }, timeoutMs);
       this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, timer });
       const msg: ToMedia = { type: 'request', id, method, params };
