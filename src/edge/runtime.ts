@@ -29,6 +29,7 @@ import { helloReport, telemetryReport } from './link/reports.ts';
 import { MediaProcess } from './media/process.ts';
 import { RecordingService, recordingConfig } from './recording/service.ts';
 import { openEdgeDatabase } from './schema.ts';
+import { applyConfig } from './settings.ts';
 import { Telemetry } from './telemetry.ts';
 import { Auth } from './web/auth.ts';
 import { createEdgeServer, type EdgeContext } from './web/server.ts';
@@ -132,29 +133,7 @@ export async function startEdge(config: Config, options: EdgeOptions): Promise<E
       if (options.configPath) writeFileSync(options.configPath, YAML.stringify(next));
       const prev = ctx.config;
       ctx.config = next;
-      media.setConfig(next);
-      registry.defaults.detectFps = next.detection.fps;
-      generator.setOptions(next);
-      if (prev.telemetry.intervalSeconds !== next.telemetry.intervalSeconds) {
-        telemetry.stop();
-        telemetry.start(next.telemetry.intervalSeconds);
-      }
-      // A media process that is (re)starting reads the new configuration when it starts.
-      if (!media.ready) return { live: [], restartedCameras: [], pending: 'applied when the media process starts' };
-      // Recording settings apply to the index here at once (retention, disk watermark, clips, record modes).
-      Object.assign(recording.config, recordingConfig(next.dataDir, next.recording));
-      for (const [id, cam] of Object.entries(next.cameras)) recording.setMode(id, cam.recordMode);
-      void recording.enforce();
-      const report = await media.request('configure', { config: next }, 60_000);
-      const changed = (k: keyof Config['recording']) =>
-        JSON.stringify(prev.recording[k]) !== JSON.stringify(next.recording[k]);
-      report.live.push(
-        ...(Object.keys(next.recording) as (keyof Config['recording'])[])
-          .filter((k) => k !== 'segmentSeconds' && changed(k))
-          .map((k) => `recording.${k}`),
-      );
-      media.backend = report.backend;
-      return report;
+      return applyConfig(prev, next, { media, recording, registry, generator, telemetry });
     },
     eventClip: (eventId) => clips.file(eventId),
     archiveStates: (eventIds) => archiver.states(eventIds),

@@ -10,7 +10,8 @@ import type { OfferedCamera } from '../discovery/hotplug.ts';
 import type { EventRecord, EventStore } from '../events/store.ts';
 import type { LinkState } from '../link/client.ts';
 import type { MediaProcess } from '../media/process.ts';
-import type { ConfigureReport, FrameDetections } from '../media/protocol.ts';
+import type { FrameDetections } from '../media/protocol.ts';
+import type { ApplyReport } from '../settings.ts';
 import type { Telemetry } from '../telemetry.ts';
 import type { Auth } from './auth.ts';
 
@@ -27,7 +28,7 @@ export interface EdgeContext {
   telemetry: Telemetry;
   log: Logger;
   /** Validates, saves and applies a new configuration. */
-  saveConfig(next: Config): Promise<ConfigureReport | { live: []; restartedCameras: []; pending: string }>;
+  saveConfig(next: Config): Promise<ApplyReport>;
   /** Restarts a camera that was added, changed or removed (logged, not thrown, when the media process fails). */
   reloadCamera(cameraId: string): Promise<void>;
   /** Archive state of events, by kind (clip, snapshot, metadata: queued or stored on the owner's server). */
