@@ -1,6 +1,3 @@
-// Credentials never leave a URL in text meant for people: rtsp://user:pass@host/x -> rtsp://***@host/x
-const USERINFO = /([a-z][a-z0-9+.-]*:\/\/)[^/?#@\s]*@/gi;
-
-export function redactUrl(text: string): string {
-  return text.replace(USERINFO, '$1***@');
-}
+// The one redaction rule (rtsp://user:pass@host/x -> rtsp://***@host/x) lives in bindings/, which depends on nothing
+// here; the app uses the same function.
+export { redactUrl } from '../../bindings/redact.ts';

@@ -11,8 +11,7 @@ import Database from 'better-sqlite3';
 import type { Browser, Page } from 'playwright-core';
 
 import { decryptFile } from '../../src/shared/archive/format.ts';
-import { tempDir } from '../helpers.ts';
-import { artifacts, chromiumUnavailable, startUiDemo, type UiDemo } from '../support/ui-demo.ts';
+import { artifacts, useUiDemo } from '../support/ui-demo.ts';
 
 const PASSWORD = 'ui-archive-password-42';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -30,28 +29,13 @@ interface ApiEvent {
 
 describe('web UI in chromium: an archived clip plays after the box lost its recordings', function () {
   this.timeout(240_000);
-  const dir = tempDir();
+  const ui = useUiDemo();
   let browser: Browser | undefined;
   let page: Page;
   let base: string;
-
-  let ui: UiDemo | undefined;
-
-  before(async function () {
-    const why = chromiumUnavailable();
-    if (why) {
-      console.log(`      skipped: ${why}`);
-      this.skip();
-    }
-    ui = await startUiDemo(dir.path);
-    ({ base, page, browser } = ui);
+  before(() => {
+    ({ base, page, browser } = ui());
   });
-
-  after(async () => {
-    await ui?.stop();
-    dir.remove();
-  });
-
   const shot = (name: string) => page.screenshot({ path: join(artifacts, `${name}.png`), fullPage: true });
   const apiJson = <T>(path: string) =>
     page.evaluate(async (p) => {
@@ -105,7 +89,7 @@ describe('web UI in chromium: an archived clip plays after the box lost its reco
     assert.ok(event, 'runs after the archive test');
     // A failed disk: the segment files of the event, its cached clip, snapshot and thumbnail go; the index (guardian.db)
     // still lists the segments, so cutting the clip again fails.
-    const db = new Database(join(dir.path, 'guardian.db'), { readonly: true, fileMustExist: true });
+    const db = new Database(join(ui().dataDir, 'guardian.db'), { readonly: true, fileMustExist: true });
     const margin = 60_000;
     const segments = db
       .prepare('SELECT path FROM segments WHERE camera_id = ? AND end_ms >= ? AND start_ms <= ?')
@@ -113,9 +97,10 @@ describe('web UI in chromium: an archived clip plays after the box lost its reco
       .all(event.cameraId, event.startMs - margin, (event.endMs ?? event.startMs) + margin) as string[];
     db.close();
     assert.ok(segments.length > 0, 'the event had recordings');
-    for (const p of segments) rmSync(join(dir.path, 'recordings', p));
-    for (const f of [event.clip, event.snapshot, event.thumbnail]) if (f) rmSync(join(dir.path, f), { force: true });
-    assert.equal(existsSync(join(dir.path, event.clip as string)), false);
+    for (const p of segments) rmSync(join(ui().dataDir, 'recordings', p));
+    for (const f of [event.clip, event.snapshot, event.thumbnail])
+      if (f) rmSync(join(ui().dataDir, f), { force: true });
+    assert.equal(existsSync(join(ui().dataDir, event.clip as string)), false);
 
     // A fresh browser profile with the same session: nothing of the first look comes from its cache.
     const storageState = await page.context().storageState();
@@ -183,19 +168,19 @@ describe('web UI in chromium: an archived clip plays after the box lost its reco
     // The bytes are the clip's: the whole answer is the server's ciphertext decrypted with the owner's secret (an
     // independent path: the format's file decryption), and ranges anywhere (across a 64 KiB segment boundary, the
     // last bytes, where a seek near the end reads) are the same bytes.
-    const vmUrl = /your server \(VM\): (http:\/\/127\.0\.0\.1:\d+)/.exec(ui?.output() ?? '')?.[1];
-    const token = readFileSync(join(dir.path, 'vm', 'api-token'), 'utf8').trim();
+    const vmUrl = /your server \(VM\): (http:\/\/127\.0\.0\.1:\d+)/.exec(ui().output())?.[1];
+    const token = readFileSync(join(ui().dataDir, 'vm', 'api-token'), 'utf8').trim();
     const cipher = await fetch(`${vmUrl}/api/events/${event.id}/archive/clip`, {
       headers: { Authorization: `Bearer ${token}` },
     });
     assert.equal(cipher.status, 200);
-    writeFileSync(join(dir.path, 'clip.gdna'), Buffer.from(await cipher.arrayBuffer()));
+    writeFileSync(join(ui().dataDir, 'clip.gdna'), Buffer.from(await cipher.arrayBuffer()));
     await decryptFile(
-      join(dir.path, 'clip.gdna'),
-      join(dir.path, 'clip.mp4'),
-      readFileSync(join(dir.path, 'archive.secret'), 'utf8'),
+      join(ui().dataDir, 'clip.gdna'),
+      join(ui().dataDir, 'clip.mp4'),
+      readFileSync(join(ui().dataDir, 'archive.secret'), 'utf8'),
     );
-    const original = readFileSync(join(dir.path, 'clip.mp4'));
+    const original = readFileSync(join(ui().dataDir, 'clip.mp4'));
     const served = async (range?: string) => {
       const r = await page.evaluate(
         async ([u, h]) => {
@@ -233,7 +218,7 @@ describe('web UI in chromium: an archived clip plays after the box lost its reco
     assert.match(past.range ?? '', /^bytes \*\/\d+$/);
     assert.equal(past.source, 'archive');
     // The box did not quietly make a local copy again: its recordings are gone.
-    assert.equal(existsSync(join(dir.path, event.clip as string)), false);
+    assert.equal(existsSync(join(ui().dataDir, event.clip as string)), false);
     await shot('event-archived-playback');
   });
 });

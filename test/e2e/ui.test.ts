@@ -7,35 +7,19 @@ import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 
 import { sharedPath } from '../../src/shared/paths.ts';
-import { tempDir } from '../helpers.ts';
-import { artifacts, chromiumUnavailable, startUiDemo, type UiDemo } from '../support/ui-demo.ts';
+import { artifacts, useUiDemo } from '../support/ui-demo.ts';
 
 const PASSWORD = 'ui-test-password-42';
 
 describe('web UI in chromium', function () {
   this.timeout(240_000);
-  const dir = tempDir();
+  const ui = useUiDemo();
   let browser: Browser | undefined;
   let page: Page;
   let base: string;
-
-  let ui: UiDemo | undefined;
-
-  before(async function () {
-    const why = chromiumUnavailable();
-    if (why) {
-      console.log(`      skipped: ${why}`);
-      this.skip();
-    }
-    ui = await startUiDemo(dir.path);
-    ({ base, page, browser } = ui);
+  before(() => {
+    ({ base, page, browser } = ui());
   });
-
-  after(async () => {
-    await ui?.stop();
-    dir.remove();
-  });
-
   const shot = (name: string) => page.screenshot({ path: join(artifacts, `${name}.png`), fullPage: true });
 
   it('first run sets the password, then the dashboard shows the demo camera online', async () => {

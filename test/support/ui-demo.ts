@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { type Browser, chromium, type Page } from 'playwright-core';
 
 import { projectRoot } from '../../src/shared/paths.ts';
+import { tempDir } from '../helpers.ts';
 import { freePort } from './rtsp.ts';
 
 export const CHROMIUM = '/usr/bin/chromium';
@@ -14,12 +15,13 @@ export const artifacts = join(projectRoot, 'artifacts', 'ui');
 
 export interface UiDemo {
   base: string;
+  /** The demo's data dir (the test's own temporary folder). */
+  dataDir: string;
   page: Page;
   browser: Browser;
   demo: ChildProcess;
   /** What the demo printed so far. */
   output(): string;
-  shot(name: string): Promise<Buffer>;
   stop(): Promise<void>;
 }
 
@@ -64,15 +66,37 @@ export async function startUiDemo(dataDir: string): Promise<UiDemo> {
   const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
   return {
     base: `http://127.0.0.1:${port}`,
+    dataDir,
     page,
     browser,
     demo,
     output: () => out,
-    shot: (name) => page.screenshot({ path: join(artifacts, `${name}.png`), fullPage: true }),
     async stop() {
       await browser.close();
       demo.kill('SIGTERM');
       if (demo.exitCode === null) await new Promise((r) => demo.once('exit', r));
     },
   };
+}
+
+/**
+ * Registers the suite's before/after hooks: the demo and chromium start before its tests (or the suite is skipped,
+ * saying why) and are stopped, and the data dir removed, after them. The returned function gives the running demo.
+ */
+export function useUiDemo(): () => UiDemo {
+  const dir = tempDir();
+  let ui: UiDemo | undefined;
+  before(async function () {
+    const why = chromiumUnavailable();
+    if (why) {
+      console.log(`      skipped: ${why}`);
+      this.skip();
+    }
+    ui = await startUiDemo(dir.path);
+  });
+  after(async () => {
+    await ui?.stop();
+    dir.remove();
+  });
+  return () => ui as UiDemo;
 }

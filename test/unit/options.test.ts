@@ -53,7 +53,7 @@ describe('source options', () => {
     assert.equal(label, 'rtsp://***@10.0.0.2:554/live');
     assert.equal(redactUrl('failed rtsp://u:p@h/x and rtsps://a@b/c'), 'failed rtsp://***@h/x and rtsps://***@b/c');
     assert.equal(redactUrl('rtsp://host/path@x'), 'rtsp://host/path@x');
-    // bindings/ keeps its own copy (it imports nothing from src/): both must redact alike.
+    // The app and bindings/ use one rule (src/shared/redact.ts re-exports it): both redact alike.
     for (const text of ['failed rtsp://u:p@h/x and rtsps://a@b/c', 'rtsp://host/path@x', 'HTTP://U:P@H/ x', 'none'])
       assert.equal(bindingsRedactUrl(text), redactUrl(text), text);
   });
