@@ -141,6 +141,18 @@ export const edgeMigrations: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 5,
+    name: 'API tokens that can be listed, scoped, expired and revoked',
+    sql: `
+      ALTER TABLE api_tokens ADD COLUMN id TEXT;
+      UPDATE api_tokens SET id = lower(hex(randomblob(8)));
+      CREATE UNIQUE INDEX api_tokens_id ON api_tokens (id);
+      ALTER TABLE api_tokens ADD COLUMN scope TEXT NOT NULL DEFAULT 'admin';  -- admin: everything; read: GET only
+      ALTER TABLE api_tokens ADD COLUMN expires_ms INTEGER;                   -- null: until revoked
+      ALTER TABLE api_tokens ADD COLUMN last_used_ms INTEGER;
+    `,
+  },
 ];
 
 /** The edge's database (one file for the whole edge), migrated to the current schema. */
