@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs';
 import { z } from 'zod';
 import type { EventView } from '../../../shared/api-types.ts';
 import { GuardianError, ValidationError } from '../../../shared/errors.ts';
+import { servableFile } from '../../../shared/fs-perms.ts';
 import type { Api } from '../../../shared/http/api.ts';
 import type { EdgeContext } from '../context.ts';
 import { dataFile, id, param, sendDataFile } from './common.ts';
@@ -83,7 +84,9 @@ export function registerEventsRoutes(api: Api, ctx: EdgeContext): void {
         const file = ev[kind] ? dataFile(ctx, ev[kind]) : null;
         if (kind === 'snapshot' && (!file || !existsSync(file)) && ctx.archive.has(ev.id, 'snapshot'))
           return ctx.archive.send(req, res, ev.id, 'snapshot', { contentType: 'image/jpeg', cacheControl });
-        return sendDataFile(res, dataFile(ctx, ev[kind]), { headers: { 'Cache-Control': cacheControl, ...local } });
+        // Only a regular file inside the data dir: never what a symbolic link placed there points to.
+        const served = servableFile(ctx.dataDir, dataFile(ctx, ev[kind]), ctx.log);
+        return sendDataFile(res, served, { headers: { 'Cache-Control': cacheControl, ...local } });
       },
     );
   }
@@ -115,6 +118,7 @@ export function registerEventsRoutes(api: Api, ctx: EdgeContext): void {
           ...(query.download === '1' ? { download: name } : {}),
         });
       }
+      file = servableFile(ctx.dataDir, file, ctx.log);
       if (query.download === '1') return sendDataFile(res, file, { download: name, headers: local });
       return sendDataFile(res, file, { headers: { 'Content-Type': 'video/mp4', ...local } });
     },
