@@ -153,6 +153,15 @@ export const edgeMigrations: readonly Migration[] = [
       ALTER TABLE api_tokens ADD COLUMN last_used_ms INTEGER;
     `,
   },
+  {
+    version: 6,
+    name: 'camera credentials sealed',
+    sql: `
+      -- 1: username and password are AES-256-GCM sealed (src/edge/cameras/secrets.ts, key in
+      -- camera-credentials.key beside this file); 0: plaintext from before, sealed by the registry when it opens.
+      ALTER TABLE camera_credentials ADD COLUMN sealed INTEGER NOT NULL DEFAULT 0;
+    `,
+  },
 ];
 
 /** The edge's database (one file for the whole edge), migrated to the current schema. */
