@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { startEdge } from '../src/edge/runtime.ts';
+import { CONSOLE } from '../src/edge/web/auth.ts';
 import { validateConfig } from '../src/shared/config.ts';
 import { createLogger } from '../src/shared/log.ts';
 import { sharedPath } from '../src/shared/paths.ts';
@@ -24,7 +25,7 @@ export async function benchEdge(progress: (m: string) => void) {
   });
   const edge = await startEdge(config, { log: createLogger({ level: 'error' }) });
   try {
-    await edge.ctx.auth.setup('bench-password-123');
+    await edge.ctx.auth.setup('bench-password-123', CONSOLE);
     const { session } = await edge.ctx.auth.login('admin', 'bench-password-123', 'bench');
     const headers = { cookie: `guardian_session=${session}` };
     edge.ctx.registry.add({

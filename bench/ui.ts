@@ -7,6 +7,7 @@ import { gzipSync } from 'node:zlib';
 import { chromium } from 'playwright-core';
 
 import { startEdge } from '../src/edge/runtime.ts';
+import { CONSOLE } from '../src/edge/web/auth.ts';
 import { validateConfig } from '../src/shared/config.ts';
 import { createLogger } from '../src/shared/log.ts';
 import { projectRoot } from '../src/shared/paths.ts';
@@ -38,7 +39,7 @@ export async function benchUi(progress: (m: string) => void) {
     ],
   });
   try {
-    await edge.ctx.auth.setup('bench-password-123');
+    await edge.ctx.auth.setup('bench-password-123', CONSOLE);
     const page = await browser.newPage();
     await page.goto(`${edge.url}/`);
     await page.locator('input[name=password]').fill('bench-password-123');

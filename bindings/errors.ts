@@ -20,6 +20,7 @@ export const ERROR_CODES = [
   'UNAUTHORIZED', // no or wrong credentials (HTTP 401, an RTSP camera refusing its password)
   'FORBIDDEN',
   'CSRF', // a state-changing request without its CSRF token
+  'MISDIRECTED', // a Host header naming something the server is not (DNS rebinding)
   'PERMISSION_DENIED', // the operating system refused (a file, a device)
   'RATE_LIMITED',
   // Availability

@@ -9,6 +9,7 @@ import type { Command } from 'commander';
 import YAML from 'yaml';
 
 import { startEdge } from '../edge/runtime.ts';
+import { CONSOLE } from '../edge/web/auth.ts';
 import { loadConfig, validateConfig } from '../shared/config.ts';
 import { NotFoundError } from '../shared/errors.ts';
 import { createLogger } from '../shared/log.ts';
@@ -33,7 +34,16 @@ export function registerEdgeCommands(program: Command): void {
       const config = configOrExit(() => loadConfig(file), file);
       const log = createLogger(); // human-readable on a terminal, JSON lines otherwise
       const edge = await startEdge(config, { log, configPath: file });
-      if (!edge.ctx.auth.hasAdmin()) log.warn(`first run: open ${edge.url}/ to set the admin password`);
+      // The setup code is on the console and in the log only: whoever can read those is at the box (or its owner).
+      const code = edge.ctx.auth.setupCode();
+      if (code) {
+        log.warn(`first run: open ${edge.url}/ to set the admin password; the setup code is ${code}`);
+        if (process.stdout.isTTY) console.log(`\n  First run. Open ${edge.url}/ and enter the setup code  ${code}\n`);
+      }
+      if (edge.tls)
+        log.info(
+          `the UI's certificate${edge.tls.created ? ' (made now)' : ''} has the SHA-256 fingerprint ${edge.tls.fingerprint}: your browser should show the same`,
+        );
       if (edge.archiveKey.created) showNewArchiveSecret(edge.archiveKey.created, edge.archiveKey.secretFile);
       runUntilSignal(edge.stop, 'finishing recordings and stopping');
     });
@@ -100,7 +110,7 @@ export function registerEdgeCommands(program: Command): void {
         const edge = await startEdge(config, { log, configPath });
         const password = opts.adminPassword ?? randomBytes(9).toString('base64url');
         const existingAdmin = edge.ctx.auth.hasAdmin();
-        if (!existingAdmin && !opts.firstRun) await edge.ctx.auth.setup(password);
+        if (!existingAdmin && !opts.firstRun) await edge.ctx.auth.setup(password, CONSOLE);
         if (!edge.ctx.registry.list().some((c) => c.id === 'demo-street')) {
           // The sample video, played in real time and looping: a camera that never runs out.
           edge.ctx.registry.add({
@@ -114,7 +124,8 @@ export function registerEdgeCommands(program: Command): void {
           await edge.ctx.reloadCamera('demo-street');
         }
         console.log(`Guardian demo is running at ${edge.url}/`);
-        if (opts.firstRun && !edge.ctx.auth.hasAdmin()) console.log('  open it to choose the admin password');
+        if (opts.firstRun && !edge.ctx.auth.hasAdmin())
+          console.log(`  open it to choose the admin password; the setup code is ${edge.ctx.auth.setupCode()}`);
         else if (existingAdmin)
           console.log(`  log in as admin with the password chosen when ${dataDir} was first used`);
         else console.log(`  log in as admin / ${opts.adminPassword ? '(the password you gave)' : password}`);

@@ -1,12 +1,13 @@
 // The edge appliance: database, cameras, media process, events and outbox, telemetry and the HTTP API, started
 // and stopped in order.
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import type { Server } from 'node:http';
+import { readFileSync, writeFileSync } from 'node:fs';
+import type { Server } from 'node:net';
 import { join } from 'node:path';
 
 import YAML from 'yaml';
 import type { RecorderEvent } from '../../bindings/index.ts';
 import type { Config } from '../shared/config.ts';
+import { restrictUmask, secureDataDir } from '../shared/fs-perms.ts';
 import type { Logger } from '../shared/log.ts';
 import { projectRoot } from '../shared/paths.ts';
 import { EdgeArchiver } from './archive/archiver.ts';
@@ -33,6 +34,7 @@ import { applyConfig } from './settings.ts';
 import { Telemetry } from './telemetry.ts';
 import { Auth } from './web/auth.ts';
 import { createEdgeServer, type EdgeContext } from './web/server.ts';
+import { edgeTlsMaterial, tlsWanted } from './web/tls.ts';
 
 export interface Edge {
   ctx: EdgeContext;
@@ -42,6 +44,8 @@ export interface Edge {
   link: LinkClient;
   url: string;
   server: Server;
+  /** The UI's certificate when it is served over HTTPS; created at this start or not. */
+  tls: { fingerprint: string; created: boolean } | null;
   stop(): Promise<void>;
 }
 
@@ -56,7 +60,12 @@ export interface EdgeOptions {
 
 export async function startEdge(config: Config, options: EdgeOptions): Promise<Edge> {
   const { log } = options;
-  mkdirSync(config.dataDir, { recursive: true });
+  // Camera credentials, keys and evidence are this user's only: created private, and an open tree fixed (warned).
+  restrictUmask();
+  secureDataDir(config.dataDir, {
+    log,
+    files: [options.configPath, config.archive.secretFile].flatMap((path) => (path ? [{ path, fix: true }] : [])),
+  });
   const db = openEdgeDatabase(join(config.dataDir, 'guardian.db'));
   const registry = new CameraRegistry(db, { detectFps: config.detection.fps });
   const outbox = new Outbox(db);
@@ -226,15 +235,24 @@ export async function startEdge(config: Config, options: EdgeOptions): Promise<E
   media.start();
   telemetry.start(config.telemetry.intervalSeconds);
   await link.start();
-  const { server } = createEdgeServer(ctx);
+  const tls = tlsWanted(config) ? await edgeTlsMaterial(config) : null;
+  if (tls) ctx.tlsFingerprint = tls.fingerprint;
+  const { listener } = createEdgeServer(ctx, tls);
+  const server = listener.server;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.http.port, config.http.host, () => resolve());
   });
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.http.port;
-  const host = config.http.host === '0.0.0.0' ? '127.0.0.1' : config.http.host;
-  log.info({ url: `http://${host}:${port}/` }, 'edge ready');
+  const host =
+    config.http.host === '0.0.0.0'
+      ? '127.0.0.1'
+      : config.http.host.includes(':')
+        ? `[${config.http.host}]`
+        : config.http.host;
+  const url = `${listener.scheme}://${host}:${port}`;
+  log.info({ url: `${url}/`, ...(tls ? { tlsFingerprint: tls.fingerprint } : {}) }, 'edge ready');
 
   return {
     ctx,
@@ -242,14 +260,17 @@ export async function startEdge(config: Config, options: EdgeOptions): Promise<E
     generator,
     link,
     server,
-    url: `http://${host}:${port}`,
+    url,
+    tls: tls ? { fingerprint: tls.fingerprint, created: tls.created } : null,
     async stop() {
       retention.stop();
       recording.stop();
       clips.stop();
       hotplug.stop();
-      await new Promise((r) => server.close(r));
-      server.closeAllConnections();
+      await new Promise((r) => {
+        server.close(r);
+        listener.closeAll();
+      });
       generator.finishAll();
       tamper.finishAll();
       await media.stop(); // finishes the segments being written

@@ -66,6 +66,27 @@ export const configSchema = z.strictObject({
         .max(65535)
         .default(8080)
         .describe('TCP port of the web UI and API; 0 picks a free port'),
+      allowedHosts: z
+        .array(z.string().regex(/^[a-zA-Z0-9.-]{1,253}$/, 'expected a host name'))
+        .max(32)
+        .default([])
+        .describe(
+          'other names the appliance is reached by (besides its IP addresses, localhost, its hostname and <hostname>.local); requests naming any other host are refused (DNS rebinding)',
+        ),
+      tls: z
+        .strictObject({
+          enabled: z.boolean().optional().describe('serve HTTPS; unset: HTTPS unless the UI listens on loopback only'),
+          cert: z
+            .string()
+            .startsWith('/')
+            .optional()
+            .describe('PEM certificate chain (default: one made at first run)'),
+          key: z.string().startsWith('/').optional().describe('PEM private key of that certificate'),
+        })
+        .prefault({})
+        .describe(
+          'HTTPS for the local UI: a self-signed certificate made at first run (its fingerprint is shown on the console and in the UI) or your own; plain HTTP on the same port is redirected',
+        ),
     })
     .prefault({})
     .describe('the local web UI and API'),
@@ -243,6 +264,28 @@ export const configSchema = z.strictObject({
         },
       ],
     }),
+  // Beside `cameras` rather than in it: that mapping's keys are camera ids.
+  cameraSources: z
+    .strictObject({
+      mediaDirs: z
+        .array(z.string().startsWith('/', 'expected an absolute folder path'))
+        .max(32)
+        .default([])
+        .meta({
+          description:
+            'folders whose video files may be cameras of kind file (the real path, symbolic links resolved, must be ' +
+            'inside one); the sample media folder of the demo is always allowed, no other file is',
+          examples: [['/srv/guardian/videos']],
+        }),
+      refusePlainRtspCredentials: z
+        .boolean()
+        .default(false)
+        .describe(
+          'refuse cameras with a username and password on plain rtsp:// (a camera that asks for Basic authentication gets the password in clear text over the network); they are accepted with a warning otherwise',
+        ),
+    })
+    .prefault({})
+    .describe('what cameras may read and how they may be reached (files, credentials over plain RTSP)'),
   archive: z
     .strictObject({
       enabled: z

@@ -1,23 +1,24 @@
 // Logging: pino, one child logger per component. JSON lines for machines (journald, files, pipes); on a terminal,
 // readable lines (pino-pretty) so that a first-run instruction is not buried in JSON. Every string that goes out is
-// passed through redactUrl and fields named like secrets are censored before either format is written, so
-// credentials cannot reach a log by accident.
+// passed through redactUrl (URL credentials and every registered secret value) and fields named like secrets are
+// censored at any depth before either format is written, so credentials cannot reach a log by accident.
 import pino, { type DestinationStream, type Logger } from 'pino';
 import { prettyFactory } from 'pino-pretty';
 
-import { redactUrl } from './redact.ts';
+import { redactUrl, SECRET_FIELD } from './redact.ts';
 
 export type { Logger } from 'pino';
 
 function scrub(value: unknown, depth = 0): unknown {
   if (typeof value === 'string') return redactUrl(value);
-  if (depth > 6 || value === null || typeof value !== 'object') return value;
+  if (value === null || typeof value !== 'object') return value;
+  if (depth > 8) return '[too deep]'; // not printed unscrubbed
   if (value instanceof Error) {
     return { type: value.name, message: redactUrl(value.message), code: (value as { code?: string }).code };
   }
   if (Array.isArray(value)) return value.map((v) => scrub(v, depth + 1));
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(value)) out[k] = scrub(v, depth + 1);
+  for (const [k, v] of Object.entries(value)) out[k] = SECRET_FIELD.test(k) && v != null ? '***' : scrub(v, depth + 1);
   return out;
 }
 
@@ -48,7 +49,6 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     {
       level: options.level ?? process.env.GUARDIAN_LOG_LEVEL ?? 'info',
       base: undefined,
-      redact: { paths: ['password', '*.password', 'credentials', '*.credentials', 'token', '*.token'], censor: '***' },
       formatters: { log: (obj) => scrub(obj) as Record<string, unknown> },
       hooks: {
         logMethod(args, method) {

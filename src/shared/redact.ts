@@ -1,3 +1,3 @@
 // The one redaction rule (rtsp://user:pass@host/x -> rtsp://***@host/x) lives in bindings/, which depends on nothing
 // here; the app uses the same function.
-export { redactUrl } from '../../bindings/redact.ts';
+export { addSecret, redactUrl, SECRET_FIELD } from '../../bindings/redact.ts';

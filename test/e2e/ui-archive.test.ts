@@ -49,6 +49,7 @@ describe('web UI in chromium: an archived clip plays after the box lost its reco
   it('an ended event is archived, and the list and the event page say so', async () => {
     await page.goto(`${base}/`);
     await page.getByText('Choose the admin password').waitFor();
+    await page.locator('input[name=setupCode]').fill(ui().setupCode());
     await page.locator('input[name=password]').fill(PASSWORD);
     await page.locator('input[name=again]').fill(PASSWORD);
     await page.getByRole('button', { name: 'Set password' }).click();

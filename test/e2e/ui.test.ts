@@ -6,6 +6,7 @@ import { join } from 'node:path';
 
 import type { Browser, Page } from 'playwright-core';
 
+import { encodePairingCode } from '../../src/shared/link/pairing-code.ts';
 import { sharedPath } from '../../src/shared/paths.ts';
 import { artifacts, useUiDemo } from '../support/ui-demo.ts';
 
@@ -26,8 +27,13 @@ describe('web UI in chromium', function () {
     await page.goto(`${base}/`);
     await page.getByText('Choose the admin password').waitFor();
     await shot('first-run');
+    // Without the code from the appliance's console, the password cannot be set.
+    await page.locator('input[name=setupCode]').fill('AAAAA-AAAAA');
     await page.locator('input[name=password]').fill(PASSWORD);
     await page.locator('input[name=again]').fill(PASSWORD);
+    await page.getByRole('button', { name: 'Set password' }).click();
+    await page.getByRole('alert').filter({ hasText: 'wrong setup code' }).waitFor();
+    await page.locator('input[name=setupCode]').fill(ui().setupCode().toLowerCase()); // typed as it comes
     await page.getByRole('button', { name: 'Set password' }).click();
     await page.getByRole('heading', { name: 'Dashboard' }).waitFor();
     await page.getByTestId('camera-status-demo-street').filter({ hasText: 'online' }).waitFor({ timeout: 30_000 });
@@ -168,8 +174,23 @@ describe('web UI in chromium', function () {
     await page.goto(`${base}/#/settings`);
     await page.getByLabel('Link state').filter({ hasText: 'Connected' }).waitFor({ timeout: 20_000 });
     await page.getByLabel(/Pairing code/).fill('GUARDIAN-PAIR-1:not-a-real-code');
-    await page.getByRole('button', { name: 'Pair again' }).click();
+    await page.getByRole('button', { name: 'Check code to pair again' }).click();
     await page.getByRole('alert').filter({ hasText: 'damaged' }).waitFor();
+    // A well-formed code is shown for what it is (server, key, that it replaces this pairing) before anything
+    // is contacted; the owner has to confirm it.
+    const vmPublicKey = Buffer.alloc(32, 7).toString('base64');
+    const code = encodePairingCode({
+      pairingId: 'preview-only-1',
+      token: 'x'.repeat(43),
+      pairUrl: 'http://192.0.2.10:8600/',
+      grpc: '10.77.0.1:50051',
+      tunnel: { vmPublicKey, endpoint: '192.0.2.10:51820', edgeAddress: '10.77.0.9/24', vmAddress: '10.77.0.1' },
+    });
+    await page.getByLabel(/Pairing code/).fill(code);
+    await page.getByRole('button', { name: 'Check code to pair again' }).click();
+    await page.getByTestId('pairing-vm-key').filter({ hasText: vmPublicKey }).waitFor();
+    await page.getByLabel('Pairing preview').filter({ hasText: 'This replaces the pairing' }).waitFor();
+    await page.getByRole('button', { name: 'Pair with this server' }).waitFor();
     assert.match((await page.getByLabel('Link state').textContent()) ?? '', /Connected/, 'the old pairing still works');
     await shot('settings-link');
   });

@@ -288,16 +288,45 @@ describe('guardian demo (edge appliance end to end)', function () {
     const metrics = await (await api('/api/metrics')).text();
     assert.match(metrics, /guardian_camera_online\{camera="demo-street"\} 1/);
     assert.match(metrics, /guardian_camera_inference_ms\{camera="demo-street"\}/);
+    const current = (await (await api('/api/config')).json()) as Record<string, Record<string, unknown>>;
+    const fieldsOf = async (res: Response) =>
+      ((await res.json()) as { error: { issues: { field: string }[] } }).error.issues.map((i) => i.field).sort();
     const putBad = await api('/api/config', {
       method: 'PUT',
       headers: { 'content-type': 'application/json', 'x-csrf-token': session.csrf },
-      body: JSON.stringify({ detection: { backend: 'tpu', fps: 100 }, bogus: 1 }),
+      body: JSON.stringify({ ...current, detection: { ...current.detection, backend: 'tpu', fps: 100 }, bogus: 1 }),
     });
     assert.equal(putBad.status, 400);
-    const fields = ((await putBad.json()) as { error: { issues: { field: string }[] } }).error.issues
-      .map((i) => i.field)
-      .sort();
-    assert.deepEqual(fields, ['(root)', 'detection.backend', 'detection.fps']);
+    assert.deepEqual(await fieldsOf(putBad), ['(root)', 'detection.backend', 'detection.fps']);
+    // A PUT of one section would reset all the others to their defaults (cameras' settings, retention...): refused,
+    // naming what is missing; PATCH changes just that section.
+    const partial = await api('/api/config', {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json', 'x-csrf-token': session.csrf },
+      body: JSON.stringify({ events: current.events }),
+    });
+    assert.equal(partial.status, 400);
+    const missing = await fieldsOf(partial);
+    assert.ok(
+      missing.includes('cameras') && missing.includes('recording') && !missing.includes('events'),
+      missing.join(),
+    );
+    const patched = await api('/api/config', {
+      method: 'PATCH',
+      headers: { 'content-type': 'application/json', 'x-csrf-token': session.csrf },
+      body: JSON.stringify({ events: { endAfterSeconds: 7 } }),
+    });
+    assert.equal(patched.status, 200);
+    const after = ((await patched.json()) as { config: typeof current }).config;
+    assert.equal(after.events?.endAfterSeconds, 7);
+    assert.deepEqual(after.cameras, current.cameras, 'other sections kept');
+    assert.deepEqual({ ...after.events, endAfterSeconds: current.events?.endAfterSeconds }, current.events);
+    const restore = await api('/api/config', {
+      method: 'PATCH',
+      headers: { 'content-type': 'application/json', 'x-csrf-token': session.csrf },
+      body: JSON.stringify({ events: { endAfterSeconds: current.events?.endAfterSeconds } }),
+    });
+    assert.equal(restore.status, 200);
   });
 
   it('saved settings apply at once: backend swapped live, segment length and retention without a media restart', async () => {

@@ -166,7 +166,7 @@ describe('tamper events on the running edge', function () {
     edge = await startEdge(validateConfig({ dataDir: join(dir.path, 'data'), http: { host: '127.0.0.1', port: 0 } }), {
       log: createLogger({ level: 'silent' }),
     });
-    auth = { authorization: `Bearer ${edge.ctx.auth.createApiToken('test')}` };
+    auth = { authorization: `Bearer ${edge.ctx.auth.createApiToken('test').token}` };
     const added = await fetch(`${edge.url}/api/cameras`, {
       method: 'POST',
       headers: { ...auth, 'content-type': 'application/json' },

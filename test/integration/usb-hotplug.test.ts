@@ -44,7 +44,7 @@ describe('USB hot-plug on the running edge (synthesised sysfs and /dev: no camer
       log: createLogger({ level: 'silent' }),
       usb: { sysfsRoot: join(dir.path, 'sys'), devRoot: join(dir.path, 'dev') },
     });
-    auth = { authorization: `Bearer ${edge.ctx.auth.createApiToken('test')}` };
+    auth = { authorization: `Bearer ${edge.ctx.auth.createApiToken('test').token}` };
   });
   after(async () => {
     await edge?.stop();

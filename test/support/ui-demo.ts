@@ -22,6 +22,8 @@ export interface UiDemo {
   demo: ChildProcess;
   /** What the demo printed so far. */
   output(): string;
+  /** The first-run setup code the demo printed on its console. */
+  setupCode(): string;
   stop(): Promise<void>;
 }
 
@@ -71,6 +73,11 @@ export async function startUiDemo(dataDir: string): Promise<UiDemo> {
     browser,
     demo,
     output: () => out,
+    setupCode() {
+      const code = /the setup code is ([0-9A-Z]{5}-[0-9A-Z]{5})/.exec(out)?.[1];
+      if (!code) throw new Error(`the demo printed no setup code:\n${out}`);
+      return code;
+    },
     async stop() {
       await browser.close();
       demo.kill('SIGTERM');

@@ -22,8 +22,12 @@ describe('UI ↔ edge API contract', () => {
   before(async () => {
     // Routes are declared without touching the context; only the auth middleware is made up front (let all in).
     const pass: RequestHandler = (_req, _res, next) => next();
-    const ctx = { version: 'test', auth: { middleware: () => pass } } as unknown as EdgeContext;
-    const { server } = createEdgeServer(ctx);
+    const ctx = {
+      version: 'test',
+      config: { http: { allowedHosts: [] } },
+      auth: { middleware: () => pass },
+    } as unknown as EdgeContext;
+    const server = createEdgeServer(ctx).listener.server;
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     try {
       const res = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/api/openapi.json`);

@@ -4,6 +4,9 @@
 export const ENDPOINTS = [
   'GET /auth/state',
   'POST /auth/setup',
+  'GET /auth/tokens',
+  'POST /auth/tokens',
+  'DELETE /auth/tokens/:id',
   'POST /auth/login',
   'POST /auth/logout',
   'GET /status',
@@ -29,6 +32,7 @@ export const ENDPOINTS = [
   'PUT /config',
   'GET /config/schema',
   'POST /link/pair',
+  'POST /link/pair/preview',
   'GET /screenshots',
   'PUT /screenshots/:id',
   'GET /screenshots/:id/image',

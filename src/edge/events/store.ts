@@ -2,7 +2,7 @@
 import { ulid } from 'ulidx';
 import type { EventJson, EventRecord } from '../../shared/api-types.ts';
 import type { Db } from '../../shared/db.ts';
-import { GuardianError } from '../../shared/errors.ts';
+import { GuardianError, ValidationError } from '../../shared/errors.ts';
 import type { Outbox } from './outbox.ts';
 
 export type { EventRecord };
@@ -147,7 +147,7 @@ export class EventStore {
     return r && fromRow(r);
   }
 
-  /** Newest first. The cursor is opaque: the last row's (start, id). */
+  /** Newest first. The cursor is opaque: the last row's (start, id); a cursor not from here is a ValidationError. */
   list(q: EventQuery = {}): { events: EventRecord[]; nextCursor: string | null } {
     const where: string[] = [];
     const args: unknown[] = [];
@@ -156,7 +156,7 @@ export class EventStore {
     if (q.fromMs !== undefined) where.push('start_ms >= ?') && args.push(q.fromMs);
     if (q.toMs !== undefined) where.push('start_ms < ?') && args.push(q.toMs);
     if (q.cursor) {
-      const [start, id] = JSON.parse(Buffer.from(q.cursor, 'base64url').toString()) as [number, string];
+      const [start, id] = decodeCursor(q.cursor);
       where.push('(start_ms < ? OR (start_ms = ? AND id < ?))');
       args.push(start, start, id);
     }
@@ -190,4 +190,23 @@ export class EventStore {
   count(): number {
     return this.db.prepare('SELECT count(*) FROM events').pluck().get() as number;
   }
+}
+
+/** A cursor back into (start, id), or a ValidationError: it comes from the client, whatever we once sent. */
+function decodeCursor(cursor: string): [number, string] {
+  let v: unknown;
+  try {
+    v = JSON.parse(Buffer.from(cursor, 'base64url').toString());
+  } catch {
+    v = null;
+  }
+  if (
+    Array.isArray(v) &&
+    v.length === 2 &&
+    Number.isSafeInteger(v[0]) &&
+    typeof v[1] === 'string' &&
+    /^[\w-]{1,80}$/.test(v[1])
+  )
+    return [v[0], v[1]];
+  throw new ValidationError([{ field: 'query.cursor', message: 'not a cursor from this API' }]);
 }

@@ -54,13 +54,19 @@ export async function pairEdge(
       headers: { 'Content-Type': 'application/json' },
       body: JSON.stringify({ ...request, mac: pairingMac(code.token, request) }),
       signal: AbortSignal.timeout(options.timeoutMs ?? 15_000),
+      redirect: 'error', // a redirect could take the request anywhere
     });
   } catch (err) {
     throw new Error(`cannot reach the VM at ${code.pairUrl}: ${(err as Error).message}`);
   }
-  const body = (await res.json().catch(() => ({}))) as { edgeId?: string; error?: { message?: string } };
-  if (!res.ok || !body.edgeId)
-    throw new Error(`the VM refused the pairing: ${body.error?.message ?? `HTTP ${res.status}`}`);
+  // Only a Guardian server's own short JSON answer is repeated: a code pointing at some other service must not
+  // turn the edge into a way of reading it.
+  const json = (res.headers.get('content-type') ?? '').startsWith('application/json');
+  const body = (json ? await res.json().catch(() => ({})) : {}) as { edgeId?: unknown; error?: { message?: unknown } };
+  if (!res.ok || typeof body.edgeId !== 'string' || !/^[\w-]{1,64}$/.test(body.edgeId)) {
+    const said = typeof body.error?.message === 'string' ? body.error.message.slice(0, 200) : null;
+    throw new Error(`the server refused the pairing: ${said ?? `HTTP ${res.status}, not a Guardian server's answer`}`);
+  }
   const settings: LinkSettings = {
     edgeId: body.edgeId,
     secret,

@@ -43,6 +43,8 @@ export interface EdgeContext {
   /** Pairs with the owner's server using a code from `guardian keys pair`, then reconnects. */
   pairLink(code: string, name?: string): Promise<LinkState>;
   latestFrame(cameraId: string): FrameDetections | undefined;
+  /** SHA-256 of the UI's TLS certificate, when served over HTTPS (for the owner to compare with the browser's). */
+  tlsFingerprint?: string;
   /** USB cameras plugged in that are not added yet. */
   offeredCameras(): OfferedCamera[];
 }

@@ -1,15 +1,16 @@
 // The edge HTTP API (express 5): everything the UI needs, behind login; files are found by id, never by path. Each
 // route group is a file in routes/ on the shared route registry, which validates input and writes the OpenAPI.
 import { existsSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 
 import express from 'express';
 
 import { GuardianError } from '../../shared/errors.ts';
 import { Api, finalErrorHandler, sendError } from '../../shared/http/api.ts';
+import { HostAllowList, refuseCrossOriginWrites } from '../../shared/http/host-check.ts';
 import { projectRoot } from '../../shared/paths.ts';
 import type { EdgeContext } from './context.ts';
+import { createWebListener, type WebListener } from './listener.ts';
 import { registerAuthRoutes } from './routes/auth.ts';
 import { registerCamerasRoutes } from './routes/cameras.ts';
 import { registerConfigRoutes } from './routes/config.ts';
@@ -22,17 +23,31 @@ import { registerStatusRoutes } from './routes/status.ts';
 
 export type { EdgeContext } from './context.ts';
 
-export function createEdgeServer(ctx: EdgeContext): { app: express.Express; server: Server; api: Api } {
+/** No inline script, nothing from elsewhere; images may be blob: (snapshots drawn by the UI) and data: (icons). */
+export const CONTENT_SECURITY_POLICY =
+  "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' blob: data:; media-src 'self' blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
+
+export function createEdgeServer(
+  ctx: EdgeContext,
+  tls: { cert: string; key: string } | null = null,
+): { app: express.Express; listener: WebListener; api: Api } {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', false);
-  app.use(express.json({ limit: '1mb' }));
+  // First of all: a Host the appliance is not known by (DNS rebinding) gets 421, before any route or file.
+  const hosts = new HostAllowList(ctx.config.http.allowedHosts);
+  app.use(hosts.middleware());
   app.use((req, res, next) => {
     res.setHeader('X-Content-Type-Options', 'nosniff');
     res.setHeader('Referrer-Policy', 'same-origin');
     res.setHeader('X-Frame-Options', 'DENY');
+    res.setHeader('Content-Security-Policy', CONTENT_SECURITY_POLICY);
+    res.setHeader('Cross-Origin-Opener-Policy', 'same-origin');
+    if (req.secure) res.setHeader('Strict-Transport-Security', 'max-age=31536000');
     next();
   });
+  app.use(refuseCrossOriginWrites());
+  app.use(express.json({ limit: '1mb' }));
   const api = new Api(app, ctx.auth.middleware(), {
     title: 'Guardian edge API',
     securitySchemes: {
@@ -75,6 +90,5 @@ export function createEdgeServer(ctx: EdgeContext): { app: express.Express; serv
     });
   }
   app.use(finalErrorHandler(ctx.log));
-  const server = createServer(app);
-  return { app, server, api };
+  return { app, listener: createWebListener(app, tls, hosts), api };
 }

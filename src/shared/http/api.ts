@@ -26,6 +26,7 @@ export const HTTP_STATUS: Record<string, number> = {
   FORBIDDEN: 403,
   CSRF: 403,
   NOT_FOUND: 404,
+  MISDIRECTED: 421,
   CONFLICT: 409,
   EXPIRED: 410,
   TOO_LARGE: 413,
@@ -37,6 +38,21 @@ export const HTTP_STATUS: Record<string, number> = {
   TIMEOUT: 504,
   RESOURCE_EXHAUSTED: 507,
 };
+
+/** No request body of ours nests deeper; a deeper one is an attack on recursive code (merges, validators). */
+export const MAX_BODY_DEPTH = 32;
+
+/** Whether a parsed JSON value nests deeper than `max` (iteratively: the value may be deep enough to overflow). */
+export function nestedDeeperThan(value: unknown, max: number): boolean {
+  const stack: [unknown, number][] = [[value, 0]];
+  while (stack.length) {
+    const [v, depth] = stack.pop() as [unknown, number];
+    if (v === null || typeof v !== 'object') continue;
+    if (depth >= max) return true;
+    for (const child of Object.values(v)) stack.push([child, depth + 1]);
+  }
+  return false;
+}
 
 export function sendError(res: Response, err: unknown): void {
   if (res.headersSent) {
@@ -71,7 +87,7 @@ export class Api {
   ) {}
 
   route<Q extends z.ZodType = z.ZodType, B extends z.ZodType = z.ZodType>(
-    method: 'get' | 'post' | 'put' | 'delete',
+    method: 'get' | 'post' | 'put' | 'patch' | 'delete',
     path: string,
     spec: RouteSpec<Q, B>,
     handler: Handler<z.infer<Q>, z.infer<B>>,
@@ -87,6 +103,8 @@ export class Api {
           else issues.push(...r.error.issues.map((i) => ({ field: `query.${i.path.join('.')}`, message: i.message })));
         }
         if (spec.body) {
+          if (nestedDeeperThan(req.body, MAX_BODY_DEPTH))
+            throw new ValidationError([{ field: '(body)', message: `nested deeper than ${MAX_BODY_DEPTH} levels` }]);
           const r = spec.body.safeParse(req.body ?? {});
           if (r.success) body = r.data;
           else issues.push(...r.error.issues.map((i) => ({ field: i.path.join('.') || '(body)', message: i.message })));

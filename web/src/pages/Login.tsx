@@ -5,6 +5,7 @@ import { api } from '../api.ts';
 export function Login({ setup, onDone }: { setup: boolean; onDone: () => void }) {
   const [password, setPassword] = useState('');
   const [again, setAgain] = useState('');
+  const [setupCode, setSetupCode] = useState('');
   const [error, setError] = useState('');
   const [busy, setBusy] = useState(false);
   const submit = async (e: FormEvent) => {
@@ -13,7 +14,9 @@ export function Login({ setup, onDone }: { setup: boolean; onDone: () => void })
     if (setup && password !== again) return setError('The two passwords differ.');
     setBusy(true);
     try {
-      await api(setup ? 'POST /auth/setup' : 'POST /auth/login', { body: { password } });
+      await api(setup ? 'POST /auth/setup' : 'POST /auth/login', {
+        body: setup ? { password, setupCode } : { password },
+      });
       onDone();
     } catch (err) {
       setError((err as Error).message);
@@ -31,6 +34,23 @@ export function Login({ setup, onDone }: { setup: boolean; onDone: () => void })
         <p className="text-sm text-zinc-400">
           {setup ? 'Welcome. Choose the admin password (at least 10 characters).' : 'Log in to see your cameras.'}
         </p>
+        {setup && (
+          <label className="block text-sm">
+            Setup code
+            <input
+              name="setupCode"
+              autoComplete="off"
+              required
+              value={setupCode}
+              onChange={(e) => setSetupCode(e.target.value)}
+              placeholder="XXXXX-XXXXX"
+              className="mt-1 w-full rounded-md border border-zinc-500/40 bg-transparent px-3 py-2 font-mono uppercase"
+            />
+            <span className="mt-1 block text-xs text-zinc-500">
+              Printed on the appliance's console and in its log when it started: only someone at the box can set it up.
+            </span>
+          </label>
+        )}
         <label className="block text-sm">
           Password
           <input

@@ -317,6 +317,13 @@ function ZoneEditor({ config, setConfig, onSave }: { config: Json; setConfig: (c
   );
 }
 
+interface PairingPreview {
+  pairUrl: string;
+  link: string;
+  tunnel: { vmPublicKey: string; endpoint: string; edgeAddress: string } | null;
+  replaces: { edgeId: string | null; server: string | null } | null;
+}
+
 /** Pairing with the owner's server and the link's state (the form is outside the settings form: forms do not nest). */
 function ServerLink() {
   const [link, setLink] = useState<Status['link']>();
@@ -333,13 +340,19 @@ function ServerLink() {
     const timer = setInterval(load, 5000);
     return () => clearInterval(timer);
   }, []);
+  const [preview, setPreview] = useState<PairingPreview>();
+  // Two steps: the code is shown for what it is (where it points, the server's key) before anything is contacted.
   async function pair(e: FormEvent) {
     e.preventDefault();
     setBusy(true);
     setProblem(undefined);
     try {
-      setLink(await api<Status['link']>('POST /link/pair', { body: { code: code.trim() } }));
-      setCode('');
+      if (!preview) setPreview(await api<PairingPreview>('POST /link/pair/preview', { body: { code: code.trim() } }));
+      else {
+        setLink(await api<Status['link']>('POST /link/pair', { body: { code: code.trim(), confirm: true } }));
+        setCode('');
+        setPreview(undefined);
+      }
     } catch (err) {
       setProblem(err instanceof ApiError ? (err.issues[0]?.message ?? err.message) : String(err));
     } finally {
@@ -380,11 +393,41 @@ function ServerLink() {
         <textarea
           id="pairing-code"
           value={code}
-          onChange={(e) => setCode(e.target.value)}
+          onChange={(e) => {
+            setCode(e.target.value);
+            setPreview(undefined);
+          }}
           rows={2}
           className="w-full rounded-md border border-zinc-500/40 bg-transparent p-2 font-mono text-xs"
           placeholder="GUARDIAN-PAIR-1:..."
         />
+        {preview && (
+          <dl
+            aria-label="Pairing preview"
+            className="grid grid-cols-[auto_1fr] gap-x-4 gap-y-1 rounded-md border border-amber-500/40 p-3 text-sm"
+          >
+            <dt className="text-zinc-400">Server</dt>
+            <dd className="break-all">{preview.pairUrl}</dd>
+            <dt className="text-zinc-400">Link</dt>
+            <dd>{preview.link}</dd>
+            {preview.tunnel && (
+              <>
+                <dt className="text-zinc-400">WireGuard key</dt>
+                <dd className="break-all font-mono text-xs" data-testid="pairing-vm-key">
+                  {preview.tunnel.vmPublicKey}
+                </dd>
+                <dt className="text-zinc-400">Endpoint</dt>
+                <dd>
+                  {preview.tunnel.endpoint} (this edge becomes {preview.tunnel.edgeAddress})
+                </dd>
+              </>
+            )}
+            <dd className="col-span-2 text-amber-300">
+              Compare the key with what <code>guardian keys pair</code> printed on your server.
+              {preview.replaces && ` This replaces the pairing with ${preview.replaces.server}.`}
+            </dd>
+          </dl>
+        )}
         {problem && (
           <p role="alert" className="text-sm text-red-400">
             {problem}
@@ -395,7 +438,13 @@ function ServerLink() {
           disabled={busy || !code.trim()}
           className="rounded-md bg-sky-600 px-4 py-1.5 text-sm font-medium text-white disabled:opacity-50"
         >
-          {busy ? 'Pairing…' : link?.configured ? 'Pair again' : 'Pair'}
+          {busy
+            ? 'Pairing…'
+            : preview
+              ? 'Pair with this server'
+              : link?.configured
+                ? 'Check code to pair again'
+                : 'Check code'}
         </button>
       </form>
     </Card>
