@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import type { Edge } from '../../src/edge/runtime.ts';
 import { startEdge } from '../../src/edge/runtime.ts';
 import { validateConfig } from '../../src/shared/config.ts';
+import { withoutPaths } from '../../src/shared/http/api.ts';
 import { encodePairingCode, type PairingCode } from '../../src/shared/link/pairing-code.ts';
 import { createLogger } from '../../src/shared/log.ts';
 import { tempDir } from '../helpers.ts';
@@ -336,6 +337,18 @@ describe('the edge HTTP API under attack (#20)', function () {
       assert.ok(r.status >= 400 && r.status < 500, `${path}: ${r.status}`);
       assert.ok(!r.text.includes(dir.path) && !/\/(tmp|var|home|root|work)\//.test(r.text), r.text);
     }
+  });
+});
+
+describe('error messages sent to clients (#20)', () => {
+  it('hold no absolute file path, but keep API routes, devices and URLs', () => {
+    assert.equal(
+      withoutPaths("ENOENT: no such file or directory, open '/var/lib/guardian/clips/01AB.mp4'"),
+      "ENOENT: no such file or directory, open '…/01AB.mp4'",
+    );
+    assert.equal(withoutPaths('cannot read /tmp/x/data/recordings/porch/1.mp4: EIO'), 'cannot read …/1.mp4: EIO');
+    for (const kept of ['see /api/openapi.json', 'expected /dev/video0', 'rtsp://cam.local/live/main refused'])
+      assert.equal(withoutPaths(kept), kept);
   });
 });
 

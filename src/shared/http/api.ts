@@ -54,6 +54,18 @@ export function nestedDeeperThan(value: unknown, max: number): boolean {
   return false;
 }
 
+/**
+ * An error's message as a client may see it: absolute file paths (the data dir's layout, the install's) shortened
+ * to their last part (API routes and devices stay). Messages that name a path on purpose (validation of a path the client sent) are not errors
+ * of this kind and are not touched.
+ */
+export function withoutPaths(message: string): string {
+  return message.replace(
+    /(^|[\s'"(=:,])\/(?!api\/|dev\/)(?:[^\s'"/:,)]+\/)+([^\s'"/:,)]*)/g,
+    (_m, before: string, last: string) => `${before}…/${last}`,
+  );
+}
+
 export function sendError(res: Response, err: unknown): void {
   if (res.headersSent) {
     res.destroy();
@@ -68,7 +80,7 @@ export function sendError(res: Response, err: unknown): void {
   const status = HTTP_STATUS[code] ?? (code === 'INTERNAL' ? 500 : 502);
   res
     .status(status)
-    .json({ error: { code, message: status === 500 ? 'internal error' : (e?.message ?? String(err)) } });
+    .json({ error: { code, message: status === 500 ? 'internal error' : withoutPaths(e?.message ?? String(err)) } });
 }
 
 export interface ApiDocument {
@@ -176,7 +188,7 @@ export function finalErrorHandler(log: Logger) {
     if (status && status < 500) {
       const code = status === 404 ? 'NOT_FOUND' : status === 413 ? 'TOO_LARGE' : 'INVALID_ARGUMENT';
       const message = (err as { type?: string }).type === 'entity.parse.failed' ? 'the body is not valid JSON' : null;
-      res.status(status).json({ error: { code, message: message ?? (err as Error).message } });
+      res.status(status).json({ error: { code, message: message ?? withoutPaths((err as Error).message) } });
       return;
     }
     log.error({ err }, 'request failed');
