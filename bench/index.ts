@@ -1,4 +1,4 @@
-// `npm run bench -- [--json] [--only name,...]`: performance figures, each as a ratio to a reference measured in the same run.
+// `npm run bench -- [--json] [--only[=] name,...]`: performance figures, each as a ratio to a reference measured in the same run.
 import { cpus } from 'node:os';
 
 type Entry = (progress: (msg: string) => void) => Promise<unknown>;
@@ -15,7 +15,10 @@ const entries: Record<string, () => Promise<Entry>> = {
 
 const args = process.argv.slice(2);
 const json = args.includes('--json');
-const onlyArg = args.find((a) => a.startsWith('--only='))?.slice('--only='.length);
+// `--only=a,b` or `--only a,b`
+const onlyAt = args.indexOf('--only');
+const onlyArg =
+  args.find((a) => a.startsWith('--only='))?.slice('--only='.length) ?? (onlyAt >= 0 ? args[onlyAt + 1] : undefined);
 const only = onlyArg ? onlyArg.split(',') : Object.keys(entries);
 const progress = (msg: string) => {
   if (process.stderr.isTTY) process.stderr.write(`\r\x1b[K[bench] ${msg}`);

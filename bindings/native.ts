@@ -9,6 +9,8 @@ import type {
   ClipResult,
   CropTensor,
   NativeFrame,
+  NativeGcmInfo,
+  NativeGcmSegments,
   NativeMotionDetector,
   NativeMotionOptions,
   NativeSourceOptions,
@@ -36,6 +38,14 @@ export interface NativeAddon {
   MotionDetector: new (options: NativeMotionOptions) => NativeMotionDetector;
   exportClip(options: { inputs: string[]; start: number; end: number; output: string }): Promise<ClipResult>;
   versions: Record<string, string>;
+  /** Absent from an addon built without Node's OpenSSL headers, or before native/gcm.cc (bindings/gcm.ts). */
+  GcmSegments?: new (
+    key: Uint8Array,
+    noncePrefix: Uint8Array,
+    aad: Uint8Array,
+    segmentSize: number,
+  ) => NativeGcmSegments;
+  gcmInfo?: () => NativeGcmInfo;
 }
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');

@@ -172,3 +172,26 @@ export interface NativeMotionDetector {
   detect(plane: Uint8Array, width: number, height: number): MotionResult;
   configure(options: NativeMotionOptions): void;
 }
+
+/**
+ * The archive format's segment cipher (native/gcm.h): AES-256-GCM contexts keyed once for one object key, sealing or
+ * opening many segments per call, each with the nonce prefix || uint32be(index) || last flag and the same AAD.
+ */
+export interface NativeGcmSegments {
+  /** Seals `plain` as segments firstIndex, firstIndex + 1, ... (ciphertext || tag each, end to end) into `out`;
+   * the bytes written. Only a batch ending the object (`lastIsFinal`) may end short or be empty. */
+  seal(plain: Uint8Array, firstIndex: number, lastIsFinal: boolean, out: Uint8Array): number;
+  /** Opens stored segments laid end to end into `out` (their plaintext, end to end): -1 when all authenticated,
+   * else the position in this call of the first that failed (its bytes in `out` zeroed, nothing after it written). */
+  open(stored: Uint8Array, firstIndex: number, lastIsFinal: boolean, out: Uint8Array): number;
+  /** Frees the contexts (wiping their key schedules) now rather than at garbage collection; later calls: CLOSED. */
+  dispose(): void;
+}
+
+/** Which OpenSSL the segment cipher runs on: Node's own (`node` true), never a second copy in the process. */
+export interface NativeGcmInfo {
+  openssl: string;
+  /** The file defining the EVP functions the addon calls (the name Node was started as, for Node itself). */
+  library: string | null;
+  node: boolean;
+}

@@ -1,4 +1,5 @@
-// Entry point of the guardian native addon: the media core (sources, probing, snapshots).
+// Entry point of the guardian native addon: the media core (sources, probing, snapshots) and the archive format's
+// segment cipher.
 #include <napi.h>
 
 #include <cstdarg>
@@ -6,6 +7,9 @@
 #include <cstdlib>
 
 #include "clip_export.h"
+#ifdef GUARDIAN_GCM
+#include "gcm.h"
+#endif
 #include "input.h"
 #include "js_error.h"
 #include "motion.h"
@@ -83,6 +87,11 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("v4l2Query", Napi::Function::New(env, V4l2Query));
   exports.Set("MotionDetector", MotionDetector::Init(env));
   exports.Set("exportClip", Napi::Function::New(env, ExportClipJs));
+#ifdef GUARDIAN_GCM
+  // Absent from a build without OpenSSL headers: the archive format then stays on node:crypto.
+  exports.Set("GcmSegments", GcmSegments::Init(env));
+  exports.Set("gcmInfo", Napi::Function::New(env, GcmInfo));
+#endif
   Napi::Object versions = Napi::Object::New(env);
   versions.Set("libavformat", Version(avformat_version()));
   versions.Set("libavcodec", Version(avcodec_version()));

@@ -11,9 +11,9 @@
 // (a later format version).
 //
 // This module is the format's public API. The code is split by concern: layout.ts (constants, the header, sizes),
-// kdf.ts (Argon2id KEK derivation, its bounds and cache, the key wrap), segment.ts (segment key, nonces, opening a
-// segment), writer.ts (encryptors), reader.ts (ArchiveReader, byte sources), files.ts (encrypting, decrypting,
-// verifying and rotating files, atomic writes) and secret.ts (the owner's secret).
+// kdf.ts (Argon2id KEK derivation, its bounds and cache, the key wrap), segment.ts (segment key; the segment cipher,
+// the addon's or node:crypto's), writer.ts (encryptors), reader.ts (ArchiveReader, byte sources), files.ts
+// (encrypting, decrypting, verifying and rotating files, atomic writes) and secret.ts (the owner's secret).
 
 export {
   type DecryptResult,
@@ -59,4 +59,5 @@ export {
 } from './layout.ts';
 export { ArchiveReader, type ByteSource, bufferSource, type ReaderOptions } from './reader.ts';
 export { createSecret, normalizeSecret, readSecretFile, type Secret, writeSecretFile } from './secret.ts';
+export { type GcmEngine, gcmEngine } from './segment.ts';
 export { createEncryptor, type EncryptOptions, type Encryptor, encryptBuffer, encryptStream } from './writer.ts';

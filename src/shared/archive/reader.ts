@@ -1,7 +1,6 @@
 // Reading archives (docs/archive-format.md, "Random access"): an ArchiveReader over any ByteSource (a buffer, a
 // local file from files.ts's openFileSource, an HTTP Range fetcher) opens the header and the last segment, then
 // decrypts only the segments a range touches. No plaintext of a segment is handed on before its tag verified.
-import type { KeyObject } from 'node:crypto';
 import { Readable } from 'node:stream';
 
 import { GuardianError } from '../errors.ts';
@@ -19,7 +18,7 @@ import {
   unwrap,
 } from './layout.ts';
 import type { Secret } from './secret.ts';
-import { Nonces, openSegment, segmentKey } from './segment.ts';
+import { type GcmEngine, type SegmentCipher, segmentCipher } from './segment.ts';
 
 /** Where an archive's bytes come from: a local file, a buffer, an HTTP Range fetcher. `read` returns exactly
  * `length` bytes from `offset` (fewer only past the end). */
@@ -35,6 +34,23 @@ export function bufferSource(buf: Buffer): ByteSource {
 export interface ReaderOptions {
   /** Segments decrypted per read from the source when streaming (default 16: about 1 MiB). */
   batchSegments?: number;
+  /** Which AES-256-GCM opens the segments (the same plaintext either way): the addon's when it loads (`auto`, the
+   * default), node:crypto's, or the addon's or an ADDON_NOT_BUILT error (src/shared/archive/segment.ts). */
+  gcm?: GcmEngine;
+}
+
+/** Bytes [lo, hi) of the concatenation of `parts`, as views of them (no copy). */
+function span(parts: Buffer[], lo: number, hi: number): Buffer[] {
+  const out: Buffer[] = [];
+  let at = 0;
+  for (const p of parts) {
+    const a = Math.max(lo - at, 0);
+    const b = Math.min(hi - at, p.length);
+    if (b > a) out.push(a === 0 && b === p.length ? p : p.subarray(a, b));
+    at += p.length;
+    if (at >= hi) break;
+  }
+  return out;
 }
 
 /**
@@ -47,13 +63,17 @@ export class ArchiveReader {
   readonly segmentCount: number;
   readonly header: ArchiveHeader;
   private readonly source: ByteSource;
-  private readonly aad: Buffer;
-  private readonly nonces: Nonces;
-  private readonly key: KeyObject;
+  private readonly cipher: SegmentCipher;
   private readonly batch: number;
   private tail: Buffer = Buffer.alloc(0);
 
-  private constructor(source: ByteSource, h: ParsedHeader, key: KeyObject, plaintextSize: number, batch: number) {
+  private constructor(
+    source: ByteSource,
+    h: ParsedHeader,
+    cipher: SegmentCipher,
+    plaintextSize: number,
+    batch: number,
+  ) {
     this.source = source;
     this.header = {
       version: h.version,
@@ -64,9 +84,7 @@ export class ArchiveReader {
       kdf: h.kdf,
       keyId: h.keyId,
     };
-    this.aad = Buffer.from(h.immutable);
-    this.nonces = new Nonces(h.noncePrefix);
-    this.key = key;
+    this.cipher = cipher;
     this.plaintextSize = plaintextSize;
     this.segmentCount = segmentCount(plaintextSize);
     this.batch = batch;
@@ -81,9 +99,13 @@ export class ArchiveReader {
     const h = parse(first);
     const plaintextSize = plaintextSizeOf(size);
     const dataKey = unwrap(h, await kekFor(h, secret));
-    const key = segmentKey(dataKey, h.objectIdBytes);
-    dataKey.fill(0);
-    const reader = new ArchiveReader(source, h, key, plaintextSize, Math.max(1, options.batchSegments ?? 16));
+    let cipher: SegmentCipher;
+    try {
+      cipher = segmentCipher(dataKey, h.objectIdBytes, h.noncePrefix, h.immutable, options.gcm);
+    } finally {
+      dataKey.fill(0);
+    }
+    const reader = new ArchiveReader(source, h, cipher, plaintextSize, Math.max(1, options.batchSegments ?? 16));
     const last = reader.segmentCount - 1;
     const at = reader.offsetOf(last);
     const stored = await reader.fetch(at, size - at, first);
@@ -93,7 +115,7 @@ export class ArchiveReader {
       // Bytes after a full last segment: the segment before the one taken as last is the real last one.
       if (last > 0) {
         const before = await reader.fetch(reader.offsetOf(last - 1), SEGMENT_STORED_SIZE, first);
-        if (openSegment(reader.key, reader.nonces.of(last - 1, true), reader.aad, before))
+        if (typeof cipher.open(before, last - 1, true) !== 'number')
           throw new GuardianError(
             'CORRUPT_DATA',
             `the archive has bytes appended: segment ${last - 1} is its last segment but ${size - at} bytes follow it`,
@@ -132,11 +154,17 @@ export class ArchiveReader {
   /** Decrypts stored segment `i` (ciphertext and tag) to a verified plaintext buffer. */
   private open1(stored: Buffer, i: number): Buffer {
     const last = i === this.segmentCount - 1;
-    const pt = openSegment(this.key, this.nonces.of(i, last), this.aad, stored);
-    if (pt) return pt;
+    const pt = this.cipher.open(stored, i, last);
+    if (typeof pt !== 'number') return pt[0] as Buffer;
+    this.failed(stored, i);
+  }
+
+  /** The error for stored segment `i`, which failed authentication. */
+  private failed(stored: Buffer, i: number): never {
+    const last = i === this.segmentCount - 1;
     // Say what happened when the segment is authentic but in the wrong place relative to the end (the plaintext
     // of that trial is dropped either way).
-    if (stored.length === SEGMENT_STORED_SIZE && openSegment(this.key, this.nonces.of(i, !last), this.aad, stored)) {
+    if (stored.length === SEGMENT_STORED_SIZE && typeof this.cipher.open(stored, i, !last) !== 'number') {
       throw new GuardianError(
         'CORRUPT_DATA',
         last
@@ -152,18 +180,21 @@ export class ArchiveReader {
     );
   }
 
-  /** Verified plaintext of segments [a, b], read from the source in one piece. */
+  /** Verified plaintext of segments [a, b] end to end (in one or more buffers), read from the source in one piece
+   * and opened in one run: when a segment fails, its error and nothing of the run. */
   private async segments(a: number, b: number): Promise<Buffer[]> {
     const lastIndex = this.segmentCount - 1;
     const upTo = Math.min(b, lastIndex - 1); // the last segment is held from open()
-    const out: Buffer[] = [];
+    let out: Buffer[] = [];
     if (upTo >= a) {
       const offset = this.offsetOf(a);
       const stored = await this.fetch(offset, this.offsetOf(upTo + 1) - offset);
-      for (let i = a; i <= upTo; i++) {
-        const at = (i - a) * SEGMENT_STORED_SIZE;
-        out.push(this.open1(stored.subarray(at, at + SEGMENT_STORED_SIZE), i));
+      const opened = this.cipher.open(stored, a, false);
+      if (typeof opened === 'number') {
+        const at = opened * SEGMENT_STORED_SIZE;
+        this.failed(stored.subarray(at, at + SEGMENT_STORED_SIZE), a + opened);
       }
+      out = opened;
     }
     if (b === lastIndex) out.push(this.tail);
     return out;
@@ -185,26 +216,17 @@ export class ArchiveReader {
     this.checkRange(start, endInclusive);
     const a = Math.floor(start / SEGMENT_SIZE);
     const b = Math.floor(endInclusive / SEGMENT_SIZE);
-    const parts = await this.segments(a, b);
     const from = start - a * SEGMENT_SIZE;
     const length = endInclusive - start + 1;
-    if (parts.length === 1) return (parts[0] as Buffer).subarray(from, from + length);
-    const out = Buffer.allocUnsafe(length);
-    let at = 0;
-    let skip = from;
-    for (const p of parts) {
-      const piece = p.subarray(skip, skip + (length - at));
-      at += piece.copy(out, at);
-      skip = 0;
-    }
-    return out;
+    const parts = span(await this.segments(a, b), from, from + length);
+    return parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts, length);
   }
 
   /**
-   * The plaintext bytes [start, end] as arrays of verified segments (sliced to the range at its ends), one array
-   * per read from the source of up to `batchSegments` segments; the next read is under way while a batch is used.
-   * Each segment authenticates before its array is given out; the first that fails ends the iteration with its
-   * error. An empty archive (0, -1) gives nothing.
+   * The plaintext bytes [start, end] as arrays of verified plaintext (sliced to the range at its ends; a buffer may
+   * hold several segments), one array per read from the source of up to `batchSegments` segments; the next read is
+   * under way while a batch is used. Each segment authenticates before its array is given out; the first that fails
+   * ends the iteration with its error. An empty archive (0, -1) gives nothing.
    */
   async *batches(start = 0, end = this.plaintextSize - 1): AsyncGenerator<Buffer[]> {
     if (this.plaintextSize === 0 && start === 0 && end === -1) return;
@@ -220,15 +242,9 @@ export class ArchiveReader {
     for (let from = a; next; from += this.batch) {
       const current: Promise<Buffer[]> = next;
       next = from + this.batch <= b ? batchOf(from + this.batch) : null;
-      const parts = await current;
-      for (let k = 0; k < parts.length; k++) {
-        const i = from + k;
-        const p = parts[k] as Buffer;
-        const lo = i === a ? start - a * SEGMENT_SIZE : 0;
-        const hi = i === b ? end - b * SEGMENT_SIZE + 1 : p.length;
-        if (lo !== 0 || hi !== p.length) parts[k] = p.subarray(lo, hi);
-      }
-      yield parts;
+      // The batch's plaintext starts at byte from * SEGMENT_SIZE of the plaintext.
+      const base = from * SEGMENT_SIZE;
+      yield span(await current, Math.max(start - base, 0), end + 1 - base);
     }
   }
 

@@ -1,7 +1,7 @@
 // Writing archives (docs/archive-format.md): a new object's header (random object id, nonce prefix and data key,
 // the data key wrapped under the secret's KEK), then the plaintext sealed in 64 KiB segments, incrementally
 // (createEncryptor), as a stream (encryptStream) or at once (encryptBuffer).
-import { createCipheriv, type KeyObject, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
 
 import { GuardianError } from '../errors.ts';
@@ -18,7 +18,7 @@ import {
   sealKeyBlock,
 } from './layout.ts';
 import type { Secret } from './secret.ts';
-import { Nonces, segmentKey } from './segment.ts';
+import { type GcmEngine, type SegmentCipher, segmentCipher } from './segment.ts';
 
 export interface EncryptOptions {
   /** Argon2id settings for the writer's KEK (default DEFAULT_KDF with the process's salt for the secret). */
@@ -26,13 +26,14 @@ export interface EncryptOptions {
   /** Where the random bytes come from (test vectors inject fixed ones): object id 16, nonce prefix 7, data key 32,
    * wrap nonce 12, in that order. */
   random?: (n: number) => Buffer;
+  /** Which AES-256-GCM seals the segments (the same bytes either way): the addon's when it loads (`auto`, the
+   * default), node:crypto's, or the addon's or an ADDON_NOT_BUILT error (src/shared/archive/segment.ts). */
+  gcm?: GcmEngine;
 }
 
 interface Writer {
   header: Buffer;
-  aad: Buffer;
-  nonces: Nonces;
-  key: KeyObject;
+  cipher: SegmentCipher;
 }
 
 async function newObject(secret: Secret | Kek, options: EncryptOptions): Promise<Writer> {
@@ -56,17 +57,19 @@ async function newObject(secret: Secret | Kek, options: EncryptOptions): Promise
   objectId.copy(immutable, LAYOUT.objectId.offset);
   noncePrefix.copy(immutable, LAYOUT.noncePrefix.offset);
   const header = sealKeyBlock(immutable, kek, dataKey, wrapNonce);
-  const key = segmentKey(dataKey, objectId);
-  dataKey.fill(0);
-  return { header, aad: header.subarray(0, IMMUTABLE_SIZE), nonces: new Nonces(noncePrefix), key };
+  try {
+    return { header, cipher: segmentCipher(dataKey, objectId, noncePrefix, immutable, options.gcm) };
+  } finally {
+    dataKey.fill(0);
+  }
 }
 
 /**
  * Encrypts one archive incrementally, without a stream: `header` first, then what `update` and `final` return, in
- * order. Each returned array holds whole segments (ciphertext, tag, ciphertext, tag ...) ready for one vectored
- * write. A full segment is sealed only once a byte after it has arrived, since the last segment carries the flag;
- * the input pieces it still needs are held by reference (not copied), so a caller must not reuse a buffer it has
- * passed to `update` until `final`.
+ * order. Each returned array holds whole stored segments (ciphertext and tag; one buffer may hold several segments)
+ * ready for one vectored write. A full segment is sealed only once a byte after it has arrived, since the last
+ * segment carries the flag; the input pieces it still needs are held by reference (not copied), so a caller must
+ * not reuse a buffer it has passed to `update` until `final`.
  */
 export interface Encryptor {
   readonly header: Buffer;
@@ -74,43 +77,60 @@ export interface Encryptor {
   final(): Buffer[];
 }
 
+/** Segments sealed per call at most: bounds one output buffer to about 16 MiB whatever a caller hands over. */
+const MAX_RUN = 256;
+
 class SegmentEncryptor implements Encryptor {
   readonly header: Buffer;
-  private readonly w: Writer;
+  private readonly cipher: SegmentCipher;
   private pieces: Buffer[] = [];
   private pending = 0;
   private index = 0;
   private done = false;
+  private scratch: Buffer | undefined;
 
   constructor(w: Writer) {
-    this.w = w;
+    this.cipher = w.cipher;
     this.header = w.header;
   }
 
-  /** Seals the next segment (SEGMENT_SIZE bytes, or what is left when last) from the held pieces into `out`. */
-  private seal(last: boolean, out: Buffer[]): void {
-    if (this.index >= MAX_SEGMENTS) throw new GuardianError('TOO_LARGE', 'the plaintext is too large for one archive');
-    const c = createCipheriv('aes-256-gcm', this.w.key, this.w.nonces.of(this.index, last));
-    c.setAAD(this.w.aad);
-    let want = last ? this.pending : SEGMENT_SIZE;
-    this.pending -= want;
+  /** Seals `count` segments from `plain` (contiguous; all of it when last) as the next ones, into `out`. */
+  private seal(plain: Buffer, count: number, last: boolean, out: Buffer[]): void {
+    if (this.index + count > MAX_SEGMENTS)
+      throw new GuardianError('TOO_LARGE', 'the plaintext is too large for one archive');
+    for (const b of this.cipher.seal(plain, this.index, last)) out.push(b);
+    this.index += count;
+  }
+
+  /** Drops the first `n` held bytes. */
+  private consume(n: number): void {
+    this.pending -= n;
     let used = 0;
-    while (want > 0) {
+    while (n > 0) {
       const piece = this.pieces[used] as Buffer;
-      if (piece.length <= want) {
+      if (piece.length <= n) {
         used++;
-        want -= piece.length;
-        out.push(c.update(piece));
+        n -= piece.length;
       } else {
-        this.pieces[used] = piece.subarray(want);
-        out.push(c.update(piece.subarray(0, want)));
-        want = 0;
+        this.pieces[used] = piece.subarray(n);
+        n = 0;
       }
     }
     if (used) this.pieces.splice(0, used);
-    c.final();
-    out.push(c.getAuthTag());
-    this.index++;
+  }
+
+  /** The first `n` (at most SEGMENT_SIZE) held bytes in one buffer: the first piece's own bytes when it holds them,
+   * else a copy in a scratch buffer (valid until the next call: a segment is sealed from it at once). */
+  private first(n: number): Buffer {
+    const head = this.pieces[0];
+    if (!head || head.length >= n) return head ? head.subarray(0, n) : Buffer.alloc(0);
+    this.scratch ??= Buffer.allocUnsafe(SEGMENT_SIZE);
+    let at = 0;
+    for (const piece of this.pieces) {
+      if (at === n) break;
+      at += piece.copy(this.scratch, at, 0, Math.min(piece.length, n - at));
+    }
+    return this.scratch.subarray(0, n);
   }
 
   update(chunk: Buffer): Buffer[] {
@@ -120,7 +140,17 @@ class SegmentEncryptor implements Encryptor {
       this.pieces.push(chunk);
       this.pending += chunk.length;
     }
-    while (this.pending > SEGMENT_SIZE) this.seal(false, out);
+    // Whole segments a byte follows, sealed in runs: as many as the first piece holds per call (a 1 MiB read is
+    // two: the segment held back from the read before, then the rest), a segment across pieces alone from a copy.
+    let ready = Math.floor((this.pending - 1) / SEGMENT_SIZE);
+    while (ready > 0) {
+      const head = this.pieces[0] as Buffer;
+      const run = Math.min(ready, MAX_RUN, Math.floor(head.length / SEGMENT_SIZE));
+      if (run > 0) this.seal(head.subarray(0, run * SEGMENT_SIZE), run, false, out);
+      else this.seal(this.first(SEGMENT_SIZE), 1, false, out);
+      this.consume(Math.max(run, 1) * SEGMENT_SIZE);
+      ready -= Math.max(run, 1);
+    }
     return out;
   }
 
@@ -128,7 +158,13 @@ class SegmentEncryptor implements Encryptor {
     if (this.done) throw new GuardianError('INVALID_STATE', 'final() called twice');
     this.done = true;
     const out: Buffer[] = [];
-    this.seal(true, out);
+    try {
+      // At most one segment is held (update seals the rest), empty when nothing was written at all.
+      this.seal(this.first(this.pending), 1, true, out);
+      this.consume(this.pending);
+    } finally {
+      this.cipher.dispose();
+    }
     return out;
   }
 }
