@@ -13,6 +13,7 @@ import type { Logger } from '../shared/log.ts';
 import { addNamespace, removeNamespace, vethIntoNamespace } from '../shared/netns.ts';
 import { projectRoot } from '../shared/paths.ts';
 import { wireGuardUnavailable } from '../shared/wireguard/interface.ts';
+import { apiTokenFile, issueApiToken } from '../vm/api-token.ts';
 import { validateVmConfig } from '../vm/config.ts';
 import { startVm } from '../vm/runtime.ts';
 
@@ -25,20 +26,22 @@ export interface DemoVm {
 }
 
 export async function startLoopbackDemoVm(dataDir: string, port: number, log: Logger): Promise<DemoVm> {
-  const vm = await startVm(
-    validateVmConfig({
-      dataDir: join(dataDir, 'vm'),
-      http: { host: '127.0.0.1', port },
-      grpc: { host: '127.0.0.1', port: 0, requireTunnel: false },
-      wireguard: { enabled: false },
-    }),
-    { log },
-  );
+  const config = validateVmConfig({
+    dataDir: join(dataDir, 'vm'),
+    http: { host: '127.0.0.1', port },
+    // The VM keeps only the token's hash; the demo's owner gets the token in this file (0600).
+    api: { tokenFile: join(dataDir, 'vm', 'api-token') },
+    grpc: { host: '127.0.0.1', port: 0, requireTunnel: false },
+    wireguard: { enabled: false },
+  });
+  const vm = await startVm(config, { log });
+  // The owner's copy was deleted: the demo's owner gets a new token (the running VM accepts it at once).
+  if (!vm.apiToken) issueApiToken(config);
   const paired = readLinkSettings(dataDir);
   if (paired && !paired.tunnel && vm.cache.edges().some((e) => e.edgeId === paired.edgeId))
     writeLinkSettings(dataDir, { ...paired, grpc: vm.grpcAddress }); // the VM's port changes between runs
   else await pairEdge(vm.issuePairing('demo edge').code, dataDir, { name: 'demo edge' });
-  return { url: vm.url, tokenFile: join(dataDir, 'vm', 'api-token'), edgeInterface: null, stop: () => vm.stop() };
+  return { url: vm.url, tokenFile: apiTokenFile(config) as string, edgeInterface: null, stop: () => vm.stop() };
 }
 
 export async function startTunnelDemoVm(dataDir: string, log: Logger): Promise<DemoVm> {
@@ -72,6 +75,7 @@ export async function startTunnelDemoVm(dataDir: string, log: Logger): Promise<D
       YAML.stringify({
         dataDir: vmDir,
         http: { host: vmIp, port: 8600 },
+        api: { tokenFile }, // the VM keeps only the token's hash
         grpc: { port: 50051 },
         wireguard: {
           interface: names.vmWg,

@@ -9,6 +9,7 @@ import { loadConfig } from '../shared/config.ts';
 import { openDatabase } from '../shared/db.ts';
 import { GuardianError } from '../shared/errors.ts';
 import { createLogger } from '../shared/log.ts';
+import { issueApiToken } from '../vm/api-token.ts';
 import { vmMigrations } from '../vm/cache/schema.ts';
 import { loadVmConfig, type VmConfig } from '../vm/config.ts';
 import { issueVmPairing, startVm, vmDatabasePath } from '../vm/runtime.ts';
@@ -30,10 +31,18 @@ export function registerVmCommands(program: Command): void {
       const log = createLogger(); // human-readable on a terminal, JSON lines otherwise
       let vm: Awaited<ReturnType<typeof startVm>>;
       try {
-        vm = await startVm(config, { log });
+        vm = await startVm(config, { log, configPath: file });
       } catch (err) {
         fail(err, 'the VM could not start');
       }
+      const issued = vm.apiTokenIssued;
+      if (issued)
+        process.stderr.write(
+          issued.file
+            ? `\nThe owner API token was issued and written to ${issued.file} (0600). The server keeps only its hash:\n` +
+                'keep the token somewhere safe (a password manager), then you may delete the file.\n\n'
+            : `\nThe owner API token (shown once; the server keeps only its hash):\n\n  ${issued.token}\n\n`,
+        );
       runUntilSignal(vm.stop);
     });
 
@@ -69,6 +78,29 @@ export function registerVmCommands(program: Command): void {
         fail(err);
       } finally {
         db.close();
+      }
+    });
+
+  keys
+    .command('token')
+    .description('Issue a new owner API token (the old one stops working at once; the server keeps only its hash)')
+    .requiredOption('--config <file>', "the VM's YAML configuration")
+    .addOption(jsonOption())
+    .action((opts: { config: string; json?: boolean }) => {
+      const file = resolve(opts.config);
+      const config: VmConfig = configOrExit(() => loadVmConfig(file), file);
+      try {
+        const issued = issueApiToken(config);
+        if (opts.json) console.log(JSON.stringify(issued));
+        else {
+          console.log(issued.token);
+          process.stderr.write(
+            `\nThe new owner API token${issued.file ? ` (also written to ${issued.file}, 0600)` : ''}: shown once; ` +
+              'the server keeps only its hash and accepts it at once.\n',
+          );
+        }
+      } catch (err) {
+        fail(new GuardianError('INVALID_ARGUMENT', (err as Error).message));
       }
     });
 

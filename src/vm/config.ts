@@ -24,8 +24,25 @@ export const vmConfigSchema = z.strictObject({
     .prefault({}),
   api: z
     .strictObject({
-      token: z.string().min(16).optional().describe('bearer token of the owner API (default: generated in dataDir)'),
+      token: z
+        .string()
+        .min(16)
+        .optional()
+        .describe('bearer token of the owner API (default: issued at first start; the VM keeps only its SHA-256)'),
+      tokenSha256: z
+        .string()
+        .regex(/^[0-9a-fA-F]{64}$/, 'expected the SHA-256 of the token in hex (sha256sum)')
+        .optional()
+        .describe('instead of token: only its SHA-256, so the configuration holds no secret'),
+      tokenFile: z
+        .union([z.string().min(1), z.literal(false)])
+        .optional()
+        .describe(
+          'where an issued token is written for the owner, 0600 (default dataDir/api-token; delete it once the ' +
+            'token is kept elsewhere); false: only printed once on the console',
+        ),
     })
+    .refine((a) => !(a.token && a.tokenSha256), { message: 'give token or tokenSha256, not both', path: ['token'] })
     .prefault({}),
   grpc: z
     .strictObject({

@@ -1,7 +1,6 @@
 // The VM's HTTP API: the owner's token-protected view of events, edges and telemetry, the clip relay, the encrypted
 // archive (served as stored: ciphertext, with Range), and the pairing endpoint edges call (with proof of the one-time
 // code) before their tunnel exists.
-import { timingSafeEqual } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
 
 import express, { type NextFunction, type Request, type Response } from 'express';
@@ -10,6 +9,7 @@ import { z } from 'zod';
 import { type ErrorCode, GuardianError, ValidationError } from '../shared/errors.ts';
 import { Api, finalErrorHandler, sendError } from '../shared/http/api.ts';
 import type { Logger } from '../shared/log.ts';
+import { isWireGuardKey } from '../shared/wireguard/keys.ts';
 import { ARCHIVE_KINDS, type ArchiveKind } from './archive/index.ts';
 import type { ArchiveService } from './archive/service.ts';
 import { ArchiveRangeError, type StoredObject } from './archive/store.ts';
@@ -21,7 +21,8 @@ export interface VmHttpContext {
   cache: VmCache;
   link: LinkServer;
   archive: ArchiveService;
-  apiToken: string;
+  /** Whether a bearer token is the owner's (the VM keeps only the token's hash). */
+  apiTokenMatches(token: string): boolean;
   offlineAfterMs: number;
   version: string;
   log: Logger;
@@ -37,7 +38,10 @@ const id = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/);
 const pairBody = z.strictObject({
   pairingId: z.string().regex(/^[A-Za-z0-9_-]{8,64}$/),
   name: z.string().max(64),
-  publicKey: z.string().length(44).nullable(),
+  publicKey: z
+    .string()
+    .refine(isWireGuardKey, 'expected a WireGuard public key: base64 of exactly 32 bytes (44 characters)')
+    .nullable(),
   credentialHash: z.string().regex(/^[0-9a-f]{64}$/),
   mac: z.string().regex(/^[0-9a-f]{64}$/),
 });
@@ -60,12 +64,6 @@ export function parseRange(header: string | undefined): { start: number; end?: n
   return { start, ...(end !== undefined ? { end } : {}) };
 }
 
-function tokenMatches(given: string, expected: string): boolean {
-  const a = Buffer.from(given);
-  const b = Buffer.from(expected);
-  return a.length === b.length && timingSafeEqual(a, b);
-}
-
 /** Pairing failures as the API's error codes. */
 const PAIRING_CODES: Record<PairingError['code'], ErrorCode> = {
   NOT_FOUND: 'NOT_FOUND',
@@ -73,6 +71,7 @@ const PAIRING_CODES: Record<PairingError['code'], ErrorCode> = {
   USED: 'CONFLICT',
   CONFLICT: 'CONFLICT',
   BAD_PROOF: 'FORBIDDEN',
+  BAD_KEY: 'INVALID_ARGUMENT',
   FULL: 'RESOURCE_EXHAUSTED',
 };
 
@@ -94,7 +93,7 @@ export function createVmApp(ctx: VmHttpContext): express.Express {
 
   const requireToken = (req: Request, res: Response, next: NextFunction) => {
     const m = /^Bearer (.+)$/.exec(req.get('authorization') ?? '');
-    if (!m || !tokenMatches(m[1] as string, ctx.apiToken))
+    if (!m || !ctx.apiTokenMatches(m[1] as string))
       return sendError(
         res,
         new GuardianError('UNAUTHORIZED', 'a valid API token is required (Authorization: Bearer <token>)'),

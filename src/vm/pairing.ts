@@ -4,10 +4,11 @@ import { randomBytes } from 'node:crypto';
 
 import type { Db } from '../shared/db.ts';
 import { type PairingCode, type PairingRequest, pairingMacValid } from '../shared/link/pairing-code.ts';
+import { isWireGuardKey } from '../shared/wireguard/keys.ts';
 
 export class PairingError extends Error {
   constructor(
-    readonly code: 'NOT_FOUND' | 'EXPIRED' | 'USED' | 'BAD_PROOF' | 'FULL' | 'CONFLICT',
+    readonly code: 'NOT_FOUND' | 'EXPIRED' | 'USED' | 'BAD_PROOF' | 'BAD_KEY' | 'FULL' | 'CONFLICT',
     message: string,
   ) {
     super(message);
@@ -92,42 +93,56 @@ export interface PairedEdge {
   tunnelAddress: string | null;
 }
 
+/**
+ * What completing this pairing would create, or the reason it is refused; writes nothing. The VM configures the
+ * edge's tunnel peer from it before committing, so a key the tunnel refuses is never stored.
+ */
+export function checkPairing(db: Db, req: PairingRequest): PairedEdge {
+  const p = db.prepare('SELECT * FROM pairings WHERE pairing_id = ?').get(req.pairingId) as
+    | {
+        edge_id: string;
+        name: string;
+        token: string;
+        tunnel_address: string | null;
+        expires_at: number;
+        used_at: number | null;
+      }
+    | undefined;
+  if (!p) throw new PairingError('NOT_FOUND', 'unknown pairing code (or it expired); issue a new one');
+  if (p.used_at) throw new PairingError('USED', 'this pairing code was already used; issue a new one');
+  if (p.expires_at < Date.now()) throw new PairingError('EXPIRED', 'this pairing code has expired; issue a new one');
+  if (!pairingMacValid(p.token, req)) throw new PairingError('BAD_PROOF', 'the pairing proof does not match the code');
+  if (p.tunnel_address && !req.publicKey) throw new PairingError('BAD_PROOF', 'a WireGuard public key is required');
+  if (p.tunnel_address && !isWireGuardKey(req.publicKey ?? ''))
+    throw new PairingError('BAD_KEY', 'publicKey is not a WireGuard public key (base64 of exactly 32 bytes)');
+  if (req.publicKey && db.prepare('SELECT 1 FROM edges WHERE wireguard_public_key = ?').get(req.publicKey))
+    throw new PairingError('CONFLICT', 'this WireGuard key already belongs to another edge');
+  return {
+    edgeId: p.edge_id,
+    name: req.name.trim().slice(0, 64) || p.name,
+    publicKey: p.tunnel_address ? req.publicKey : null,
+    tunnelAddress: p.tunnel_address,
+  };
+}
+
 /** Completes a pairing once: creates the edge with its public key, credential hash and tunnel address. */
 export function completePairing(db: Db, req: PairingRequest): PairedEdge {
   return db.transaction(() => {
-    const p = db.prepare('SELECT * FROM pairings WHERE pairing_id = ?').get(req.pairingId) as
-      | {
-          edge_id: string;
-          name: string;
-          token: string;
-          tunnel_address: string | null;
-          expires_at: number;
-          used_at: number | null;
-        }
-      | undefined;
-    if (!p) throw new PairingError('NOT_FOUND', 'unknown pairing code');
-    if (p.used_at) throw new PairingError('USED', 'this pairing code was already used; issue a new one');
-    if (p.expires_at < Date.now()) throw new PairingError('EXPIRED', 'this pairing code has expired; issue a new one');
-    if (!pairingMacValid(p.token, req))
-      throw new PairingError('BAD_PROOF', 'the pairing proof does not match the code');
-    if (p.tunnel_address && !req.publicKey) throw new PairingError('BAD_PROOF', 'a WireGuard public key is required');
-    if (req.publicKey && db.prepare('SELECT 1 FROM edges WHERE wireguard_public_key = ?').get(req.publicKey))
-      throw new PairingError('CONFLICT', 'this WireGuard key already belongs to another edge');
-    const name = req.name.trim().slice(0, 64) || p.name;
+    const edge = checkPairing(db, req); // again, inside the transaction
     const now = Date.now();
     db.prepare(
       `INSERT INTO edges (edge_id, name, wireguard_public_key, credential_hash, tunnel_address, created_at, updated_at)
        VALUES (?, ?, ?, ?, ?, ?, ?)`,
-    ).run(p.edge_id, name, p.tunnel_address ? req.publicKey : null, req.credentialHash, p.tunnel_address, now, now);
+    ).run(edge.edgeId, edge.name, edge.publicKey, req.credentialHash, edge.tunnelAddress, now, now);
     // The token has done its job: keep the row (for the address and the audit) but not the secret.
     db.prepare("UPDATE pairings SET used_at = ?, token = '' WHERE pairing_id = ?").run(now, req.pairingId);
-    return {
-      edgeId: p.edge_id,
-      name,
-      publicKey: p.tunnel_address ? req.publicKey : null,
-      tunnelAddress: p.tunnel_address,
-    };
+    return edge;
   })();
+}
+
+/** Codes never used and past their time: gone with their tokens (their tunnel addresses are free again). */
+export function deleteExpiredPairings(db: Db, now = Date.now()): number {
+  return db.prepare('DELETE FROM pairings WHERE used_at IS NULL AND expires_at < ?').run(now).changes;
 }
 
 export function pairedEdges(db: Db): PairedEdge[] {

@@ -1,19 +1,21 @@
 // The user VM service: its database, WireGuard interface with one peer per paired edge, the gRPC link server the
 // edges dial through their tunnels, the encrypted archive (object store, index, quota and retention), and the
 // owner's HTTP API (events, edges, telemetry, clip relay, archive, pairing).
-import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { join } from 'node:path';
 
 import { backoffDelay } from '../shared/backoff.ts';
 import { type Db, openDatabase } from '../shared/db.ts';
+import { GuardianError } from '../shared/errors.ts';
+import { restrictUmask, secureDataDir } from '../shared/fs-perms.ts';
 import { encodePairingCode } from '../shared/link/pairing-code.ts';
 import type { Logger } from '../shared/log.ts';
 import { projectRoot } from '../shared/paths.ts';
 import { WireGuardInterface } from '../shared/wireguard/interface.ts';
 import { loadOrCreateKeyPair } from '../shared/wireguard/keys.ts';
+import { ownerApiToken } from './api-token.ts';
 import { ArchiveService } from './archive/service.ts';
 import { FsObjectStore, type ObjectStore, S3ObjectStore } from './archive/store.ts';
 import { VmCache } from './cache/cache.ts';
@@ -21,7 +23,7 @@ import { vmMigrations } from './cache/schema.ts';
 import type { VmConfig } from './config.ts';
 import { createVmApp } from './http.ts';
 import { LinkServer } from './link-server.ts';
-import { completePairing, issuePairing, pairedEdges } from './pairing.ts';
+import { checkPairing, completePairing, deleteExpiredPairings, issuePairing, pairedEdges } from './pairing.ts';
 
 const version = (JSON.parse(readFileSync(join(projectRoot, 'package.json'), 'utf8')) as { version: string }).version;
 
@@ -32,7 +34,10 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms).unref());
 export interface Vm {
   url: string;
   grpcAddress: string;
+  /** The owner's API token when this process knows it (configured, issued now, or the owner's copy); else ''. */
   apiToken: string;
+  /** A token issued at this start, to show once (and where it was written for the owner, if anywhere). */
+  apiTokenIssued: { token: string; file: string | null } | null;
   cache: VmCache;
   link: LinkServer;
   archive: ArchiveService;
@@ -43,17 +48,6 @@ export interface Vm {
 
 export const vmDatabasePath = (config: VmConfig) => join(config.dataDir, 'vm.db');
 export const vmKeyPath = (config: VmConfig) => join(config.dataDir, 'wireguard.key');
-
-/** The owner API token: from the configuration, else generated once into the data dir (0600). */
-export function vmApiToken(config: VmConfig): string {
-  if (config.api.token) return config.api.token;
-  const path = join(config.dataDir, 'api-token');
-  if (existsSync(path)) return readFileSync(path, 'utf8').trim();
-  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
-  const token = randomBytes(32).toString('base64url');
-  writeFileSync(path, `${token}\n`, { mode: 0o600 });
-  return token;
-}
 
 /** The archive's object store: the filesystem under dataDir/archive, or the configured S3 API. */
 export function archiveStore(config: VmConfig, log: Logger): ObjectStore {
@@ -102,12 +96,30 @@ export function issueVmPairing(
   return { code: encodePairingCode(code), edgeId, expiresAt };
 }
 
-export async function startVm(config: VmConfig, options: { log: Logger }): Promise<Vm> {
+export interface VmOptions {
+  log: Logger;
+  /** The configuration file, checked like the data dir (it may hold the API token or S3 keys). */
+  configPath?: string;
+}
+
+export async function startVm(config: VmConfig, options: VmOptions): Promise<Vm> {
   const { log } = options;
-  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  // The database (edges' credential hashes, pairing tokens), the WireGuard key and the archive are this user's only.
+  restrictUmask();
+  secureDataDir(config.dataDir, {
+    log,
+    files: [
+      ...(options.configPath ? [{ path: options.configPath, fix: true }] : []),
+      ...(config.http.tls ? [{ path: config.http.tls.key, fix: false }] : []),
+    ],
+  });
   const db = openDatabase(vmDatabasePath(config), vmMigrations);
   // Acknowledgements (events, archive objects) promise durability: each commit is synced, not only on checkpoints.
   db.pragma('synchronous = FULL');
+  // What is deleted (expired pairing codes and their tokens, expired events) is overwritten, not left in free pages.
+  db.pragma('secure_delete = ON');
+  // Unused codes past their time go (their tokens with them): at start, then every minute.
+  deleteExpiredPairings(db);
   const cache = new VmCache(db);
   const archiveLog = log.child({ component: 'archive' });
   const archive = new ArchiveService(db, archiveStore(config, archiveLog), cache, {
@@ -120,7 +132,14 @@ export async function startVm(config: VmConfig, options: { log: Logger }): Promi
   await archive.start().catch((err: Error) => {
     archiveLog.error({ error: err.message, store: config.archive.store }, 'the archive store is not reachable');
   });
-  const apiToken = vmApiToken(config);
+  const owner = ownerApiToken(config, log);
+  if (owner.issued)
+    log.info(
+      { file: owner.file },
+      owner.file
+        ? 'issued the owner API token, written for you (0600); the VM keeps only its hash'
+        : 'issued the owner API token (shown once on the console); the VM keeps only its hash',
+    );
 
   let tunnel: WireGuardInterface | undefined;
   const tunnelIp = config.wireguard.address.split('/')[0] as string;
@@ -145,7 +164,14 @@ export async function startVm(config: VmConfig, options: { log: Logger }): Promi
     });
     for (const e of pairedEdges(db)) {
       const peer = peerOf(e);
-      if (peer) await iface.setPeer(peer);
+      // One peer the tunnel refuses (a key stored before keys were validated) must not keep the others out.
+      if (peer)
+        await iface.setPeer(peer).catch((err: Error) => {
+          log.error(
+            { edge: e.edgeId, error: err.message },
+            "the tunnel refused this edge's WireGuard key; it cannot connect",
+          );
+        });
     }
     return iface;
   };
@@ -175,21 +201,44 @@ export async function startVm(config: VmConfig, options: { log: Logger }): Promi
   const grpcPort = await link.listen(grpcHost, config.grpc.port);
 
   let httpPort = config.http.port;
+  let pairings: Promise<void> = Promise.resolve();
   const app = createVmApp({
     cache,
     link,
     archive,
-    apiToken,
+    apiTokenMatches: owner.matches,
     offlineAfterMs: config.telemetry.offlineAfterSeconds * 1000,
     version,
     log: log.child({ component: 'vm-api' }),
-    async pair(req) {
-      const edge = completePairing(db, req);
-      const peer = peerOf(edge);
-      // The peer is known before the edge dials, so its first handshake is answered.
-      if (tunnel && peer) await tunnel.setPeer(peer);
-      log.info({ edge: edge.edgeId, name: edge.name, tunnel: edge.tunnelAddress }, 'edge paired');
-      return { edgeId: edge.edgeId };
+    pair(req) {
+      // One at a time: between the check and the commit, no other pairing may take the code or the key.
+      const run = pairings.then(async () => {
+        const edge = checkPairing(db, req); // nothing is written yet
+        const peer = peerOf(edge);
+        // The peer is configured before the pairing is committed: a key the tunnel refuses leaves nothing behind that
+        // could stop the next start. And it is known before the edge dials, so its first handshake is answered.
+        const iface = tunnel;
+        if (iface && peer)
+          await iface.setPeer(peer).catch((err: Error) => {
+            throw new GuardianError(
+              'UNAVAILABLE',
+              `the tunnel did not take the edge's key (${err.message}); try again`,
+            );
+          });
+        try {
+          completePairing(db, req);
+        } catch (err) {
+          if (iface && peer) await iface.removePeer(peer.publicKey).catch(() => undefined);
+          throw err;
+        }
+        log.info({ edge: edge.edgeId, name: edge.name, tunnel: edge.tunnelAddress }, 'edge paired');
+        return { edgeId: edge.edgeId };
+      });
+      pairings = run.then(
+        () => undefined,
+        () => undefined,
+      );
+      return run;
     },
     issuePairing: (name) => issueVmPairing(db, config, { http: httpPort, grpc: grpcPort }, name),
     async tunnelStats() {
@@ -221,6 +270,8 @@ export async function startVm(config: VmConfig, options: { log: Logger }): Promi
 
   const expiry = setInterval(() => cache.expire(Date.now() - config.events.retentionDays * 86_400_000), 3_600_000);
   expiry.unref();
+  const pairingExpiry = setInterval(() => deleteExpiredPairings(db), 60_000);
+  pairingExpiry.unref();
   // Archive retention and quotas: at start, then every 10 minutes (bounded batches; one pass at a time).
   let retention: Promise<unknown> | undefined;
   const runRetention = () => {
@@ -249,7 +300,8 @@ export async function startVm(config: VmConfig, options: { log: Logger }): Promi
   return {
     url: `${tls ? 'https' : 'http'}://${host}:${httpPort}`,
     grpcAddress: `${grpcHost}:${grpcPort}`,
-    apiToken,
+    apiToken: owner.token,
+    apiTokenIssued: owner.issued ? { token: owner.token, file: owner.file } : null,
     cache,
     link,
     archive,
@@ -258,6 +310,7 @@ export async function startVm(config: VmConfig, options: { log: Logger }): Promi
     async stop() {
       stopping = true;
       clearInterval(expiry);
+      clearInterval(pairingExpiry);
       clearInterval(archiveTimer);
       server.closeAllConnections();
       await new Promise((r) => server.close(r));
