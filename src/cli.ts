@@ -14,7 +14,11 @@ import { fail } from './commands/output.ts';
 import { registerTamperCommand } from './commands/tamper.ts';
 import { registerVmCommands } from './commands/vm.ts';
 import { GuardianError } from './shared/errors.ts';
+import { restrictUmask } from './shared/fs-perms.ts';
 import { projectRoot } from './shared/paths.ts';
+
+// Everything a command writes (the servers' data, keys, pairing files, decrypted archives) is the user's only.
+restrictUmask();
 
 const pkg = JSON.parse(readFileSync(join(projectRoot, 'package.json'), 'utf8')) as { version: string };
 

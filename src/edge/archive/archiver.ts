@@ -3,7 +3,7 @@
 // <dataDir>/archive/<event>/ and queues one outbox item per object; the link uploads each and the item leaves the
 // outbox only when the server says the object is durably stored. The queue is on disk: hours without the link lose
 // nothing, and an upload cut short is simply made again (the server stores nothing twice).
-import { createReadStream, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, createReadStream, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { ArchiveState } from '../../shared/api-types.ts';
 import { encryptFile, type Kek } from '../../shared/archive/format.ts';
@@ -88,6 +88,7 @@ export class EdgeArchiver {
         if (!input || !existsSync(input)) continue;
         try {
           const r = await encryptFile(input, out, this.kek);
+          chmodSync(out, 0o600); // private even where no umask of 077 applies (the directory is 0700 too)
           const payload: UploadPayload = {
             eventId: ev.id,
             cameraId: ev.cameraId,

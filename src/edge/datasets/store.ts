@@ -27,8 +27,8 @@ export class DatasetStore {
   add(cameraId: string, jpeg: Uint8Array, label: string): Omit<Screenshot, 'file'> {
     const id = ulid();
     const file = join('screenshots', cameraId, `${id}.jpg`);
-    mkdirSync(join(this.dataDir, 'screenshots', cameraId), { recursive: true });
-    writeFileSync(join(this.dataDir, file), jpeg);
+    mkdirSync(join(this.dataDir, 'screenshots', cameraId), { recursive: true, mode: 0o700 });
+    writeFileSync(join(this.dataDir, file), jpeg, { mode: 0o600 });
     const takenMs = Date.now();
     this.db
       .prepare('INSERT INTO screenshots (id, camera_id, file, label, taken_ms) VALUES (?, ?, ?, ?, ?)')

@@ -7,6 +7,7 @@ import type { MediaSource } from '../../../bindings/index.ts';
 import { exportClip, openSource } from '../../../bindings/index.ts';
 import { type Config, validateConfig } from '../../shared/config.ts';
 import { GuardianError } from '../../shared/errors.ts';
+import { restrictUmask } from '../../shared/fs-perms.ts';
 import { createLogger } from '../../shared/log.ts';
 import { type CameraDirectory, CameraManager } from '../cameras/manager.ts';
 import { createBackend } from '../detect/backend.ts';
@@ -25,6 +26,9 @@ import type {
   MediaMethods,
   ToMedia,
 } from './protocol.ts';
+
+// What FFmpeg writes here (recording segments, clips) is private: 0600 files in 0700 directories.
+restrictUmask();
 
 const send = (m: FromMedia) => process.send?.(m);
 const log = createLogger().child({ component: 'media' });

@@ -155,7 +155,7 @@ export class RecordingService extends EventEmitter {
     private readonly native: RecordingNative = inProcessNative,
   ) {
     super();
-    mkdirSync(config.root, { recursive: true });
+    mkdirSync(config.root, { recursive: true, mode: 0o700 });
     this.index = new SegmentIndex(db, config.root);
   }
 
@@ -321,7 +321,7 @@ export class RecordingService extends EventEmitter {
       if (!m) {
         // Nothing playable: keep it aside for inspection rather than delete evidence.
         const aside = join(this.config.root, '.damaged', this.index.relative(file).replaceAll('/', '_'));
-        mkdirSync(dirname(aside), { recursive: true });
+        mkdirSync(dirname(aside), { recursive: true, mode: 0o700 });
         renameSync(file, aside);
         report.movedAside++;
         continue;
@@ -368,7 +368,7 @@ export class RecordingService extends EventEmitter {
     if (!first) throw new GuardianError('NOT_FOUND', `no recording of ${cameraId} covers that time`);
     const start = Math.max(0, (startMs - first.startMs) / 1000);
     const end = (stopMs - first.startMs) / 1000;
-    mkdirSync(dirname(output), { recursive: true });
+    mkdirSync(dirname(output), { recursive: true, mode: 0o700 });
     // Cut under a temporary name and rename: a reader never sees half a clip, and the cache never evicts one being
     // written (two cuts may run at once).
     const partial = `${output}.${process.pid}-${++this.cuts}.part`;
