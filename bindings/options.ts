@@ -30,6 +30,20 @@ export function classifySource(source: unknown): { kind: SourceKind; url: string
   return { kind: 'file', url: source, label };
 }
 
+/**
+ * What FFmpeg may open for each kind of source: its protocol_whitelist and format_whitelist on avformat_open_input.
+ * A network camera gets RTSP's own transports only (TCP and UDP, RTP/SRTP, TLS for rtsps) and the rtsp demuxer; a
+ * file gets local files in the containers cameras and the shared media use; a V4L2 device its own demuxer. So no
+ * value can make the demuxer open anything else: no hls or concat playlist reading other files, no http from a
+ * file, no file from a camera. (Verified with ffprobe 5.1 against the GStreamer test server and the shared media;
+ * native/input.cc sets them once the addon reads these fields: see docs/security.md.)
+ */
+export const inputWhitelists: Readonly<Record<SourceKind, { protocols: string; formats: string }>> = {
+  rtsp: { protocols: 'rtp,srtp,tcp,tls,udp', formats: 'rtsp' },
+  file: { protocols: 'file', formats: 'mov,mp4,m4a,3gp,3g2,mj2,matroska,webm,avi,mpegts,flv,h264,hevc,mjpeg' },
+  v4l2: { protocols: 'file', formats: 'video4linux2,v4l2' },
+};
+
 function describe(v: unknown): string {
   if (typeof v === 'string') return JSON.stringify(v);
   if (typeof v === 'number' || typeof v === 'boolean' || v === null || v === undefined) return String(v);

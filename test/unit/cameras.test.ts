@@ -6,6 +6,7 @@ import { edgeMigrations, openEdgeDatabase } from '../../src/edge/schema.ts';
 import { backoffDelay } from '../../src/shared/backoff.ts';
 import type { FieldIssue } from '../../src/shared/errors.ts';
 import { ValidationError } from '../../src/shared/errors.ts';
+import { media } from '../helpers.ts';
 
 function issuesOf(fn: () => unknown): FieldIssue[] {
   try {
@@ -125,8 +126,8 @@ describe('camera registry', () => {
 
   it('refuses duplicate ids and unknown cameras with clear errors', () => {
     const reg = fresh();
-    reg.add({ name: 'Yard', kind: 'file', recordUrl: '/srv/yard.mp4' });
-    assert.throws(() => reg.add({ name: 'Yard', kind: 'file', recordUrl: '/srv/yard.mp4' }), { code: 'CONFLICT' });
+    reg.add({ name: 'Yard', kind: 'file', recordUrl: media.vtest });
+    assert.throws(() => reg.add({ name: 'Yard', kind: 'file', recordUrl: media.vtest }), { code: 'CONFLICT' });
     assert.throws(() => reg.get('nope'), { code: 'NOT_FOUND' });
     assert.throws(() => reg.remove('nope'), { code: 'NOT_FOUND' });
     reg.remove('yard');

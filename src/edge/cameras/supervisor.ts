@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs';
 import { type Frame, MediaError, type MediaSource, openSource, type SourceOptions } from '../../../bindings/index.ts';
 import { type BackoffOptions, backoffDelay } from '../../shared/backoff.ts';
 import type { Logger } from '../../shared/log.ts';
+import { pinUrl, type Resolver } from './hosts.ts';
 import type { CameraConnection, CameraHealth, CameraStatus } from './registry.ts';
 
 export interface SupervisorOptions {
@@ -20,6 +21,8 @@ export interface SupervisorOptions {
   stream?: 'detect' | 'record';
   /** Recording options for this stream's source (from RecordingService.sourceOptions). */
   record?: () => Pick<SourceOptions, 'record' | 'onRecord'>;
+  /** How camera host names are resolved before each connection (the system's resolver; tests give their own). */
+  resolve?: Resolver;
 }
 
 export const defaultSupervisorOptions: SupervisorOptions = {
@@ -31,6 +34,7 @@ export const defaultSupervisorOptions: SupervisorOptions = {
 // Errors that need the owner to change something; the camera is still retried, at the slowest rate.
 const NEEDS_ATTENTION = new Set([
   'UNAUTHORIZED',
+  'FORBIDDEN', // the host resolves somewhere a camera must not be
   'NOT_FOUND',
   'PERMISSION_DENIED',
   'UNSUPPORTED_CODEC',
@@ -128,7 +132,11 @@ export class CameraSupervisor extends EventEmitter {
     let watchdog: NodeJS.Timeout | undefined;
     try {
       const transport = c.options.transport === 'udp' ? 'udp' : 'tcp';
-      const url = this.options.stream === 'record' ? c.recordUrl : c.detectUrl;
+      const given = this.options.stream === 'record' ? c.recordUrl : c.detectUrl;
+      // Network cameras: the host is resolved and every address checked now, and the media core gets the checked
+      // address, so a name that changes after the check (DNS rebinding) cannot lead the connection elsewhere.
+      const url = file || c.kind === 'usb' ? given : (await pinUrl(given, 'stream', this.options.resolve)).url;
+      if (this.stopped) return false;
       this.source = await openSource(url, {
         ...this.options.source,
         ...(this.options.record ? this.options.record() : {}),

@@ -1,50 +1,72 @@
 // Camera URL validation. A camera URL ends up in FFmpeg, so anything that could make it act as something else
-// (an option, a local file, a cloud metadata endpoint) is refused with a message saying what is expected.
-import { isIP } from 'node:net';
+// (an option, a local file, a cloud metadata endpoint, the appliance's own services) is refused with a message saying
+// what is expected. Hosts are parsed as the C resolver reads them (hosts.ts); names are resolved and checked by
+// checkCameraHosts at add/update and again at every connection (the supervisor pins the checked address).
+import { realpathSync, statSync } from 'node:fs';
+import { sep } from 'node:path';
 
-import type { FieldIssue } from '../../shared/errors.ts';
+import type { Config } from '../../shared/config.ts';
+import type { FieldIssue, GuardianError } from '../../shared/errors.ts';
+import { sharedPath } from '../../shared/paths.ts';
+import { forbiddenHost, type HostPurpose, parseHost, type Resolver, resolveHost, urlHost } from './hosts.ts';
+
+export { forbiddenHost } from './hosts.ts';
 
 export type CameraKind = 'rtsp' | 'onvif' | 'usb' | 'file';
 export type UrlPurpose = 'stream' | 'snapshot';
 
 export interface ParsedUrl {
-  /** The URL without user:password. */
+  /** The URL without user:password (an IP host in its canonical form). */
   url: string;
   username?: string;
   password?: string;
 }
 
+/** What the configuration (cameraSources) allows cameras to be. */
+export interface CameraPolicy {
+  /** Folders file cameras may read, besides the demo's sample media folder. */
+  mediaDirs: readonly string[];
+  /** Refuse credentials over plain rtsp:// instead of warning. */
+  refusePlainRtspCredentials: boolean;
+}
+
+export const defaultCameraPolicy: CameraPolicy = { mediaDirs: [], refusePlainRtspCredentials: false };
+
+export function cameraPolicy(config: Pick<Config, 'cameraSources'>): CameraPolicy {
+  const c = config.cameraSources ?? defaultCameraPolicy; // a hand-built configuration may lack the section
+  return { mediaDirs: c.mediaDirs, refusePlainRtspCredentials: c.refusePlainRtspCredentials };
+}
+
+/** The folders a file camera may read: the demo's sample media, then cameraSources.mediaDirs. */
+export function mediaFolders(policy: CameraPolicy): string[] {
+  return [sharedPath('media'), ...policy.mediaDirs];
+}
+
 const CONTROL_OR_SPACE = /[\u0000-\u0020\u007f]/;
-const METADATA_HOSTS = new Set(['metadata', 'metadata.google.internal', 'metadata.azure.com', 'instance-data']);
 
-function ipv4ToInt(ip: string): number {
-  return ip.split('.').reduce((n, part) => n * 256 + Number(part), 0);
-}
+/** One message for a file that is missing, unreadable, not a file or outside the folders: none reveals which. */
+export const FILE_REFUSED =
+  'is not a video file in the folders file cameras may read (the demo sample, and cameraSources.mediaDirs)';
 
-function inV4(ip: string, cidr: string): boolean {
-  const [base, bits] = cidr.split('/');
-  const mask = bits === '0' ? 0 : 2 ** 32 - 2 ** (32 - Number(bits));
-  return (ipv4ToInt(ip) & mask) >>> 0 === (ipv4ToInt(base ?? '0.0.0.0') & mask) >>> 0;
-}
-
-/** Why a host must not be a camera, or undefined when it may be. */
-export function forbiddenHost(hostname: string): string | undefined {
-  const host = hostname.replace(/^\[|\]$/g, '').toLowerCase();
-  if (!host) return 'a host is required';
-  if (METADATA_HOSTS.has(host)) return 'cloud metadata endpoints are not cameras';
-  const v = isIP(host);
-  if (v === 4) {
-    if (inV4(host, '169.254.0.0/16')) return 'link-local and metadata addresses (169.254.0.0/16) are not allowed';
-    if (host === '100.100.100.200') return 'cloud metadata endpoints are not cameras';
-    if (inV4(host, '0.0.0.0/8')) return '0.0.0.0/8 is not a host';
-    if (inV4(host, '224.0.0.0/4')) return 'multicast addresses are not cameras';
-  } else if (v === 6) {
-    if (/^fe[89ab]/.test(host)) return 'link-local addresses (fe80::/10) are not allowed';
-    if (host === 'fd00:ec2::254') return 'cloud metadata endpoints are not cameras';
-    if (host.startsWith('::ffff:')) return forbiddenHost(host.slice(7));
-    if (host === '::') return ':: is not a host';
+/** Whether `path`, symbolic links resolved, is a regular file inside one of the policy's folders. */
+export function fileAllowed(path: string, policy: CameraPolicy): boolean {
+  let real: string;
+  try {
+    real = realpathSync(path);
+    if (!statSync(real).isFile()) return false;
+  } catch {
+    return false;
   }
-  return undefined;
+  for (const dir of mediaFolders(policy)) {
+    let root: string;
+    try {
+      root = realpathSync(dir);
+    } catch {
+      continue;
+    }
+    if (real.startsWith(root.endsWith(sep) ? root : root + sep)) return true;
+  }
+  return false;
 }
 
 /** Validates one camera URL; problems are appended to `issues` under `field`. */
@@ -54,6 +76,7 @@ export function parseCameraUrl(
   kind: CameraKind,
   purpose: UrlPurpose,
   issues: FieldIssue[],
+  policy: CameraPolicy = defaultCameraPolicy,
 ): ParsedUrl | undefined {
   const problem = (message: string) => {
     issues.push({ field, message });
@@ -65,9 +88,15 @@ export function parseCameraUrl(
   if (value.startsWith('-')) return problem('must not start with "-"');
 
   if (purpose === 'stream' && kind === 'file') {
-    const path = value.startsWith('file://') ? decodeURIComponent(value.slice('file://'.length)) : value;
+    let path = value;
+    try {
+      if (value.startsWith('file://')) path = decodeURIComponent(value.slice('file://'.length));
+    } catch {
+      return problem('expected an absolute file path for a file camera');
+    }
     if (!path.startsWith('/')) return problem('expected an absolute file path for a file camera');
     if (path.split('/').includes('..')) return problem('must not contain ".." segments');
+    if (!fileAllowed(path, policy)) return problem(FILE_REFUSED);
     return { url: path };
   }
   if (purpose === 'stream' && kind === 'usb') {
@@ -88,13 +117,61 @@ export function parseCameraUrl(
     if (url.protocol === 'file:') return problem('file: URLs are only allowed for cameras of kind "file"');
     return problem(`expected ${allowed.map((p) => `${p}//`).join(' or ')} but received ${url.protocol}//`);
   }
-  const bad = forbiddenHost(url.hostname);
+  const bad = forbiddenHost(url.hostname, purpose);
   if (bad) return problem(bad);
-  const username = url.username ? decodeURIComponent(url.username) : undefined;
-  const password = url.password ? decodeURIComponent(url.password) : undefined;
+  const host = parseHost(url.hostname);
+  if (typeof host !== 'string') url.hostname = host.ip ? urlHost(host.ip) : host.name; // 0xc0.0xa8.1.9 -> 192.168.1.9
+  let username: string | undefined;
+  let password: string | undefined;
+  try {
+    username = url.username ? decodeURIComponent(url.username) : undefined;
+    password = url.password ? decodeURIComponent(url.password) : undefined;
+  } catch {
+    return problem('the user name or password in the URL is not valid percent-encoding');
+  }
   url.username = '';
   url.password = '';
   return { url: url.toString(), ...(username ? { username } : {}), ...(password ? { password } : {}) };
+}
+
+/** scheme://host:port of a network URL (the port made explicit), or the whole value for a path. Credentials belong
+ *  to an origin: when it changes, they are not sent to the new one. */
+export function urlOrigin(url: string): string {
+  const defaults: Record<string, string> = { 'rtsp:': '554', 'rtsps:': '322', 'http:': '80', 'https:': '443' };
+  try {
+    const u = new URL(url);
+    if (!u.host) return url;
+    return `${u.protocol}//${u.hostname.toLowerCase()}:${u.port || defaults[u.protocol] || ''}`;
+  } catch {
+    return url;
+  }
+}
+
+/**
+ * Resolves the names of a camera's network URLs and checks every address (hosts.ts). `issues`: fields whose host is
+ * somewhere a camera must not be (refused); `warnings`: names that do not resolve now (accepted: a camera that is
+ * switched off may leave the network's DNS; every connection resolves and checks again).
+ */
+export async function checkCameraHosts(
+  urls: { field: string; url: string | null | undefined; purpose: HostPurpose }[],
+  resolve?: Resolver,
+): Promise<{ issues: FieldIssue[]; warnings: string[] }> {
+  const issues: FieldIssue[] = [];
+  const warnings: string[] = [];
+  await Promise.all(
+    urls.map(async ({ field, url, purpose }) => {
+      if (!url || !/^[a-z][a-z0-9+.-]*:\/\//i.test(url)) return;
+      try {
+        await resolveHost(new URL(url).hostname, purpose, resolve);
+      } catch (err) {
+        const e = err as GuardianError;
+        if (e.code === 'FORBIDDEN') issues.push({ field, message: e.message });
+        else warnings.push(`${field}: ${e.message}; it is resolved again at each connection`);
+      }
+    }),
+  );
+  issues.sort((a, b) => a.field.localeCompare(b.field));
+  return { issues, warnings: warnings.sort() };
 }
 
 /** Puts credentials back into a URL for the media core; never for display. */
