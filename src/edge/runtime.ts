@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import YAML from 'yaml';
 import type { RecorderEvent } from '../../bindings/index.ts';
 import type { Config } from '../shared/config.ts';
+import { databaseHealth } from '../shared/db-integrity.ts';
 import { restrictUmask, secureDataDir } from '../shared/fs-perms.ts';
 import type { Logger } from '../shared/log.ts';
 import { projectRoot } from '../shared/paths.ts';
@@ -67,6 +68,12 @@ export async function startEdge(config: Config, options: EdgeOptions): Promise<E
     files: [options.configPath, config.archive.secretFile].flatMap((path) => (path ? [{ path, fix: true }] : [])),
   });
   const db = openEdgeDatabase(join(config.dataDir, 'guardian.db'));
+  const dbHealth = databaseHealth(db);
+  if (!dbHealth.ok)
+    log.error(
+      { problems: dbHealth.problems, salvage: dbHealth.salvage },
+      'the database was damaged: what could be read was copied into a new one, the damaged file is kept',
+    );
   const registry = new CameraRegistry(db, { detectFps: config.detection.fps });
   const outbox = new Outbox(db);
   const events = new EventStore(db, outbox);
@@ -191,6 +198,15 @@ export async function startEdge(config: Config, options: EdgeOptions): Promise<E
     },
     log.child({ component: 'events' }),
   );
+  // Events the last run left open (it was killed): ended now, with their clips, like any other end.
+  for (const ev of events.endAbandoned()) {
+    log.warn(
+      { event: ev.id, camera: ev.cameraId },
+      'event left open by an interrupted run: ended where it was last seen',
+    );
+    recording.claimForEvent(ev.cameraId, ev.startMs, ev.endMs ?? ev.startMs);
+    clips.afterEnd(ev);
+  }
   media.on('frame', (m) => {
     if (m.detected) latestFrames.set(m.frame.cameraId, m.frame);
     generator.handle(m.frame);

@@ -153,4 +153,12 @@ export interface StatusView {
   eventsToday: number;
   outboxLength: number;
   link: LinkState;
+  /** What the check of the database at start found; when damaged, what was salvaged into a new one. */
+  database: {
+    ok: boolean;
+    problems: string[];
+    salvage?: { rows: Record<string, number>; unreadable: Record<string, number>; damagedCopy: string };
+  };
+  /** The UI certificate's SHA-256 fingerprint, when the UI is served over HTTPS. */
+  tlsFingerprint: string | null;
 }

@@ -4,6 +4,8 @@ import { dirname } from 'node:path';
 
 import Database from 'better-sqlite3';
 
+import { isCorruption, quickCheck, salvageDatabase, setDatabaseHealth } from './db-integrity.ts';
+
 export type Db = Database.Database;
 
 /** One step of a schema: append new ones; never edit one that has shipped. */
@@ -13,15 +15,41 @@ export interface Migration {
   sql: string;
 }
 
+/**
+ * Opens (creating) and migrates a database. A damaged file is checked, salvaged into a new one and reported
+ * (databaseHealth(db)), never thrown: the appliance keeps running on what could be read.
+ */
 export function openDatabase(path: string, migrations: readonly Migration[]): Db {
-  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-  const db = new Database(path);
-  db.pragma('journal_mode = WAL');
-  db.pragma('synchronous = NORMAL'); // safe with WAL: a crash loses at most the last transactions, never corrupts
-  db.pragma('foreign_keys = ON');
-  db.pragma('busy_timeout = 5000');
-  migrate(db, migrations);
+  if (path === ':memory:') return openChecked(path, migrations);
+  mkdirSync(dirname(path), { recursive: true });
+  let problems: string[];
+  try {
+    const db = openChecked(path, migrations);
+    problems = quickCheck(db);
+    if (!problems.length) return db;
+    db.close();
+  } catch (err) {
+    if (!isCorruption(err)) throw err;
+    problems = [(err as Error).message];
+  }
+  const { db, health } = salvageDatabase(path, problems, (p) => openChecked(p, migrations));
+  setDatabaseHealth(db, health);
   return db;
+}
+
+function openChecked(path: string, migrations: readonly Migration[]): Db {
+  const db = new Database(path);
+  try {
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = NORMAL'); // safe with WAL: a crash loses at most the last transactions, never corrupts
+    db.pragma('foreign_keys = ON');
+    db.pragma('busy_timeout = 5000');
+    migrate(db, migrations);
+    return db;
+  } catch (err) {
+    db.close();
+    throw err;
+  }
 }
 
 /** Applies every migration newer than the database's user_version, each in its own transaction. */

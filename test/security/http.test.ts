@@ -151,7 +151,10 @@ describe('the edge HTTP API under attack (#20)', function () {
     assert.equal(wrong.status, 403);
     assert.match(wrong.json().error?.message ?? '', /setup code/);
     // A page elsewhere that learned the code still cannot post it: the browser names its origin.
-    for (const headers of [{ origin: 'http://evil.example' }, { 'sec-fetch-site': 'cross-site' }]) {
+    for (const headers of [{ origin: 'http://evil.example' }, { 'sec-fetch-site': 'cross-site' }] as Record<
+      string,
+      string
+    >[]) {
       const cross = await raw(base, 'POST', '/api/auth/setup', headers, { password: PASSWORD, setupCode: code });
       assert.equal(cross.status, 403, JSON.stringify(headers));
     }

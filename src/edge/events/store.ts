@@ -142,6 +142,21 @@ export class EventStore {
       .immediate(); // read-then-write: take the write lock first, or a concurrent writer makes the upgrade fail
   }
 
+  /**
+   * Events a crash left open (the main process killed while they ran): ended where they were last written, and
+   * sent on as ends, so that none stays open for ever on the box or on the owner's server. Called at start.
+   */
+  endAbandoned(): EventRecord[] {
+    const open = this.db.prepare('SELECT id FROM events WHERE end_ms IS NULL').pluck().all() as string[];
+    return open.flatMap((id) => {
+      const ev = this.get(id);
+      if (!ev) return [];
+      // The last box seen (the path is written every 2 s while the event runs), else its start.
+      const lastSeen = ev.boxPath.at(-1)?.[0] ?? ev.startMs;
+      return [this.update(id, { endMs: Math.max(ev.startMs, lastSeen) }, 'event.end')];
+    });
+  }
+
   get(id: string): EventRecord | undefined {
     const r = this.db.prepare('SELECT * FROM events WHERE id = ?').get(id) as Row | undefined;
     return r && fromRow(r);

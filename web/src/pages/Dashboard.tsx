@@ -65,6 +65,22 @@ export function Dashboard() {
         </div>
       ) : (
         <>
+          {!s.database.ok && (
+            <div
+              role="alert"
+              data-testid="database-damaged"
+              className="rounded-xl border border-red-500/50 p-4 text-sm"
+            >
+              <p className="font-medium text-red-400">The database was damaged and has been rebuilt.</p>
+              <p className="text-zinc-400">
+                {Object.values(s.database.salvage?.rows ?? {}).reduce((a, b) => a + b, 0)} records were recovered
+                {Object.keys(s.database.salvage?.unreadable ?? {}).length
+                  ? `; some in ${Object.keys(s.database.salvage?.unreadable ?? {}).join(', ')} could not be read`
+                  : ''}
+                . Recordings on disk are untouched. The damaged file is kept as {s.database.salvage?.damagedCopy}.
+              </p>
+            </div>
+          )}
           <div className="grid gap-4 grid-cols-2 lg:grid-cols-4">
             <Card title="Cameras online">
               <p className="text-3xl font-semibold tabular-nums" data-testid="cameras-online">

@@ -1,6 +1,8 @@
 // Status, telemetry, Prometheus metrics and this API's OpenAPI document.
+import { basename } from 'node:path';
 
 import type { StatusView } from '../../../shared/api-types.ts';
+import { databaseHealth } from '../../../shared/db-integrity.ts';
 import type { Api } from '../../../shared/http/api.ts';
 import type { EdgeContext } from '../context.ts';
 
@@ -17,6 +19,13 @@ export function registerStatusRoutes(api: Api, ctx: EdgeContext): void {
       eventsToday: ctx.events.list({ fromMs: new Date().setHours(0, 0, 0, 0), limit: 500 }).events.length,
       outboxLength: ctx.telemetry.snapshot().outboxLength,
       link: ctx.linkState(),
+      database: (({ ok, problems, salvage }) => ({
+        ok,
+        problems,
+        // The owner sees the damaged copy's file name, not the data dir's layout.
+        ...(salvage ? { salvage: { ...salvage, damagedCopy: basename(salvage.damagedCopy) } } : {}),
+      }))(databaseHealth(ctx.db)),
+      tlsFingerprint: ctx.tlsFingerprint ?? null,
     };
   });
   api.route('get', '/telemetry', { summary: 'System and camera figures with an hour of history', tag: 'status' }, () =>
