@@ -65,6 +65,8 @@ export async function probe(
       transport: v.transport,
       connectTimeoutMs: v.connectTimeoutMs,
       readTimeoutMs: v.readTimeoutMs,
+      protocolWhitelist: v.protocolWhitelist,
+      formatWhitelist: v.formatWhitelist,
     });
   } catch (err) {
     throw wrap(err);

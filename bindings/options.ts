@@ -198,6 +198,8 @@ export function validateSourceOptions(source: unknown, options: SourceOptions = 
     transport: oneOf('transport', options.transport, ['tcp', 'udp'] as const, 'tcp'),
     connectTimeoutMs: positiveInt('connectTimeoutMs', options.connectTimeoutMs, 10_000, 600_000),
     readTimeoutMs: positiveInt('readTimeoutMs', options.readTimeoutMs, 10_000, 600_000),
+    protocolWhitelist: inputWhitelists[kind].protocols,
+    formatWhitelist: inputWhitelists[kind].formats,
     hwaccel: oneOf('hwaccel', options.hwaccel, ['auto', 'vaapi', 'none'] as const, 'auto'),
     ...(vaapiDevice ? { vaapiDevice } : {}),
     threads: nonNegativeInt('threads', options.threads, 0, 64),

@@ -26,6 +26,9 @@ export interface ProbeOptions {
   transport: 'tcp' | 'udp';
   connectTimeoutMs: number;
   readTimeoutMs: number;
+  /** FFmpeg's protocol_whitelist and format_whitelist for this kind of source (options.ts inputWhitelists). */
+  protocolWhitelist: string;
+  formatWhitelist: string;
 }
 
 export interface NativeTensorOptions {

@@ -73,14 +73,25 @@ MediaError Input::Open() {
     if (!opts_.inputFormat.empty()) av_dict_set(&dict, "input_format", opts_.inputFormat.c_str(), 0);
   }
 
+  // Only what this kind of source needs can ever open: no playlist reading other files, no http from a file.
+  av_dict_set(&dict, "protocol_whitelist", opts_.protocolWhitelist.c_str(), 0);
+  av_dict_set(&dict, "format_whitelist", opts_.formatWhitelist.c_str(), 0);
+
   interrupt_.Arm(opts_.connectTimeoutMs);
   int ret = avformat_open_input(&fmt_, opts_.url.c_str(), forced, &dict);
   av_dict_free(&dict);
   if (ret < 0) {
     // avformat_open_input frees the context on failure.
     fmt_ = nullptr;
+    // EINVAL from a file that exists: its container is not on the format whitelist (an audio file, a playlist...).
+    if (ret == AVERROR(EINVAL) && kind_ == SourceKind::File)
+      return MakeError("UNSUPPORTED_INPUT", opts_.label + ": not a video container Guardian reads");
     return ErrorFor("cannot open", ret);
   }
+  // The RTSP demuxer follows 3xx redirects to any address: the edge checked and pinned this one, so a stream from
+  // another is never used (the camera, or whoever answers for it, chose where it went).
+  if (kind_ == SourceKind::Rtsp && fmt_->url && opts_.url != fmt_->url)
+    return MakeError("FORBIDDEN", opts_.label + ": the camera redirected to another address");
   interrupt_.Arm(opts_.connectTimeoutMs);
   ret = avformat_find_stream_info(fmt_, nullptr);
   if (ret < 0) return ErrorFor("cannot read stream information", ret);

@@ -23,6 +23,9 @@ struct InputOptions {
   std::string videoSize;
   std::string frameRate;
   std::string inputFormat;
+  // What FFmpeg may open (protocol_whitelist, format_whitelist): bindings/options.ts inputWhitelists, by kind.
+  std::string protocolWhitelist;
+  std::string formatWhitelist;
 };
 
 // Shared with FFmpeg's interrupt callback so blocking I/O can be abandoned on close or deadline.

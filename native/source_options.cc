@@ -16,6 +16,8 @@ void ReadInput(const Fields& f, InputOptions* in) {
   if (f.Has("videoSize")) in->videoSize = f.String("videoSize");
   if (f.Has("frameRate")) in->frameRate = f.String("frameRate");
   if (f.Has("inputFormat")) in->inputFormat = f.String("inputFormat");
+  in->protocolWhitelist = f.String("protocolWhitelist");
+  in->formatWhitelist = f.String("formatWhitelist");
 }
 
 TensorSpec ReadTensor(const Fields& t) {

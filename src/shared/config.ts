@@ -75,7 +75,10 @@ export const configSchema = z.strictObject({
         ),
       tls: z
         .strictObject({
-          enabled: z.boolean().optional().describe('serve HTTPS; unset: HTTPS unless the UI listens on loopback only'),
+          enabled: z
+            .union([z.literal('auto'), z.boolean()])
+            .default('auto')
+            .describe('serve HTTPS: true, false, or auto (HTTPS unless the UI listens on loopback only)'),
           cert: z
             .string()
             .startsWith('/')

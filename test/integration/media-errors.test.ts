@@ -64,9 +64,19 @@ describe('media core: errors', function () {
   });
 
   it('audio-only input: UNSUPPORTED_INPUT (no video stream)', async () => {
-    const path = join(dir.path, 'tone.wav');
+    const path = join(dir.path, 'tone.m4a');
     await execFileAsync('ffmpeg', ['-v', 'error', '-f', 'lavfi', '-i', 'sine=duration=1', path]);
     await assert.rejects(openSource(path), isMediaError('UNSUPPORTED_INPUT', 'no video stream'));
+  });
+
+  it('a container or protocol off the whitelist never opens: UNSUPPORTED_INPUT (a WAV file, an HLS playlist)', async () => {
+    const wav = join(dir.path, 'tone.wav');
+    await execFileAsync('ffmpeg', ['-v', 'error', '-f', 'lavfi', '-i', 'sine=duration=1', wav]);
+    await assert.rejects(openSource(wav), isMediaError('UNSUPPORTED_INPUT', 'not a video container'));
+    // A playlist naming another file: the hls demuxer is not allowed to open at all.
+    const playlist = join(dir.path, 'x.m3u8');
+    writeFileSync(playlist, `#EXTM3U\n#EXT-X-TARGETDURATION:10\n#EXTINF:10,\n${media.vtest}\n#EXT-X-ENDLIST\n`);
+    await assert.rejects(openSource(playlist), isMediaError('UNSUPPORTED_INPUT', 'not a video container'));
   });
 
   it('a directory or an empty file is refused cleanly', async () => {

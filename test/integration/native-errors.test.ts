@@ -51,6 +51,8 @@ describe('native errors are GuardianErrors', function () {
         transport: v.transport,
         connectTimeoutMs: v.connectTimeoutMs,
         readTimeoutMs: v.readTimeoutMs,
+        protocolWhitelist: v.protocolWhitelist,
+        formatWhitelist: v.formatWhitelist,
       }),
       guardianError('NOT_FOUND'),
     );
@@ -125,6 +127,8 @@ describe('the addon requires complete options', () => {
       transport: v.transport,
       connectTimeoutMs: v.connectTimeoutMs,
       readTimeoutMs: v.readTimeoutMs,
+      protocolWhitelist: v.protocolWhitelist,
+      formatWhitelist: v.formatWhitelist,
     };
     for (const key of Object.keys(probeOptions)) {
       const partial: Record<string, unknown> = { ...probeOptions };

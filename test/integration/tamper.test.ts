@@ -163,9 +163,16 @@ describe('tamper events on the running edge', function () {
     // A file camera (played in real time, looped) whose lens is covered from 5 s to 13 s of its 24 s.
     const clip = join(dir.path, 'porch.mp4');
     await encode(clip, ['-vf', `drawbox=x=0:y=0:w=iw:h=ih:color=0x303030:t=fill:${between(5, 13)}`], 24);
-    edge = await startEdge(validateConfig({ dataDir: join(dir.path, 'data'), http: { host: '127.0.0.1', port: 0 } }), {
-      log: createLogger({ level: 'silent' }),
-    });
+    edge = await startEdge(
+      validateConfig({
+        dataDir: join(dir.path, 'data'),
+        http: { host: '127.0.0.1', port: 0 },
+        cameraSources: { mediaDirs: [dir.path] },
+      }),
+      {
+        log: createLogger({ level: 'silent' }),
+      },
+    );
     auth = { authorization: `Bearer ${edge.ctx.auth.createApiToken('test').token}` };
     const added = await fetch(`${edge.url}/api/cameras`, {
       method: 'POST',

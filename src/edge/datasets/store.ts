@@ -61,7 +61,13 @@ export class DatasetStore {
     const manifest = { format: 'guardian-dataset/1', createdMs: Date.now(), items: [] as unknown[] };
     for (const r of this.list()) {
       const name = `images/${r.label}/${r.id}.jpg`;
-      zip.addFile(abs(r.file), name);
+      let file: string;
+      try {
+        file = abs(r.file);
+      } catch {
+        continue; // gone, or not a file that may be served (a link out of the data dir): left out, not fatal
+      }
+      zip.addFile(file, name);
       manifest.items.push({ file: name, label: r.label, cameraId: r.cameraId, takenMs: r.takenMs });
     }
     zip.addBuffer(Buffer.from(JSON.stringify(manifest, null, 2)), 'manifest.json');

@@ -25,7 +25,8 @@ const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
 
 /** Whether the UI is served over TLS: as configured, else whenever it listens beyond loopback. */
 export function tlsWanted(config: Config): boolean {
-  return config.http.tls.enabled ?? !LOOPBACK.test(config.http.host);
+  const { enabled } = config.http.tls;
+  return enabled === 'auto' ? !LOOPBACK.test(config.http.host) : enabled;
 }
 
 /** The certificate and key to serve, made (and kept in the data dir, 0600) when none is configured. */

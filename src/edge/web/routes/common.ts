@@ -5,6 +5,7 @@ import type express from 'express';
 import { z } from 'zod';
 
 import { GuardianError, ValidationError } from '../../../shared/errors.ts';
+import { servableFile } from '../../../shared/fs-perms.ts';
 import { sendError } from '../../../shared/http/api.ts';
 import type { EdgeContext } from '../context.ts';
 
@@ -23,6 +24,11 @@ export function dataFile(ctx: EdgeContext, rel: string | null): string {
   const p = normalize(join(ctx.dataDir, rel));
   if (!p.startsWith(`${normalize(ctx.dataDir)}/`)) throw new GuardianError('NOT_FOUND', 'no such file');
   return p;
+}
+
+/** dataFile, and only a regular file whose real path is inside the data dir (no symbolic link out of it). */
+export function servableDataFile(ctx: EdgeContext, rel: string | null): string {
+  return servableFile(ctx.dataDir, dataFile(ctx, rel), ctx.log);
 }
 
 /**

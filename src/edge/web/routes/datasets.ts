@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { GuardianError } from '../../../shared/errors.ts';
 import type { Api } from '../../../shared/http/api.ts';
 import type { EdgeContext } from '../context.ts';
-import { dataFile, param, sendDataFile } from './common.ts';
+import { param, sendDataFile, servableDataFile } from './common.ts';
 
 export function registerDatasetsRoutes(api: Api, ctx: EdgeContext): void {
   api.route(
@@ -51,7 +51,7 @@ export function registerDatasetsRoutes(api: Api, ctx: EdgeContext): void {
     ({ req, res }) => {
       const row = ctx.datasets.get(param(req.params.id));
       if (!row) throw new GuardianError('NOT_FOUND', 'no such screenshot');
-      return sendDataFile(res, dataFile(ctx, row.file));
+      return sendDataFile(res, servableDataFile(ctx, row.file));
     },
   );
   api.route(
@@ -64,7 +64,7 @@ export function registerDatasetsRoutes(api: Api, ctx: EdgeContext): void {
     },
     ({ res }) => {
       res.type('application/zip').attachment('guardian-dataset.zip');
-      ctx.datasets.exportZip((file) => dataFile(ctx, file)).pipe(res);
+      ctx.datasets.exportZip((file) => servableDataFile(ctx, file)).pipe(res);
     },
   );
 }
