@@ -1,7 +1,7 @@
 // Validates every argument of every native call, with messages that name the field, and fills in every default:
 // the addon takes what comes out of here as complete and has no defaults of its own.
 import { invalidArgument as invalid } from './errors.ts';
-import { redactUrl } from './redact.ts';
+import { addSecret, redactUrl } from './redact.ts';
 import type {
   MotionOptions,
   NativeMotionOptions,
@@ -23,7 +23,15 @@ export function classifySource(source: unknown): { kind: SourceKind; url: string
   if (CONTROL.test(source)) throw invalid('Source must not contain control characters');
   if (source.startsWith('-')) throw invalid(`Source must not start with "-" (received ${redactUrl(source)})`);
   const label = redactUrl(source);
-  if (/^rtsps?:\/\//i.test(source)) return { kind: 'rtsp', url: source, label };
+  if (/^rtsps?:\/\//i.test(source)) {
+    // The password is censored wherever FFmpeg or anything else might print it in this process from now on.
+    try {
+      addSecret(decodeURIComponent(new URL(source).password));
+    } catch {
+      // not a URL the WHATWG parser reads; FFmpeg will say so
+    }
+    return { kind: 'rtsp', url: source, label };
+  }
   if (/^\/dev\/video\d+$/.test(source)) return { kind: 'v4l2', url: source, label };
   if (/^[a-z][a-z0-9+.-]*:/i.test(source) && !/^[a-z]:[\\/]/i.test(source))
     throw invalid(`Unsupported source scheme in ${label}: expected a file path, rtsp://, rtsps:// or /dev/videoN`);
@@ -36,7 +44,7 @@ export function classifySource(source: unknown): { kind: SourceKind; url: string
  * file gets local files in the containers cameras and the shared media use; a V4L2 device its own demuxer. So no
  * value can make the demuxer open anything else: no hls or concat playlist reading other files, no http from a
  * file, no file from a camera. (Verified with ffprobe 5.1 against the GStreamer test server and the shared media;
- * native/input.cc sets them once the addon reads these fields: see docs/security.md.)
+ * native/input.cc sets them on avformat_open_input: see docs/security.md.)
  */
 export const inputWhitelists: Readonly<Record<SourceKind, { protocols: string; formats: string }>> = {
   rtsp: { protocols: 'rtp,srtp,tcp,tls,udp', formats: 'rtsp' },

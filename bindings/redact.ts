@@ -10,9 +10,9 @@ const USERINFO = /([a-z][a-z0-9+.-]*:\/\/)[^\s"'<>`]*@/gi;
 const secrets = new Set<string>();
 let secretPattern: RegExp | null = null;
 
-/** Registers a value to censor in every redacted text from now on (at least 4 characters; at most 10 000 kept). */
+/** Registers a value to censor in every redacted text from now on (at least 6 characters, shorter ones would censor common words; at most 10 000 kept). */
 export function addSecret(value: string | undefined): void {
-  if (!value || value.length < 4 || secrets.has(value)) return;
+  if (!value || value.length < 6 || secrets.has(value)) return;
   if (secrets.size >= 10_000) secrets.delete(secrets.values().next().value as string);
   secrets.add(value);
   const alternatives = [...secrets]

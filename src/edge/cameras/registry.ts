@@ -6,6 +6,7 @@ import type { Camera } from '../../shared/api-types.ts';
 import { configDefaults } from '../../shared/config.ts';
 import type { Db } from '../../shared/db.ts';
 import { ConflictError, type FieldIssue, NotFoundError, ValidationError } from '../../shared/errors.ts';
+import { addSecret } from '../../shared/redact.ts';
 import type { CameraConnection, CameraEntry, CameraHealth, CameraStatus } from '../media/protocol.ts';
 import type { Resolver } from './hosts.ts';
 import { credentialKey, seal, unseal } from './secrets.ts';
@@ -279,6 +280,7 @@ export class CameraRegistry {
       const password = r.password === null ? undefined : unseal(this.key, r.password, this.aad(r.id, 'password'));
       r.username = username ?? '';
       r.password = username === undefined ? '' : (password ?? '');
+      addSecret(r.password); // censored in every log line of this process from now on
     }
     return r;
   }
