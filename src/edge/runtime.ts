@@ -222,8 +222,8 @@ export async function startEdge(config: Config, options: EdgeOptions): Promise<E
     for (const [id, h] of Object.entries(m.cameras)) {
       const key = JSON.stringify([h.status, h.lastError, h.lastErrorCode, h.reconnects]);
       if (lastHealth.get(id) === key || !registry.entry(id)) continue;
-      lastHealth.set(id, key);
       registry.setHealth(id, h);
+      lastHealth.set(id, key); // after the write: one that failed (disk full) is tried again
     }
   });
   // Each (re)start of the media process: salvage what a crash left half-written, then run the cameras.

@@ -57,6 +57,8 @@ export class MediaProcess extends EventEmitter {
     }, 500);
   }
 
+  private lastListenerErrorMs = 0;
+
   private spawn(): void {
     const child = fork(workerPath, [], {
       // Single-threaded GC: V8's parallel GC helpers would compete with the decoder threads for the few cores of an
@@ -69,7 +71,19 @@ export class MediaProcess extends EventEmitter {
     this.pid = child.pid ?? null;
     this.ready = false;
     this.lastHeartbeat = Date.now();
-    child.on('message', (m: FromMedia) => this.onMessage(m));
+    child.on('message', (m: FromMedia) => {
+      // What a listener throws (a full disk under the database, say) is logged, not a crash of the main process:
+      // the next frame or heartbeat tries again.
+      try {
+        this.onMessage(m);
+      } catch (err) {
+        const now = Date.now();
+        if (now - this.lastListenerErrorMs > 10_000) {
+          this.lastListenerErrorMs = now;
+          this.log.error({ err, message: m.type }, 'handling a message from the media process failed');
+        }
+      }
+    });
     child.once('exit', (code, signal) => this.onExit(child, code, signal));
     const init: ToMedia = { type: 'init', config: this.options.config };
     child.send(init);

@@ -37,6 +37,8 @@ export const HTTP_STATUS: Record<string, number> = {
   MEDIA_RESTARTING: 503,
   TIMEOUT: 504,
   RESOURCE_EXHAUSTED: 507,
+  DISK_FULL: 507,
+  IO_ERROR: 503,
 };
 
 /** No request body of ours nests deeper; a deeper one is an attack on recursive code (merges, validators). */
@@ -66,6 +68,18 @@ export function withoutPaths(message: string): string {
   );
 }
 
+/** SQLite's own failures as the errors they are for a client: a full disk, a busy or failing database. */
+function sqliteAsGuardian(err: unknown): unknown {
+  const code = String((err as { code?: string })?.code ?? '');
+  if (!code.startsWith('SQLITE_')) return err;
+  if (code === 'SQLITE_FULL') return new GuardianError('DISK_FULL', 'the disk is full: nothing new can be saved');
+  if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED')
+    return new GuardianError('UNAVAILABLE', 'the database is busy; try again');
+  if (code.startsWith('SQLITE_IOERR') || code.startsWith('SQLITE_CORRUPT'))
+    return new GuardianError('IO_ERROR', 'the database could not be read or written (a disk error)');
+  return new GuardianError('INTERNAL', 'internal error');
+}
+
 export function sendError(res: Response, err: unknown): void {
   if (res.headersSent) {
     res.destroy();
@@ -75,8 +89,8 @@ export function sendError(res: Response, err: unknown): void {
     res.status(400).json({ error: { code: err.code, message: err.message, issues: err.issues } });
     return;
   }
-  const e = err as { code?: string; message?: string };
-  const code = err instanceof GuardianError || e?.code ? String(e.code) : 'INTERNAL';
+  const e = sqliteAsGuardian(err) as { code?: string; message?: string };
+  const code = e instanceof GuardianError || e?.code ? String(e.code) : 'INTERNAL';
   const status = HTTP_STATUS[code] ?? (code === 'INTERNAL' ? 500 : 502);
   res
     .status(status)
