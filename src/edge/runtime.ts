@@ -114,7 +114,10 @@ export async function startEdge(config: Config, options: EdgeOptions): Promise<E
   const archiveKey = await loadArchiveKey(config.dataDir, config.archive.secretFile);
   const archiver = new EdgeArchiver(config.dataDir, db, events, outbox, () => ctx.config.archive, archiveKey.kek, log);
   const archiveEvent = (eventId: string, clipFile: string | null) => {
-    if (link.state.configured) void archiver.queue(eventId, clipFile);
+    if (link.state.configured)
+      archiver
+        .queue(eventId, clipFile)
+        .catch((err) => log.warn({ event: eventId, err }, 'could not queue the event for the archive'));
   };
   link.registerDelivery(
     'archive',
@@ -198,6 +201,12 @@ export async function startEdge(config: Config, options: EdgeOptions): Promise<E
     },
     log.child({ component: 'events' }),
   );
+  // Last line of defence: a promise nobody handled (a bug) is logged; the recordings go on rather than the process
+  // dying with them (node's default). Once per process: tests start several edges in one.
+  if (!process.listenerCount('unhandledRejection'))
+    process.on('unhandledRejection', (err) =>
+      log.error({ err }, 'a failure nothing handled (a bug, please report it): logged, the edge goes on'),
+    );
   // Events the last run left open (it was killed): ended now, with their clips, like any other end.
   for (const ev of events.endAbandoned()) {
     log.warn(

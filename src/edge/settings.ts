@@ -33,7 +33,7 @@ export async function applyConfig(
   // Recording settings apply to the index here at once (retention, disk watermark, clips, record modes).
   Object.assign(s.recording.config, recordingConfig(next.dataDir, next.recording));
   for (const [id, cam] of Object.entries(next.cameras)) s.recording.setMode(id, cam.recordMode);
-  void s.recording.enforce();
+  s.recording.enforce().catch(() => undefined); // retention runs again on its timer (and logs there)
   const recordingLive = (Object.keys(next.recording) as (keyof Config['recording'])[])
     .filter((k) => k !== 'segmentSeconds' && JSON.stringify(prev.recording[k]) !== JSON.stringify(next.recording[k]))
     .map((k) => `recording.${k}`);

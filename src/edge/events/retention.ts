@@ -25,7 +25,13 @@ export class EventRetention {
   }
 
   start(intervalMs = 60_000): void {
-    this.timer = setInterval(() => this.sweep(), intervalMs);
+    this.timer = setInterval(() => {
+      try {
+        this.sweep();
+      } catch {
+        // the disk under the database failed; the next sweep tries again
+      }
+    }, intervalMs);
     this.timer.unref();
   }
 

@@ -118,7 +118,7 @@ export class LinkClient {
       onUp: () => {
         // Whatever waited for the link goes now, not after its own backoff.
         this.deps.outbox.retryNow();
-        void this.pump();
+        this.pumpSoon();
         void telemetry.send().catch(() => undefined);
       },
       onRequest: (req) => clips.handle(req),
@@ -183,7 +183,12 @@ export class LinkClient {
   kick(): void {
     if (!this.parts?.connection.connected) return;
     if (this.pumping) this.pumpAgain = true;
-    else void this.pump();
+    else this.pumpSoon();
+  }
+
+  /** pump() from an event: a failure that is not the link's (the disk under the outbox) is logged, tried again later. */
+  private pumpSoon(): void {
+    this.pump().catch((err) => this.deps.log.warn({ err }, 'delivering the outbox failed; it is tried again'));
   }
 
   /** Delivers due outbox items in batches until none is left; an item is removed only once acknowledged. */

@@ -160,7 +160,10 @@ export class RecordingService extends EventEmitter {
   }
 
   start(intervalMs = 30_000): void {
-    this.timer = setInterval(() => void this.enforce(), intervalMs);
+    this.timer = setInterval(
+      () => void this.enforce().catch((err) => this.log.warn({ err }, 'retention could not run; it is tried again')),
+      intervalMs,
+    );
     this.timer.unref();
   }
 
