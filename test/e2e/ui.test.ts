@@ -110,6 +110,10 @@ describe('web UI in chromium', function () {
     await page.getByRole('button', { name: 'Clear filters' }).click();
     await row.waitFor();
     assert.equal(await page.getByLabel('From').inputValue(), '');
+    const clipAnswers: string[] = [];
+    page.on('response', (r) => {
+      if (r.url().includes('clip.mp4')) clipAnswers.push(`${r.status()} ${r.headers()['content-type']}`);
+    });
     await row.click();
     await page.getByTestId('snapshot').waitFor();
     assert.match((await page.getByRole('heading', { level: 1 }).textContent()) ?? '', /^Person at \d/);
@@ -117,11 +121,21 @@ describe('web UI in chromium', function () {
       () => ((document.querySelector('[data-testid=snapshot]') as HTMLImageElement | null)?.naturalWidth ?? 0) > 0,
     );
     const video = page.getByTestId('clip');
-    await page.waitForFunction(
-      () => ((document.querySelector('[data-testid=clip]') as HTMLVideoElement | null)?.currentTime ?? 0) > 0.5,
-      undefined,
-      { timeout: 30_000 },
-    );
+    await page
+      .waitForFunction(
+        () => ((document.querySelector('[data-testid=clip]') as HTMLVideoElement | null)?.currentTime ?? 0) > 0.5,
+        undefined,
+        { timeout: 30_000 },
+      )
+      .catch(async (err) => {
+        const state = await video.evaluate((v: HTMLVideoElement) => ({
+          src: v.currentSrc,
+          readyState: v.readyState,
+          error: v.error?.message ?? null,
+          paused: v.paused,
+        }));
+        throw new Error(`the clip did not play: ${JSON.stringify({ state, clipAnswers })}: ${(err as Error).message}`);
+      });
     const duration = await video.evaluate((v: HTMLVideoElement) => v.duration);
     assert.ok(duration > 3, `clip duration ${duration}`);
     const seekTo = Math.min(duration - 1, 3);
@@ -193,6 +207,26 @@ describe('web UI in chromium', function () {
     await page.getByRole('button', { name: 'Pair with this server' }).waitFor();
     assert.match((await page.getByLabel('Link state').textContent()) ?? '', /Connected/, 'the old pairing still works');
     await shot('settings-link');
+  });
+
+  it('API tokens: made with a scope and expiry, shown once, listed without their value, revoked', async () => {
+    await page.goto(`${base}/#/settings`);
+    const form = page.getByRole('form', { name: 'New API token' });
+    await form.locator('input[name=tokenName]').fill('home-assistant');
+    await form.getByRole('button', { name: 'Make token' }).click();
+    const shown = (await page.getByTestId('new-token').locator('code').textContent()) ?? '';
+    assert.match(shown, /^gdn_/);
+    const row = page.getByTestId('api-token').filter({ hasText: 'home-assistant' });
+    await row.filter({ hasText: 'read only' }).waitFor();
+    assert.ok(!((await page.getByRole('table', { name: 'API tokens' }).textContent()) ?? '').includes(shown));
+    // The token reads, and may not change anything.
+    const asToken = { authorization: `Bearer ${shown}` };
+    assert.equal((await fetch(`${base}/api/events`, { headers: asToken })).status, 200);
+    assert.equal((await fetch(`${base}/api/cameras/demo-street`, { method: 'DELETE', headers: asToken })).status, 403);
+    await shot('settings-tokens');
+    await row.getByRole('button', { name: 'Revoke' }).click();
+    await row.waitFor({ state: 'detached' });
+    assert.equal((await fetch(`${base}/api/events`, { headers: asToken })).status, 401);
   });
 
   it('datasets: capture and label a screenshot', async () => {

@@ -3,6 +3,7 @@ import { type FormEvent, useEffect, useRef, useState } from 'react';
 import { ApiError, api, type Camera, type Status, url } from '../api.ts';
 import { Card, ErrorNote } from '../components/Layout.tsx';
 import { plural } from '../format.ts';
+import { ApiTokens } from './ApiTokens.tsx';
 
 // Forms generated from the configuration's JSON Schema, one card per section; the API's field errors are shown
 // next to the fields they concern.
@@ -521,6 +522,7 @@ export function Settings() {
         </Card>
       </form>
       <ServerLink />
+      <ApiTokens />
     </div>
   );
 }
