@@ -4,6 +4,7 @@ import { join } from 'node:path';
 
 import { Command } from 'commander';
 
+import { registerAnomalyCommands } from './commands/anomaly.ts';
 import { registerArchiveCommands } from './commands/archive.ts';
 import { registerConfigCommands } from './commands/config.ts';
 import { registerDetectCommand } from './commands/detect.ts';
@@ -48,6 +49,7 @@ registerVmCommands(program);
 registerConfigCommands(program);
 registerArchiveCommands(program);
 registerTamperCommand(program);
+registerAnomalyCommands(program);
 
 // Whatever a command did not handle still ends as one line on stderr, not a stack trace.
 await program.parseAsync(process.argv).catch((err: unknown) => fail(err));
