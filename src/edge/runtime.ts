@@ -6,6 +6,7 @@ import { join } from 'node:path';
 
 import YAML from 'yaml';
 import type { RecorderEvent } from '../../bindings/index.ts';
+import { ClockWatch } from '../shared/clock.ts';
 import type { Config } from '../shared/config.ts';
 import { databaseHealth } from '../shared/db-integrity.ts';
 import { restrictUmask, secureDataDir } from '../shared/fs-perms.ts';
@@ -246,7 +247,12 @@ export async function startEdge(config: Config, options: EdgeOptions): Promise<E
   for (const [id, cam] of Object.entries(config.cameras)) recording.setMode(id, cam.recordMode);
   recording.start();
 
-  const retention = new EventRetention(config.dataDir, events, () => ctx.config.events.retentionDays);
+  const retention = new EventRetention(
+    config.dataDir,
+    events,
+    () => ctx.config.events.retentionDays,
+    new ClockWatch(10 * 60_000, log.child({ component: 'events' })),
+  );
   retention.start();
 
   const hotplug = new UsbHotplug(

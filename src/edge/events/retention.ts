@@ -3,6 +3,7 @@
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 
+import { ClockWatch } from '../../shared/clock.ts';
 import type { EventStore } from './store.ts';
 
 export class EventRetention {
@@ -12,10 +13,12 @@ export class EventRetention {
     private readonly dataDir: string,
     private readonly events: EventStore,
     private readonly retentionDays: () => number,
+    private readonly clock = new ClockWatch(),
   ) {}
 
-  /** Deletes what expired; returns how many events went. */
+  /** Deletes what expired; returns how many events went (none just after a clock jump: see ClockWatch). */
   sweep(now = Date.now()): number {
+    if (!this.clock.steady()) return 0;
     const expired = this.events.expired(now - this.retentionDays() * 86_400_000);
     for (const ev of expired) {
       for (const f of [ev.snapshot, ev.thumbnail, ev.clip]) if (f) rmSync(join(this.dataDir, f), { force: true });

@@ -21,6 +21,7 @@ import {
   type RecorderEvent,
   type SourceOptions,
 } from '../../../bindings/index.ts';
+import { ClockWatch } from '../../shared/clock.ts';
 import { type Config, validateConfig } from '../../shared/config.ts';
 import type { Db } from '../../shared/db.ts';
 import { GuardianError } from '../../shared/errors.ts';
@@ -142,6 +143,8 @@ export async function measureFile(path: string): Promise<{ duration: number; fra
 
 export class RecordingService extends EventEmitter {
   readonly index: SegmentIndex;
+  /** Watches for clock jumps: deletion by age waits after one. */
+  readonly clock: ClockWatch;
   private readonly status = new Map<string, CameraRecordingStatus>();
   private readonly modes = new Map<string, RecordingMode>();
   private timer: NodeJS.Timeout | undefined;
@@ -157,6 +160,7 @@ export class RecordingService extends EventEmitter {
     super();
     mkdirSync(config.root, { recursive: true, mode: 0o700 });
     this.index = new SegmentIndex(db, config.root);
+    this.clock = new ClockWatch(10 * 60_000, log);
   }
 
   start(intervalMs = 30_000): void {
@@ -277,6 +281,11 @@ export class RecordingService extends EventEmitter {
   async enforce(now = Date.now()): Promise<{ deleted: number }> {
     let deleted = 0;
     const r = this.config.retention;
+    // After a clock jump nothing is deleted by age until the clock is steady again (space is still made below).
+    if (!this.clock.steady()) {
+      this.guardDisk();
+      return { deleted };
+    }
     for (const seg of [
       ...this.index.expired('continuous', now - r.continuousDays * DAY),
       ...this.index.expired('event', now - r.eventDays * DAY),
