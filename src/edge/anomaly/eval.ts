@@ -13,6 +13,8 @@ export interface ClipEvaluation {
   auroc: number | null;
   tpr: number | null;
   fpr: number | null;
+  /** The clip's highest-scoring frame and what the model says about it (the explanation an event would carry). */
+  peak: { frame: number; score: number; region: [number, number, number, number]; explanation: string } | null;
 }
 
 export interface Evaluation {
@@ -78,8 +80,16 @@ export async function evaluateModel(
       const y = frameLabels(l);
       const scorer = model.scorer();
       const s: number[] = [];
+      let peak: ClipEvaluation['peak'] = null;
       for await (const frame of clipFrames(clip, fps)) {
         const r = await scorer.score(frame);
+        if (!peak || r.score > peak.score)
+          peak = {
+            frame: s.length,
+            score: r4(r.score) as number,
+            region: r.region.map((v) => r4(v) as number) as [number, number, number, number],
+            explanation: r.explanation,
+          };
         s.push(r.score);
         frameMs.push(r.ms.backbone + r.ms.score);
         backboneMs += r.ms.backbone;
@@ -101,6 +111,7 @@ export async function evaluateModel(
         auroc: r4(auroc(s, y)),
         tpr: r4(rates.tpr),
         fpr: r4(rates.fpr),
+        peak,
       });
       if (options.scores) scores[clip.name] = s.map((v) => Math.round(v * 1000) / 1000);
       for (let i = 0; i < s.length; i++) {
