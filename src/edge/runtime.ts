@@ -12,6 +12,7 @@ import { databaseHealth } from '../shared/db-integrity.ts';
 import { restrictUmask, secureDataDir } from '../shared/fs-perms.ts';
 import type { Logger } from '../shared/log.ts';
 import { projectRoot } from '../shared/paths.ts';
+import { AnomalyModels } from './anomaly/learn.ts';
 import { EdgeArchiver } from './archive/archiver.ts';
 import { loadArchiveKey } from './archive/key.ts';
 import { ArchiveRetrieval } from './archive/retrieval.ts';
@@ -19,6 +20,7 @@ import { type CameraHealth, CameraRegistry } from './cameras/registry.ts';
 import { DatasetStore } from './datasets/store.ts';
 import { UsbHotplug } from './discovery/hotplug.ts';
 import type { UsbScanOptions } from './discovery/usb.ts';
+import { attachAnomalyEvents } from './events/anomaly-events.ts';
 import { EventClips } from './events/clips.ts';
 import { EventGenerator, type FrameDetections } from './events/generator.ts';
 import { Outbox } from './events/outbox.ts';
@@ -135,6 +137,32 @@ export async function startEdge(config: Config, options: EdgeOptions): Promise<E
     (ev, file) => archiveEvent(ev.id, file),
   );
   const tamper = attachTamperEvents({ media, events, recording, clips, dataDir: config.dataDir, log });
+  const unusual = attachAnomalyEvents({ media, events, recording, clips, dataDir: config.dataDir, log });
+  // Anomaly models learned from each camera's recordings; a new active one goes to the media process at once.
+  const sendAnomalyModel = (cameraId: string) => {
+    const a = anomaly.active(cameraId);
+    return media.request('setAnomalyModel', {
+      cameraId,
+      model: a ? { dir: a.dir, version: a.version } : null,
+    });
+  };
+  const anomaly = new AnomalyModels(
+    config.dataDir,
+    {
+      segments: (cameraId, startMs, endMs) =>
+        recording.index
+          .overlapping(cameraId, startMs, endMs)
+          .map((s) => ({ path: recording.index.absolute(s), duration: s.duration })),
+      detectFps: (cameraId) => registry.entry(cameraId)?.detectFps ?? config.detection.fps,
+    },
+    log.child({ component: 'anomaly' }),
+    (cameraId) => {
+      if (media.ready)
+        void sendAnomalyModel(cameraId).catch((err) =>
+          log.warn({ camera: cameraId, err }, 'the media process could not load the anomaly model'),
+        );
+    },
+  );
   const latestFrames = new Map<string, FrameDetections>();
 
   const ctx: EdgeContext = {
@@ -177,6 +205,7 @@ export async function startEdge(config: Config, options: EdgeOptions): Promise<E
     },
     latestFrame: (cameraId) => latestFrames.get(cameraId),
     offeredCameras: () => hotplug.offered(),
+    anomaly,
     linkState: () => link.state,
     async pairLink(code, name) {
       await pairEdge(code, config.dataDir, name ? { name } : {});
@@ -242,6 +271,7 @@ export async function startEdge(config: Config, options: EdgeOptions): Promise<E
       await recording.reconcile();
       const cameras = registry.ids().flatMap((id) => registry.entry(id) ?? []);
       await media.request('startCameras', { cameras });
+      for (const c of cameras) if (anomaly.active(c.id)) await sendAnomalyModel(c.id);
     })().catch((err) => log.error({ err }, 'could not start the cameras in the media process'));
   });
   for (const [id, cam] of Object.entries(config.cameras)) recording.setMode(id, cam.recordMode);
@@ -304,6 +334,8 @@ export async function startEdge(config: Config, options: EdgeOptions): Promise<E
       });
       generator.finishAll();
       tamper.finishAll();
+      unusual.finishAll();
+      anomaly.stop();
       await media.stop(); // finishes the segments being written
       await link.pump().catch(() => 0); // last attempt to flush the outbox
       await link.stop();

@@ -31,6 +31,47 @@ export interface CameraRuntime extends CameraHealth {
   recordingReason: string | null;
   /** The tamper condition the camera is in now, if any. */
   tamper?: TamperKind | null;
+  /** Live anomaly scoring, when the camera has an active model and anomaly detection on. */
+  anomaly?: AnomalyRuntime | null;
+}
+
+/** Live anomaly scoring of one camera in the media process. */
+export interface AnomalyRuntime {
+  /** Model version scored with. */
+  version: number;
+  /** Frames scored, and the median milliseconds per scored frame (backbone + scoring + tensor). */
+  frames: number;
+  msPerFrame: number | null;
+  /** Most of the picture changed at once (lights, IR switch): not scoring until it settles. */
+  recalibrating: boolean;
+  /** An `unusual` event is open. */
+  unusual: boolean;
+}
+
+/** A camera's anomaly model (GET /cameras/:id/anomaly). */
+export type AnomalyModelState =
+  | { state: 'none'; lastFailure: AnomalyFailure | null }
+  | { state: 'learning'; progress: number; startedAt: string; hours: number; lastFailure: AnomalyFailure | null }
+  | ({ state: 'active'; lastFailure: AnomalyFailure | null } & AnomalyModelInfo)
+  | { state: 'failed'; reason: string; at: string; lastFailure: AnomalyFailure };
+
+export interface AnomalyModelInfo {
+  version: number;
+  kind: string;
+  fittedAt: string;
+  threshold: number;
+  /** Recordings (clips) and seconds of video the model learned from (held-out ones included). */
+  clips: number;
+  seconds: number;
+  fps: number;
+  /** Live scoring now (null: not scored, e.g. anomaly detection switched off for the camera). */
+  live: AnomalyRuntime | null;
+}
+
+/** Why the last learning attempt failed (the active model, if any, is unchanged). */
+export interface AnomalyFailure {
+  reason: string;
+  at: string;
 }
 
 /** A camera as APIs and logs may show it: no credentials, ever. */

@@ -43,6 +43,19 @@ export const cameraSettingsSchema = z.strictObject({
     .enum(['continuous', 'events'])
     .default('continuous')
     .describe('continuous: record all the time; events: keep only the video around events'),
+  anomaly: z
+    .strictObject({
+      enabled: z
+        .boolean()
+        .default(true)
+        .describe('score the picture against what this camera normally shows, once it has learned normal'),
+      sensitivity: z
+        .enum(['low', 'medium', 'high'])
+        .default('medium')
+        .describe("how unusual a frame must be: low raises the model's threshold by 25 %, high lowers it by 15 %"),
+    })
+    .prefault({})
+    .describe("unusual activity (anomaly) events from the camera's learned normal"),
 });
 
 export const configSchema = z.strictObject({

@@ -21,6 +21,8 @@ export const ENDPOINTS = [
   'GET /cameras/:id/latest.jpg',
   'GET /cameras/:id/live.mjpeg',
   'GET /cameras/:id/detections',
+  'GET /cameras/:id/anomaly',
+  'POST /cameras/:id/anomaly/learn',
   'POST /cameras/:id/screenshots',
   'GET /events',
   'GET /events/:id',

@@ -166,16 +166,24 @@ export class FeatureStream {
 
   constructor(private readonly extractor: FeatureExtractor) {}
 
+  /** A frame that is not scored (live, when the previous one is still being scored): only its motion plane is kept,
+   *  so the next frame's motion is measured over one sampled interval as in the fit. */
+  observe(frame: Pick<Frame, 'motion'>): void {
+    if (frame.motion) this.previous = frame.motion.data;
+  }
+
   async next(frame: Frame): Promise<PatchFeatures> {
     const tensor = frame.tensor?.data;
     const plane = frame.motion;
     if (!(tensor instanceof Float32Array) || !plane)
       throw new GuardianError('INTERNAL', 'the anomaly model needs frames with a NanoDet tensor and a motion plane');
     const t0 = performance.now();
+    // Taken before the backbone runs: a frame observed meanwhile is the next one's previous, not this one's.
+    const previous = this.previous;
+    this.previous = plane.data;
     const appearance = await this.extractor.appearance(tensor);
     const t1 = performance.now();
-    const motion = motionEnergy(plane.data, this.previous, plane.width, plane.height, this.extractor.info.grid);
-    this.previous = plane.data;
+    const motion = motionEnergy(plane.data, previous, plane.width, plane.height, this.extractor.info.grid);
     return { appearance, motion, backboneMs: t1 - t0, motionMs: performance.now() - t1 };
   }
 }

@@ -151,7 +151,7 @@ export function kCenter(pool: Float32Array, rows: number, dim: number, k: number
 export async function fitModel(
   datasetDir: string,
   outDir: string,
-  options: Partial<FitOptions> & { backbonePath?: string; threads?: number } = {},
+  options: Partial<FitOptions> & { backbonePath?: string; threads?: number; fps?: number } = {},
   hooks: FitHooks = {},
 ): Promise<FitResult> {
   const o = { ...defaultFitOptions, ...options };
@@ -174,7 +174,9 @@ export async function fitModel(
         `an anomaly model needs at least ${MIN_FIT_SECONDS + MIN_HELD_OUT_SECONDS} s in at least 2 clips ` +
         `(${MIN_FIT_SECONDS} s to learn from and ${MIN_HELD_OUT_SECONDS} s in every 4th clip, or the last, held out to set the threshold)`,
     );
-  const fps = Math.round(Math.min(...clips.map((c) => c.fps)) * 100) / 100;
+  // The clips' rate, or the rate the model will be scored at live (`fps`, lower: frames are sampled by time).
+  const clipFps = Math.min(...clips.map((c) => c.fps));
+  const fps = Math.round(Math.min(clipFps, options.fps ?? clipFps) * 100) / 100;
   const backbonePath = resolve(options.backbonePath ?? defaultBackbonePath());
   const backbone = await probeBackbone(backbonePath, { channels: 232, grid: 20 });
   const { channels: dim, grid } = backbone;

@@ -193,6 +193,8 @@ export interface FrameScore {
   ratio: number;
   /** In words, for an event: "something unusual here" or "moving 3.2× more than usual here". */
   explanation: string;
+  /** Share of the cells above the model's threshold on their own (most of them at once: lights, IR, re-aim). */
+  unusualShare: number;
   ms: { backbone: number; score: number };
 }
 
@@ -308,12 +310,22 @@ export class FrameScorer {
     this.smooth = new PastMean(model.params.smoothFrames);
   }
 
+  /** A frame that is not scored: its motion plane becomes the next frame's previous one. */
+  observe(frame: Pick<Frame, 'motion'>): void {
+    this.features.observe(frame);
+  }
+
   async score(frame: Frame): Promise<FrameScore> {
     const f = await this.features.next(frame);
     const t0 = performance.now();
     const appearance = await appearanceScores(f.appearance, this.banks, this.nearest, this.model.params);
     const c = combine({ appearance, motion: f.motion }, this.model.calibration);
     const score = this.smooth.push(c.raw);
+    const cal = this.model.calibration;
+    let unusual = 0;
+    for (let p = 0; p < appearance.length; p++)
+      if ((appearance[p] as number) / cal.appearance + (f.motion[p] as number) / cal.motion > this.model.threshold)
+        unusual++;
     const g = this.model.params.grid;
     const x = c.cell % g;
     const y = Math.floor(c.cell / g);
@@ -324,6 +336,7 @@ export class FrameScorer {
       cue: c.cue,
       ratio: c.ratio,
       explanation: c.cue === 'motion' ? `moving ${c.ratio.toFixed(1)}× more than usual here` : 'something unusual here',
+      unusualShare: unusual / Math.max(1, appearance.length),
       ms: { backbone: f.backboneMs, score: performance.now() - t0 + f.motionMs },
     };
   }

@@ -111,6 +111,9 @@ export class MediaProcess extends EventEmitter {
       case 'tamper':
         this.emit('tamper', m);
         break;
+      case 'anomaly':
+        this.emit('anomaly', m);
+        break;
       case 'response': {
         const p = this.pending.get(m.id);
         if (!p) return;

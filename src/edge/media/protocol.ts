@@ -4,6 +4,7 @@
 // the main process sends it the cameras to run, and it reports finished segments and camera health back.
 import type { ClipResult, RecorderEvent } from '../../../bindings/index.ts';
 import type {
+  AnomalyRuntime,
   Box,
   CameraHealth,
   CameraKind,
@@ -14,7 +15,17 @@ import type {
   TrackedObject,
 } from '../../shared/api-types.ts';
 
-export type { Box, CameraHealth, CameraKind, CameraRuntime, CameraStatus, FrameDetections, TamperKind, TrackedObject };
+export type {
+  AnomalyRuntime,
+  Box,
+  CameraHealth,
+  CameraKind,
+  CameraRuntime,
+  CameraStatus,
+  FrameDetections,
+  TamperKind,
+  TrackedObject,
+};
 
 /** How to reach a camera (credentials included: it stays in memory and on the IPC channel, never in a log). */
 export interface CameraConnection {
@@ -44,6 +55,25 @@ export interface TamperMessage {
   frameIndex: number | null;
 }
 
+/** An `unusual` event on a camera started (k of the last n scored frames above its model's threshold) or ended. */
+export interface AnomalyMessage {
+  type: 'anomaly';
+  cameraId: string;
+  state: 'start' | 'end';
+  wallClockMs: number;
+  /** The frame that confirmed the start (in the snapshot ring); null for an end. */
+  frameIndex: number | null;
+  width: number;
+  height: number;
+  /** Peak smoothed score over the (sensitivity-scaled) threshold so far: 1 = at the threshold. */
+  score: number;
+  /** The most unusual cell, as fractions of the frame [x1, y1, x2, y2]. */
+  region: [number, number, number, number];
+  explanation: string;
+  /** Model version that scored it. */
+  version: number;
+}
+
 /** How a new configuration was applied: live, or by restarting what had to restart. */
 export interface ConfigureReport {
   /** Settings in effect from the next frame. */
@@ -70,6 +100,8 @@ export interface MediaMethods {
   measure: { params: { path: string }; result: { duration: number; frames: number } | null };
   testCamera: { params: { url: string }; result: { info: unknown; preview: Uint8Array | null } };
   configure: { params: { config: unknown }; result: ConfigureReport };
+  /** A camera's active anomaly model (null: none); scoring starts at its next frame when anomaly is enabled. */
+  setAnomalyModel: { params: { cameraId: string; model: { dir: string; version: number } | null }; result: true };
 }
 
 export type MediaMethod = keyof MediaMethods;
@@ -84,6 +116,7 @@ export type FromMedia =
   | { type: 'recording'; cameraId: string; event: RecorderEvent }
   | { type: 'frame'; frame: FrameDetections; motion: boolean; detected: boolean; inferenceMs: number }
   | TamperMessage
+  | AnomalyMessage
   | { type: 'response'; id: number; ok: true; result: unknown }
   | { type: 'response'; id: number; ok: false; error: { code: string; message: string } }
   | { type: 'fatal'; error: string };

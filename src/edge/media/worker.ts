@@ -9,6 +9,8 @@ import { type Config, validateConfig } from '../../shared/config.ts';
 import { GuardianError } from '../../shared/errors.ts';
 import { restrictUmask } from '../../shared/fs-perms.ts';
 import { createLogger } from '../../shared/log.ts';
+import { type AnomalyChange, LiveAnomaly } from '../anomaly/live.ts';
+import { AnomalyModel } from '../anomaly/model.ts';
 import { type CameraDirectory, CameraManager } from '../cameras/manager.ts';
 import { createBackend } from '../detect/backend.ts';
 import { resolveModel } from '../detect/models.ts';
@@ -81,6 +83,40 @@ async function init(msg: Extract<ToMedia, { type: 'init' }>) {
   };
   const sendTamper = (cameraId: string, c: TamperChange, frameIndex: number | null) =>
     send({ type: 'tamper', cameraId, kind: c.kind, state: c.state, wallClockMs: Math.round(c.atS * 1000), frameIndex });
+  // Anomaly scoring per camera with an active model and anomaly enabled (src/edge/anomaly/live.ts): loaded at the
+  // camera's first frame after the model was set, dropped (open events end) when it changes or the camera restarts.
+  const anomalyModels = new Map<string, { dir: string; version: number }>();
+  const anomalies = new Map<string, LiveAnomaly | 'loading' | 'failed'>();
+  const sendAnomaly = (cameraId: string, version: number, c: AnomalyChange) =>
+    send({ type: 'anomaly', cameraId, version, ...c, score: Math.round(c.score * 1000) / 1000 });
+  const anomalyEnabled = (cameraId: string) => config.cameras[cameraId]?.anomaly?.enabled ?? true;
+  const dropAnomaly = async (cameraId?: string) => {
+    for (const [id, la] of [...anomalies]) {
+      if (cameraId && id !== cameraId) continue;
+      anomalies.delete(id);
+      if (la instanceof LiveAnomaly) for (const c of await la.finish()) sendAnomaly(id, la.version, c);
+    }
+  };
+  const anomalyFor = (cameraId: string): LiveAnomaly | undefined => {
+    const la = anomalies.get(cameraId);
+    if (la instanceof LiveAnomaly) return la;
+    const m = anomalyModels.get(cameraId);
+    if (la || !m || !anomalyEnabled(cameraId)) return undefined;
+    anomalies.set(cameraId, 'loading');
+    AnomalyModel.load(m.dir).then(
+      (model) => {
+        if (anomalies.get(cameraId) !== 'loading' || anomalyModels.get(cameraId) !== m) return void model.close();
+        const sensitivity = config.cameras[cameraId]?.anomaly?.sensitivity ?? 'medium';
+        anomalies.set(cameraId, new LiveAnomaly(model, m.version, sensitivity));
+        log.info({ camera: cameraId, version: m.version, fps: model.file.params.fps }, 'anomaly scoring on');
+      },
+      (err) => {
+        if (anomalies.get(cameraId) === 'loading') anomalies.set(cameraId, 'failed');
+        log.warn({ camera: cameraId, err: err?.message ?? String(err) }, 'anomaly model could not load');
+      },
+    );
+    return undefined;
+  };
   const pipelineFor = (cameraId: string) => {
     let p = pipelines.get(cameraId);
     if (!p) {
@@ -118,6 +154,16 @@ async function init(msg: Extract<ToMedia, { type: 'init' }>) {
         }
         // A frame converted for the previous model, while the cameras restart after a model change: skip it.
         if (frame.tensor && frame.tensor.data.length !== 3 * detector.spec.size * detector.spec.size) return;
+        const la = anomalyFor(cameraId);
+        if (la && !la.due(frame)) la.observe(frame);
+        else if (la)
+          // Beside detection, not before it: the frame loop does not wait for the anomaly score.
+          la.score(frame, detector.spec.tensor).then(
+            (changes) => {
+              if (anomalies.get(cameraId) === la) for (const c of changes) sendAnomaly(cameraId, la.version, c);
+            },
+            (err) => log.warn({ camera: cameraId, err: err?.message ?? String(err) }, 'anomaly scoring failed'),
+          );
         const r = await pipelineFor(cameraId).process(frame, source);
         const st = stats.get(cameraId) ?? { frames: 0, detected: 0, skipped: 0, inference: [] };
         st.frames++;
@@ -156,6 +202,17 @@ async function init(msg: Extract<ToMedia, { type: 'init' }>) {
     recorder,
   );
 
+  const anomalyRuntime = (cameraId: string): CameraRuntime['anomaly'] => {
+    const la = anomalies.get(cameraId);
+    if (!(la instanceof LiveAnomaly)) return null;
+    return {
+      version: la.version,
+      frames: la.frames,
+      msPerFrame: la.msPerFrame(),
+      recalibrating: la.recalibrating,
+      unusual: la.unusual,
+    };
+  };
   let last = new Map<string, { frames: number; detected: number; skipped: number; t: number }>();
   setInterval(() => {
     const runtime: Record<string, CameraRuntime> = {};
@@ -172,6 +229,7 @@ async function init(msg: Extract<ToMedia, { type: 'init' }>) {
       runtime[cam.id] = {
         ...h,
         tamper: tampers.get(cam.id)?.current ?? null,
+        anomaly: anomalyRuntime(cam.id),
         detectFps: Math.round(((st.detected - prev.detected) / dt) * 10) / 10,
         skippedFps: Math.round((Math.max(0, st.skipped - prev.skipped) / dt) * 10) / 10,
         inferenceMs: inf.length ? Math.round((inf[Math.floor(inf.length / 2)] ?? 0) * 10) / 10 : null,
@@ -214,6 +272,12 @@ async function init(msg: Extract<ToMedia, { type: 'init' }>) {
       if (!next.detection.tamper.enabled) dropTamper(); // open tamper events end now
       live.push('detection.tamper.enabled');
     }
+    // Anomaly: switched off cameras end their open events; sensitivity applies from the next scored frame.
+    for (const [id, la] of anomalies) {
+      if (!anomalyEnabled(id)) await dropAnomaly(id);
+      else if (la instanceof LiveAnomaly) la.setSensitivity(next.cameras[id]?.anomaly?.sensitivity ?? 'medium');
+      else if (la === 'failed') anomalies.delete(id); // tried again at the next frame
+    }
     // Thresholds, classes, zones, masks and minHits: rebuilt pipelines pick them up at the next frame (track ids stay
     // unique, so no new object continues an old event).
     pipelines.clear();
@@ -252,7 +316,14 @@ async function init(msg: Extract<ToMedia, { type: 'init' }>) {
       pipelines.delete(p.cameraId);
       sources.delete(p.cameraId);
       dropTamper(p.cameraId);
+      await dropAnomaly(p.cameraId);
       await manager.reload(p.cameraId);
+      return true;
+    },
+    async setAnomalyModel(p) {
+      if (p.model) anomalyModels.set(p.cameraId, p.model);
+      else anomalyModels.delete(p.cameraId);
+      await dropAnomaly(p.cameraId);
       return true;
     },
     async exportClip(p) {
@@ -298,6 +369,7 @@ async function init(msg: Extract<ToMedia, { type: 'init' }>) {
   });
   process.on('SIGTERM', async () => {
     await manager.stop(); // finishes the segments being written
+    await dropAnomaly();
     await detector.backend.close();
     process.exit(0);
   });

@@ -2,6 +2,7 @@
 import type { Config } from '../../shared/config.ts';
 import type { Db } from '../../shared/db.ts';
 import type { Logger } from '../../shared/log.ts';
+import type { AnomalyModels } from '../anomaly/learn.ts';
 import type { ArchiveState } from '../archive/archiver.ts';
 import type { ArchiveRetrieval } from '../archive/retrieval.ts';
 import type { CameraRegistry } from '../cameras/registry.ts';
@@ -45,6 +46,8 @@ export interface EdgeContext {
   latestFrame(cameraId: string): FrameDetections | undefined;
   /** SHA-256 of the UI's TLS certificate, when served over HTTPS (for the owner to compare with the browser's). */
   tlsFingerprint?: string;
+  /** Each camera's anomaly models: state, and learning normal from its recordings. */
+  anomaly: Pick<AnomalyModels, 'state' | 'learn'>;
   /** USB cameras plugged in that are not added yet. */
   offeredCameras(): OfferedCamera[];
 }

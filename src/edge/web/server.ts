@@ -11,6 +11,7 @@ import { HostAllowList, refuseCrossOriginWrites } from '../../shared/http/host-c
 import { projectRoot } from '../../shared/paths.ts';
 import type { EdgeContext } from './context.ts';
 import { createWebListener, type WebListener } from './listener.ts';
+import { registerAnomalyRoutes } from './routes/anomaly.ts';
 import { registerAuthRoutes } from './routes/auth.ts';
 import { registerCamerasRoutes } from './routes/cameras.ts';
 import { registerConfigRoutes } from './routes/config.ts';
@@ -61,6 +62,7 @@ export function createEdgeServer(
   registerLinkRoutes(api, ctx);
   registerStatusRoutes(api, ctx);
   registerCamerasRoutes(api, ctx);
+  registerAnomalyRoutes(api, ctx);
   registerLiveRoutes(api, ctx);
   registerEventsRoutes(api, ctx);
   registerConfigRoutes(api, ctx);

@@ -2,6 +2,7 @@ import { Plus, Search, Trash2 } from 'lucide-react';
 import { type FormEvent, useState } from 'react';
 
 import { ApiError, api, type Camera } from '../api.ts';
+import { LearnNormal } from '../components/AnomalyModel.tsx';
 import { Card, ErrorNote } from '../components/Layout.tsx';
 import { usePoll } from '../router.ts';
 
@@ -350,6 +351,9 @@ export function Cameras() {
               {(rt?.lastError ?? c.health.lastError) && status !== 'online' && (
                 <p className="mt-1 text-xs text-red-400">{rt?.lastError ?? c.health.lastError}</p>
               )}
+              <div className="mt-2">
+                <LearnNormal cameraId={c.id} />
+              </div>
               <div className="mt-2 flex gap-2">
                 <button
                   type="button"

@@ -1,6 +1,7 @@
 import { Area, AreaChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
 
 import { api, type Status } from '../api.ts';
+import { AnomalyBadge } from '../components/AnomalyModel.tsx';
 import { Card, ErrorNote } from '../components/Layout.tsx';
 import { plural } from '../format.ts';
 import { usePoll } from '../router.ts';
@@ -173,6 +174,7 @@ export function Dashboard() {
                     <span>{c.name}</span>
                     <span className="flex items-center gap-3 tabular-nums text-zinc-400">
                       {c.inputFps ?? 0} fps · detect {c.detectFps} fps · {c.recording ? 'recording' : 'not recording'}
+                      <AnomalyBadge cameraId={c.id} />
                       {c.tamper && (
                         // Online but not watching: covered, dark, defocused, moved or frozen (a tamper event is open).
                         <span

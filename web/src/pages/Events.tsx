@@ -35,11 +35,12 @@ export function ArchiveBadge({ state }: { state: ArchiveState | undefined }) {
 
 export function Events() {
   const { data: cameras } = usePoll(() => api<Camera[]>('GET /cameras'), 0);
-  // The label chips are the classes the edge is configured to detect.
+  // The label chips are the classes the edge is configured to detect, and tamper and unusual.
   const { data: labels } = usePoll(
     () =>
       api<{ detection?: { classes?: Record<string, unknown> } }>('GET /config').then((c) =>
-        Object.keys(c.detection?.classes ?? {}),
+        // Plus the events that are not objects: a tampered camera, unusual activity.
+        [...Object.keys(c.detection?.classes ?? {}), 'tamper', 'unusual'],
       ),
     0,
   );

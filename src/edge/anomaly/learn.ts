@@ -1,0 +1,199 @@
+// A camera's anomaly models in the main process: versioned dirs <dataDir>/anomaly/<camera>/v<N> (0700), the newest
+// good one active; learning normal from the camera's own recordings of the last hours in a child process
+// (learn-worker.ts), with its progress; a failed fit changes nothing (the new version's dir is written all at once
+// by writeModelDir, so it either is a whole model or does not exist).
+import { type ChildProcess, fork } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { join } from 'node:path';
+
+import type { AnomalyFailure, AnomalyModelInfo, AnomalyModelState } from '../../shared/api-types.ts';
+import { GuardianError } from '../../shared/errors.ts';
+import type { Logger } from '../../shared/log.ts';
+import type { LearnReport, LearnRequest } from './learn-worker.ts';
+import { MODEL_FILE, MODEL_KIND, MODEL_VERSION, type ModelFile } from './model.ts';
+
+/** What a fit needs (fit.ts: 30 s to learn from and 10 s held out, in at least 2 clips). */
+export const MIN_LEARN_SECONDS = 40;
+export const MIN_LEARN_CLIPS = 2;
+/** Live scoring rate: every analysed frame up to 10 a second (the motion cue measures speed over one sampled
+ *  interval, so the model is fitted at the rate it is scored at); above that a whole divisor of it. */
+export const MAX_SCORING_FPS = 10;
+export const scoringFps = (detectFps: number) => detectFps / Math.ceil(detectFps / MAX_SCORING_FPS);
+
+const workerPath = new URL('./learn-worker.ts', import.meta.url).pathname;
+
+export interface RecordedSegment {
+  path: string;
+  duration: number;
+}
+
+export interface LearnSources {
+  /** The camera's finished recordings overlapping [startMs, endMs], absolute paths, in time order. */
+  segments(cameraId: string, startMs: number, endMs: number): RecordedSegment[];
+  detectFps(cameraId: string): number;
+}
+
+export interface ActiveModel {
+  dir: string;
+  version: number;
+  model: ModelFile;
+}
+
+interface Job {
+  child: ChildProcess;
+  progress: number;
+  startedAt: string;
+  hours: number;
+}
+
+export class AnomalyModels {
+  readonly root: string;
+  private readonly jobs = new Map<string, Job>();
+  private readonly failures = new Map<string, AnomalyFailure>();
+  private readonly activeCache = new Map<string, ActiveModel | null>();
+
+  constructor(
+    dataDir: string,
+    private readonly sources: LearnSources,
+    private readonly log: Logger,
+    /** A new model became active for a camera (the media process loads it). */
+    private readonly onActive: (cameraId: string, model: ActiveModel) => void = () => {},
+  ) {
+    this.root = join(dataDir, 'anomaly');
+    mkdirSync(this.root, { recursive: true, mode: 0o700 });
+  }
+
+  private cameraDir(cameraId: string): string {
+    if (!/^[a-z0-9][a-z0-9-]{0,63}$/.test(cameraId)) throw new GuardianError('INVALID_ARGUMENT', 'bad camera id');
+    return join(this.root, cameraId);
+  }
+
+  /** Version numbers of a camera's model dirs (v1, v2, ...), newest first. */
+  private versions(cameraId: string): number[] {
+    const dir = this.cameraDir(cameraId);
+    if (!existsSync(dir)) return [];
+    return readdirSync(dir)
+      .flatMap((n) => (/^v\d+$/.test(n) ? [Number(n.slice(1))] : []))
+      .sort((a, b) => b - a);
+  }
+
+  /** The newest version whose model.json is a model of this kind and version (the media process checks the bank). */
+  active(cameraId: string): ActiveModel | null {
+    const cached = this.activeCache.get(cameraId);
+    if (cached !== undefined) return cached;
+    let found: ActiveModel | null = null;
+    for (const v of this.versions(cameraId)) {
+      const dir = join(this.cameraDir(cameraId), `v${v}`);
+      try {
+        const model = JSON.parse(readFileSync(join(dir, MODEL_FILE), 'utf8')) as ModelFile;
+        if (model.kind === MODEL_KIND && model.version === MODEL_VERSION) {
+          found = { dir, version: v, model };
+          break;
+        }
+      } catch {
+        // not a whole model: skip it
+      }
+    }
+    this.activeCache.set(cameraId, found);
+    return found;
+  }
+
+  info(cameraId: string): Omit<AnomalyModelInfo, 'live'> | null {
+    const a = this.active(cameraId);
+    if (!a) return null;
+    const f = a.model.fit;
+    return {
+      version: a.version,
+      kind: a.model.kind,
+      fittedAt: a.model.created,
+      threshold: Math.round(a.model.threshold * 10_000) / 10_000,
+      clips: f.fitClips.length + f.heldOutClips.length,
+      seconds: Math.round((f.fitFrames + f.heldOutFrames) / a.model.params.fps),
+      fps: a.model.params.fps,
+    };
+  }
+
+  state(cameraId: string, live: AnomalyModelInfo['live'] = null): AnomalyModelState {
+    const lastFailure = this.failures.get(cameraId) ?? null;
+    const job = this.jobs.get(cameraId);
+    if (job)
+      return { state: 'learning', progress: job.progress, startedAt: job.startedAt, hours: job.hours, lastFailure };
+    const info = this.info(cameraId);
+    if (info) return { state: 'active', ...info, live, lastFailure };
+    if (lastFailure) return { state: 'failed', reason: lastFailure.reason, at: lastFailure.at, lastFailure };
+    return { state: 'none', lastFailure: null };
+  }
+
+  /** Starts learning normal from the last `hours` of the camera's recordings; refuses at once when too little. */
+  learn(cameraId: string, hours: number, now = Date.now()): AnomalyModelState {
+    const camDir = this.cameraDir(cameraId);
+    if (this.jobs.has(cameraId))
+      throw new GuardianError('CONFLICT', `camera ${cameraId} is already learning normal; wait for it to finish`);
+    const segments = this.sources
+      .segments(cameraId, now - hours * 3_600_000, now)
+      .filter((s) => s.duration > 0 && existsSync(s.path));
+    const seconds = segments.reduce((a, s) => a + s.duration, 0);
+    if (segments.length < MIN_LEARN_CLIPS || seconds < MIN_LEARN_SECONDS)
+      throw new GuardianError(
+        'INVALID_ARGUMENT',
+        `too little footage to learn normal: camera ${cameraId} has ${seconds.toFixed(0)} s in ${segments.length} recording${segments.length === 1 ? '' : 's'} ` +
+          `from the last ${hours} h; learning needs at least ${MIN_LEARN_SECONDS} s in at least ${MIN_LEARN_CLIPS} recordings ` +
+          '(record longer, or choose more hours)',
+      );
+    mkdirSync(camDir, { recursive: true, mode: 0o700 });
+    const version = (this.versions(cameraId)[0] ?? 0) + 1;
+    const out = join(camDir, `v${version}`);
+    // The dataset: links to the segments, named in time order (the fit holds out every 4th).
+    const dataset = join(camDir, `.learn-${version}-${process.pid}`);
+    rmSync(dataset, { recursive: true, force: true });
+    mkdirSync(dataset, { mode: 0o700 });
+    segments.forEach((s, i) => symlinkSync(s.path, join(dataset, `${String(i).padStart(6, '0')}.mp4`)));
+    const fps = Math.round(scoringFps(this.sources.detectFps(cameraId)) * 100) / 100;
+    const child = fork(workerPath, [], {
+      execArgv: ['--import', 'tsx', '--single-threaded-gc'],
+      stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+    });
+    const job: Job = { child, progress: 0, startedAt: new Date(now).toISOString(), hours };
+    this.jobs.set(cameraId, job);
+    const started = performance.now();
+    this.log.info(
+      { camera: cameraId, version, clips: segments.length, seconds: Math.round(seconds), fps },
+      'learning normal',
+    );
+    let outcome: LearnReport | undefined;
+    child.on('message', (m: LearnReport) => {
+      if (m.type === 'progress') job.progress = m.progress;
+      else outcome = m;
+    });
+    child.on('exit', (code, signal) => {
+      this.jobs.delete(cameraId);
+      rmSync(dataset, { recursive: true, force: true });
+      this.activeCache.delete(cameraId);
+      const at = new Date().toISOString();
+      if (outcome?.type === 'done' && this.active(cameraId)?.version === version) {
+        this.failures.delete(cameraId);
+        const active = this.active(cameraId) as ActiveModel;
+        this.log.info(
+          { camera: cameraId, version, seconds: Math.round((performance.now() - started) / 100) / 10 },
+          'learned normal: new anomaly model active',
+        );
+        this.onActive(cameraId, active);
+        return;
+      }
+      rmSync(out, { recursive: true, force: true }); // nothing half-written stays (writeModelDir is atomic anyway)
+      const reason =
+        outcome?.type === 'failed'
+          ? outcome.message
+          : `the fit stopped (${signal ?? `exit code ${code}`}) before writing a model`;
+      this.failures.set(cameraId, { reason, at });
+      this.log.warn({ camera: cameraId, version, reason }, 'learning normal failed; the active model is unchanged');
+    });
+    child.send({ dataset, out, fps } satisfies LearnRequest);
+    return this.state(cameraId);
+  }
+
+  /** Stops learning (shutdown). */
+  stop(): void {
+    for (const job of this.jobs.values()) job.child.kill('SIGTERM');
+  }
+}

@@ -1,0 +1,47 @@
+// A camera's anomaly model: its state (none, learning with progress, active with version and when it was fitted,
+// failed with the reason), and learning normal from the camera's own recordings of the last N hours.
+import { z } from 'zod';
+
+import type { AnomalyModelState } from '../../../shared/api-types.ts';
+import type { Api } from '../../../shared/http/api.ts';
+import type { EdgeContext } from '../context.ts';
+import { param } from './common.ts';
+
+export function registerAnomalyRoutes(api: Api, ctx: EdgeContext): void {
+  const state = (cameraId: string): AnomalyModelState =>
+    ctx.anomaly.state(cameraId, ctx.media.cameras[cameraId]?.anomaly ?? null);
+  api.route(
+    'get',
+    '/cameras/:id/anomaly',
+    {
+      summary: "A camera's anomaly model: none, learning (progress), active (version, fitted) or failed",
+      tag: 'cameras',
+    },
+    ({ req }): AnomalyModelState => {
+      const id = ctx.registry.get(param(req.params.id)).id; // 404 for an unknown camera
+      return state(id);
+    },
+  );
+  api.route(
+    'post',
+    '/cameras/:id/anomaly/learn',
+    {
+      summary: "Learn normal from the camera's recordings of the last N hours (a background fit; 202, then poll)",
+      tag: 'cameras',
+      body: z.strictObject({
+        hours: z
+          .number()
+          .min(0.01)
+          .max(24 * 14)
+          .default(2)
+          .describe('hours of recordings to learn from'),
+      }),
+    },
+    ({ req, res, body }): AnomalyModelState => {
+      const id = ctx.registry.get(param(req.params.id)).id;
+      const s = ctx.anomaly.learn(id, body.hours);
+      res.status(202);
+      return s;
+    },
+  );
+}
