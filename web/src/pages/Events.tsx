@@ -35,15 +35,18 @@ export function ArchiveBadge({ state }: { state: ArchiveState | undefined }) {
 
 export function Events() {
   const { data: cameras } = usePoll(() => api<Camera[]>('GET /cameras'), 0);
-  // The label chips are the classes the edge is configured to detect, and tamper and unusual.
-  const { data: labels } = usePoll(
-    () =>
-      api<{ detection?: { classes?: Record<string, unknown> } }>('GET /config').then((c) =>
-        // Plus the events that are not objects: a tampered camera, unusual activity.
-        [...Object.keys(c.detection?.classes ?? {}), 'tamper', 'unusual'],
-      ),
-    0,
-  );
+  // The label chips are the classes the edge is configured to detect, and the events that are not objects (a
+  // tampered camera, unusual activity) once there is one of them.
+  const { data: labels } = usePoll(async () => {
+    const c = await api<{ detection?: { classes?: Record<string, unknown> } }>('GET /config');
+    const others = await Promise.all(
+      ['tamper', 'unusual'].map(async (l) => {
+        const r = await api<{ events: unknown[] }>('GET /events', { query: { label: l, limit: 1 } });
+        return r.events.length ? [l] : [];
+      }),
+    );
+    return [...Object.keys(c.detection?.classes ?? {}), ...others.flat()];
+  }, 0);
   const [camera, setCamera] = useState('');
   const [label, setLabel] = useState('');
   const [from, setFrom] = useState('');
