@@ -46,6 +46,10 @@ Input::~Input() {
 }
 
 MediaError Input::ErrorFor(const std::string& what, int averr) const {
+  // Found by test/security/native-fuzz.test.ts: a file cut inside its header or index ended in MEDIA_ERROR ("End of
+  // file") while one cut inside its media data is CORRUPT_DATA; both are a truncated file.
+  if (kind_ == SourceKind::File && averr == AVERROR_EOF)
+    return MakeError("CORRUPT_DATA", opts_.label + ": " + what + ": the file ends early (truncated)");
   return MakeError(opts_.label, what, averr, interrupt_.timedOut.load(),
                    interrupt_.closing && interrupt_.closing->load());
 }

@@ -85,6 +85,7 @@ void Source::Loop(Input& input, Decoder& decoder, SegmentRecorder* recorder) {
   const double tb = av_q2d(stream->time_base);
   const double frameInterval = input.info().fps > 0 ? 1.0 / input.info().fps : 0.04;
   MediaError fatal;
+  int64_t passDecoded = 0, passPackets = 0;  // counters at the start of this pass over a looping file
 
   auto drain = [&]() {
     int r;
@@ -113,14 +114,26 @@ void Source::Loop(Input& input, Decoder& decoder, SegmentRecorder* recorder) {
         drain();
         decoder.Flush();
       }
-      if (!opts_.loop || closing_ || firstPacketPts_ < 0) {
+      // Found by test/security/native-fuzz.test.ts: an input none of whose packets decodes (a damaged avcC or SPS,
+      // a sample table with no entries) ended like a good file, with no frame and no error, and a looping one was
+      // read again and again, busily, for ever. A pass that decoded nothing now ends the source with an error.
+      // (counters_.decoded is written only by this thread.)
+      const bool barren = opts_.decode && counters_.decoded == passDecoded;
+      if (!opts_.loop || closing_ || firstPacketPts_ < 0 || barren) {
         // A file whose index promises more frames than it holds was cut short (copy interrupted, disk full...).
         std::lock_guard<std::mutex> lock(mu_);
         const int64_t expected = input.info().frameCount;
+        const int64_t packets = counters_.videoPackets - passPackets;
         if (!closing_ && expected > 0 && counters_.videoPackets < expected)
           fatal = MakeError("CORRUPT_DATA", opts_.input.label + ": file is truncated: read " +
                                                 std::to_string(counters_.videoPackets) + " of " +
                                                 std::to_string(expected) + " frames");
+        else if (!closing_ && barren)
+          fatal = packets > 0 ? MakeError("CORRUPT_DATA", opts_.input.label + ": no decodable video frame in " +
+                                                              std::to_string(packets) + " packets")
+                  : input.kind() == SourceKind::File
+                      ? MakeError("CORRUPT_DATA", opts_.input.label + ": no video frames")
+                      : MakeError("PROTOCOL_ERROR", opts_.input.label + ": stream ended before any video");
         break;
       }
       if (input.SeekToStart() < 0) {
@@ -133,6 +146,8 @@ void Source::Loop(Input& input, Decoder& decoder, SegmentRecorder* recorder) {
       maxPacketPts_ = -1;
       std::lock_guard<std::mutex> lock(mu_);
       counters_.loops++;
+      passDecoded = counters_.decoded;
+      passPackets = counters_.videoPackets;
       continue;
     }
     if (ret < 0) {
