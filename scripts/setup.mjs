@@ -3,12 +3,16 @@
 // so a fresh clone needs nothing but Node and npm. Uses only Node's standard library (node_modules may not exist yet).
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const quiet = process.argv.includes('--quiet');
+// --sanitize: also the sanitizer addon (npm test); --sanitize-only: just that (npm run build:native:sanitize, and
+// test/security/native-fuzz.test.ts when the addon is older than native/).
+const sanitizeOnly = process.argv.includes('--sanitize-only');
+const sanitize = sanitizeOnly || process.argv.includes('--sanitize');
 const log = (msg) => {
   if (!quiet) console.log(`[setup] ${msg}`);
 };
@@ -38,6 +42,7 @@ const APT_PACKAGES = {
   ],
   'browser tests of the web UI': ['chromium'],
   'tunnel to the owner server (wireguard-go: kernels without WireGuard)': ['wireguard-tools', 'wireguard-go'],
+  'fault suite (clock jumps under libfaketime)': ['faketime'],
 };
 
 function run(cmd, args, opts = {}) {
@@ -131,6 +136,60 @@ function ensureNativeBuild() {
   });
   mkdirSync(dirname(stamp), { recursive: true });
   writeFileSync(stamp, want);
+}
+
+// The AddressSanitizer + UndefinedBehaviorSanitizer addon (CMake option GUARDIAN_SANITIZE) in build-sanitize/, for
+// test/security/native-fuzz.test.ts; build/ is never touched. Rebuilt when native/, CMakeLists.txt, Node or the
+// compiler change (hash stamp), under a lock so that two test runs never build in the same directory at once.
+function ensureSanitizeBuild() {
+  const dir = join(root, 'build-sanitize');
+  const out = join(dir, 'Release', 'guardian.node');
+  const stamp = join(dir, '.guardian-native-hash');
+  const cxx = process.env.CXX || 'c++';
+  const compiler = spawnSync(cxx, ['--version'], { encoding: 'utf8' });
+  if (compiler.status !== 0) {
+    console.error(`[setup] no C++ compiler (${cxx}): cannot build the sanitizer addon`);
+    process.exit(1);
+  }
+  const want = () =>
+    hashFiles([...listFiles(join(root, 'native')), join(root, 'CMakeLists.txt'), process.version, compiler.stdout]);
+  const fresh = () => existsSync(out) && existsSync(stamp) && readFileSync(stamp, 'utf8') === want();
+  if (fresh()) return;
+  const lock = `${dir}.lock`;
+  for (const started = Date.now(); ; ) {
+    try {
+      mkdirSync(lock);
+      break;
+    } catch (err) {
+      if (err.code !== 'EEXIST') throw err;
+      // A lock older than 20 minutes is left from a killed build.
+      if (Date.now() - statSync(lock).mtimeMs > 20 * 60_000 || Date.now() - started > 20 * 60_000)
+        rmSync(lock, { recursive: true, force: true });
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1000);
+    }
+  }
+  try {
+    if (fresh()) return; // built by whoever held the lock
+    log('building the sanitizer addon into build-sanitize/ (cmake-js, GUARDIAN_SANITIZE=ON)');
+    const hash = want();
+    const env = { ...process.env };
+    const nd = nodeDir();
+    if (nd) env.npm_config_nodedir = nd;
+    const args = ['compile', '--directory', root, '--out', dir, '--CDGUARDIAN_SANITIZE=ON'];
+    const r = spawnSync(join(root, 'node_modules', '.bin', 'cmake-js'), args, {
+      stdio: quiet ? ['ignore', 'ignore', 'inherit'] : 'inherit',
+      cwd: root,
+      env,
+    });
+    if (r.status !== 0) {
+      console.error(`[setup] failed: cmake-js ${args.join(' ')} (exit ${r.status ?? r.signal})`);
+      process.exitCode = 1;
+      return;
+    }
+    writeFileSync(stamp, hash);
+  } finally {
+    rmSync(lock, { recursive: true, force: true });
+  }
 }
 
 // OpenVINO runtime for the openvino inference backend: the C API libraries from the pinned PyPI wheel, unpacked into
@@ -269,9 +328,15 @@ function checkNode() {
 }
 
 checkNode();
+if (sanitizeOnly) {
+  ensureSanitizeBuild();
+  process.exit();
+}
 ensureAptPackages();
 ensureNpmDependencies();
 ensureNativeBuild();
+if (sanitize) ensureSanitizeBuild();
+if (process.exitCode) process.exit();
 ensureOpenVino();
 ensureGoTools();
 ensureUiBuild();
