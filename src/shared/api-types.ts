@@ -44,6 +44,8 @@ export interface AnomalyRuntime {
   msPerFrame: number | null;
   /** Most of the picture changed at once (lights, IR switch): not scoring until it settles. */
   recalibrating: boolean;
+  /** Whole-picture changes seen since scoring started, each a recalibration rather than an alarm. */
+  recalibrations: number;
   /** An `unusual` event is open. */
   unusual: boolean;
 }

@@ -52,7 +52,9 @@ export const cameraSettingsSchema = z.strictObject({
       sensitivity: z
         .enum(['low', 'medium', 'high'])
         .default('medium')
-        .describe("how unusual a frame must be: low raises the model's threshold by 25 %, high lowers it by 15 %"),
+        .describe(
+          "how unusual a frame must be: high alarms at the model's threshold (the 99th percentile of normal frames), medium at 1.15× it, low at 1.4× it",
+        ),
     })
     .prefault({})
     .describe("unusual activity (anomaly) events from the camera's learned normal"),

@@ -210,6 +210,7 @@ async function init(msg: Extract<ToMedia, { type: 'init' }>) {
       frames: la.frames,
       msPerFrame: la.msPerFrame(),
       recalibrating: la.recalibrating,
+      recalibrations: la.recalibrations,
       unusual: la.unusual,
     };
   };
