@@ -145,9 +145,10 @@ export class CameraSupervisor extends EventEmitter {
         transport,
         connectTimeoutMs: this.options.connectTimeoutMs,
         readTimeoutMs: this.options.stallTimeoutMs,
-        backpressure: 'drop',
-        // A file camera (demos, tests) plays in real time and loops, like a live stream.
-        realtime: file,
+        // A file camera (demos, tests) plays in real time and loops, like a live stream. With options.realtime false
+        // it plays as fast as decoding and detection take it, every sampled frame analysed (accelerated soaks).
+        backpressure: file && c.options.realtime === false ? 'wait' : 'drop',
+        realtime: file && c.options.realtime !== false,
         loop: file && c.options.loop !== false,
       });
       if (this.stopped) return false;
