@@ -4,9 +4,11 @@
 // frame 30 of 180, ../shared/datasets/ped2/test/labels.json) raises an `unusual` event with an explanation, a region on its
 // snapshot and its outbox entries. Plus the API's error cases: an unknown camera, too little footage, bad hours.
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
+import { AnomalyModels } from '../../src/edge/anomaly/learn.ts';
+import { MODEL_KIND, MODEL_VERSION } from '../../src/edge/anomaly/model.ts';
 import { type Edge, startEdge } from '../../src/edge/runtime.ts';
 import type { AnomalyModelState } from '../../src/shared/api-types.ts';
 import { validateConfig } from '../../src/shared/config.ts';
@@ -203,5 +205,59 @@ describe('anomaly model on the running edge', function () {
       (kinds as string[]).filter((k) => k !== 'event.update'),
       ['event.start', 'event.end'],
     );
+  });
+});
+
+describe('learning normal: a fit that fails changes nothing', function () {
+  this.timeout(60_000);
+  const dir = tempDir('guardian-anomaly-fail-');
+  after(() => dir.remove());
+
+  it('the active model stays, the failure is reported with the reason, no new version is left behind', async () => {
+    // Three "recordings" of 20 s that are not video, and an active v1 for one camera.
+    const files = [1, 2, 3].map((i) => {
+      const f = join(dir.path, `seg${i}.mp4`);
+      writeFileSync(f, 'not a video');
+      return { path: f, duration: 20 };
+    });
+    const v1 = join(dir.path, 'anomaly', 'gate', 'v1');
+    mkdirSync(v1, { recursive: true });
+    writeFileSync(
+      join(v1, 'model.json'),
+      JSON.stringify({
+        kind: MODEL_KIND,
+        version: MODEL_VERSION,
+        created: '2026-01-01T00:00:00.000Z',
+        threshold: 1.5,
+        params: { fps: 10 },
+        fit: { fitClips: ['a', 'b', 'c'], heldOutClips: ['d'], fitFrames: 300, heldOutFrames: 100 },
+      }),
+    );
+    const models = new AnomalyModels(
+      dir.path,
+      { segments: () => files, detectFps: () => 10 },
+      createLogger({ level: 'silent' }),
+    );
+    const settle = async (camera: string) => {
+      const t0 = Date.now();
+      let s = models.state(camera);
+      while (s.state === 'learning') {
+        assert.ok(Date.now() - t0 < 30_000, 'the fit ended');
+        await sleep(200);
+        s = models.state(camera);
+      }
+      return s;
+    };
+    assert.equal(models.learn('gate', 2).state, 'learning');
+    const gate = await settle('gate');
+    assert.equal(gate.state, 'active', JSON.stringify(gate));
+    assert.equal(gate.version, 1);
+    assert.match(gate.lastFailure?.reason ?? '', /does not decode/);
+    assert.ok(!existsSync(join(dir.path, 'anomaly', 'gate', 'v2')), 'no half-written v2');
+    // Without a model: the state is `failed`, with the reason.
+    models.learn('yard', 2);
+    const yard = await settle('yard');
+    assert.equal(yard.state, 'failed', JSON.stringify(yard));
+    assert.match(yard.state === 'failed' ? yard.reason : '', /does not decode/);
   });
 });
