@@ -172,6 +172,7 @@ describe('anomaly model on the running edge', function () {
     }
     // The camera restarted (a new scorer); each light change scored is a recalibration (a skipped frame only is not).
     assert.ok(live && live.recalibrations >= 1, `recalibrations: ${JSON.stringify(live)} (before ${was})`);
+    console.log(`      lights: ${JSON.stringify(live)}`);
     assert.deepEqual(await unusual(), []);
   });
 

@@ -4,6 +4,7 @@
 // by writeModelDir, so it either is a whole model or does not exist).
 import { type ChildProcess, fork } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { setPriority } from 'node:os';
 import { join } from 'node:path';
 
 import type { AnomalyFailure, AnomalyModelInfo, AnomalyModelState } from '../../shared/api-types.ts';
@@ -153,6 +154,12 @@ export class AnomalyModels {
       execArgv: ['--import', 'tsx', '--single-threaded-gc'],
       stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
     });
+    // Below the media process: a late fit costs nothing, a late decode costs frames.
+    try {
+      if (child.pid) setPriority(child.pid, 10);
+    } catch {
+      // not permitted here: it runs at normal priority
+    }
     const job: Job = { child, progress: 0, startedAt: new Date(now).toISOString(), hours };
     this.jobs.set(cameraId, job);
     const started = performance.now();
