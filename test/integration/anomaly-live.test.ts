@@ -40,7 +40,7 @@ interface Ev {
 }
 
 describe('anomaly model on the running edge', function () {
-  this.timeout(240_000);
+  this.timeout(420_000);
   const dir = tempDir('guardian-anomaly-live-');
   let edge: Edge;
   let auth: Record<string, string>;
@@ -130,7 +130,9 @@ describe('anomaly model on the running edge', function () {
     let s = await state();
     let slowest = 0;
     while (s.state === 'learning') {
-      assert.ok(Date.now() - started < 120_000, 'fit finished');
+      // 20 s on a quiet machine; the fit runs at nice 10 beside this edge's detection at 10 fps and another test
+      // file, so a loaded CI box takes several times that.
+      assert.ok(Date.now() - started < 360_000, 'fit finished');
       await sleep(250);
       const t = performance.now();
       s = await state();
