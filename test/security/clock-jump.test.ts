@@ -4,13 +4,12 @@
 // recording and events go on. Unit tests of the watch with made-up clocks, then the demo itself under libfaketime
 // (Debian's faketime, installed by setup): the wall clock of both its processes jumps 40 days forward mid-run.
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { ClockWatch } from '../../src/shared/clock.ts';
-import { projectRoot } from '../../src/shared/paths.ts';
 import { tempDir } from '../helpers.ts';
+import { type DemoProcess, recordedSegments, startDemoProcess } from '../support/demo-process.ts';
 import { freePort } from '../support/rtsp.ts';
 
 const FAKETIME = '/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1';
@@ -47,8 +46,7 @@ describe('clock jumps (#20 fault suite)', function () {
     const dir = tempDir('guardian-clock-');
     const dataDir = join(dir.path, 'data');
     const offset = join(dir.path, 'faketime');
-    let demo: ChildProcess | undefined;
-    let output = '';
+    let demo: DemoProcess | undefined;
 
     before(function () {
       if (!existsSync(FAKETIME)) {
@@ -57,70 +55,32 @@ describe('clock jumps (#20 fault suite)', function () {
       }
     });
     after(async () => {
-      demo?.kill('SIGTERM');
-      if (demo && demo.exitCode === null && demo.signalCode === null) await new Promise((r) => demo?.once('exit', r));
+      await demo?.stop();
       dir.remove();
     });
 
-    const segments = () => {
-      const root = join(dataDir, 'recordings');
-      if (!existsSync(root)) return [];
-      return readdirSync(root, { recursive: true, encoding: 'utf8' })
-        .map((f) => join(root, f))
-        .filter((f) => f.endsWith('.mp4') && statSync(f).isFile());
-    };
+    const segments = () => recordedSegments(dataDir);
 
     it('a jump of 40 days forward deletes no recording and no event; recording goes on', async () => {
       writeFileSync(offset, '+0\n');
       const port = await freePort();
-      demo = spawn(
-        process.execPath,
-        [
-          join(projectRoot, 'bin', 'guardian.mjs'),
-          'demo',
-          '--data-dir',
-          dataDir,
-          '--port',
-          String(port),
-          '--admin-password',
-          'clock-test-password',
-          '--no-open',
-        ],
-        {
-          cwd: projectRoot,
-          stdio: ['ignore', 'pipe', 'pipe'],
-          env: {
-            ...process.env,
-            GUARDIAN_LOG_LEVEL: 'warn',
-            LD_PRELOAD: FAKETIME,
-            FAKETIME_TIMESTAMP_FILE: offset,
-            FAKETIME_CACHE_DURATION: '1',
-            FAKETIME_DONT_FAKE_MONOTONIC: '1',
-          },
+      demo = await startDemoProcess({
+        dataDir,
+        port,
+        password: 'clock-test-password',
+        env: {
+          GUARDIAN_LOG_LEVEL: 'warn',
+          LD_PRELOAD: FAKETIME,
+          FAKETIME_TIMESTAMP_FILE: offset,
+          FAKETIME_CACHE_DURATION: '1',
+          FAKETIME_DONT_FAKE_MONOTONIC: '1',
         },
-      );
-      demo.stdout?.on('data', (d) => {
-        output += d;
       });
-      demo.stderr?.on('data', (d) => {
-        output += d;
-      });
-      for (let i = 0; i < 600 && !output.includes('Guardian demo is running'); i++) await sleep(100);
-      assert.match(output, /Guardian demo is running/);
-      const base = `http://127.0.0.1:${port}`;
+      const { base } = demo;
       // Sessions expire by the wall clock, and 40 days is past their time: logged in again after the jump.
       let cookie = '';
       const logIn = async () => {
-        const login = await fetch(`${base}/api/auth/login`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({ password: 'clock-test-password' }),
-        });
-        assert.equal(login.status, 200);
-        cookie = login.headers
-          .getSetCookie()
-          .map((c) => c.split(';')[0])
-          .join('; ');
+        cookie = (await (demo as DemoProcess).login()).cookie;
       };
       await logIn();
       const eventIds = async () => {
@@ -143,7 +103,7 @@ describe('clock jumps (#20 fault suite)', function () {
       await logIn();
       const after = await eventIds();
       for (const id of events) assert.ok(after.includes(id), `event ${id} kept`);
-      assert.match(output, /the clock jumped forward by 40 days: deleting by age waits/);
+      assert.match(demo.output(), /the clock jumped forward by 40 days: deleting by age waits/);
       const later = segments().filter((f) => !before.includes(f));
       assert.ok(later.length >= 2, `recording goes on (${later.length} new segments)`);
       // Named by the new time (UTC day of now + 40 days, or the next one near midnight).

@@ -6,12 +6,13 @@
 // 503 IO_ERROR and reads still work, recordings and events from before are intact, and both paths work again by
 // themselves once the disk does.
 import assert from 'node:assert/strict';
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { projectRoot } from '../../src/shared/paths.ts';
 import { ffprobeSegment, tempDir } from '../helpers.ts';
+import { type DemoProcess, recordedSegments, startDemoProcess } from '../support/demo-process.ts';
 import { freePort } from '../support/rtsp.ts';
 
 const PASSWORD = 'eio-test-password-5';
@@ -23,8 +24,7 @@ describe('EIO on the recording and database paths (#20 fault suite)', function (
   this.timeout(240_000);
   const dir = tempDir('guardian-eio-');
   const dataDir = join(dir.path, 'data');
-  let demo: ChildProcess | undefined;
-  let output = '';
+  let demo: DemoProcess | undefined;
 
   const triggers = join(dir.path, 'faults');
   const shim = join(dir.path, 'eio_shim.so');
@@ -49,60 +49,23 @@ describe('EIO on the recording and database paths (#20 fault suite)', function (
     }
   });
   after(async () => {
-    demo?.kill('SIGTERM');
-    if (demo && demo.exitCode === null && demo.signalCode === null) await new Promise((r) => demo?.once('exit', r));
+    await demo?.stop();
     dir.remove();
   });
 
-  const segments = () => {
-    const root = join(dataDir, 'recordings');
-    if (!existsSync(root)) return [];
-    return readdirSync(root, { recursive: true, encoding: 'utf8' })
-      .map((f) => join(root, f))
-      .filter((f) => f.endsWith('.mp4') && statSync(f).isFile());
-  };
+  const segments = () => recordedSegments(dataDir);
 
   it('survives, reports, keeps what it had, and recovers on its own', async () => {
     const port = await freePort();
-    demo = spawn(
-      process.execPath,
-      [
-        join(projectRoot, 'bin', 'guardian.mjs'),
-        'demo',
-        '--data-dir',
-        dataDir,
-        '--port',
-        String(port),
-        '--admin-password',
-        PASSWORD,
-        '--no-open',
-      ],
-      {
-        cwd: projectRoot,
-        stdio: ['ignore', 'pipe', 'pipe'],
-        env: { ...process.env, LD_PRELOAD: shim, GUARDIAN_EIO_DIR: triggers, GUARDIAN_EIO_PREFIX: dataDir },
-      },
-    );
-    demo.stdout?.on('data', (d) => {
-      output += d;
+    demo = await startDemoProcess({
+      dataDir,
+      port,
+      password: PASSWORD,
+      env: { LD_PRELOAD: shim, GUARDIAN_EIO_DIR: triggers, GUARDIAN_EIO_PREFIX: dataDir },
     });
-    demo.stderr?.on('data', (d) => {
-      output += d;
-    });
-    for (let i = 0; i < 600 && !output.includes('Guardian demo is running'); i++) await sleep(100);
-    assert.match(output, /Guardian demo is running/);
-    const mainPid = demo.pid as number;
-    const base = `http://127.0.0.1:${port}`;
-    const login = await fetch(`${base}/api/auth/login`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ password: PASSWORD }),
-    });
-    const csrf = String(((await login.json()) as { csrf: string }).csrf);
-    const cookie = login.headers
-      .getSetCookie()
-      .map((c) => c.split(';')[0])
-      .join('; ');
+    const mainPid = demo.child.pid as number;
+    const { base } = demo;
+    const { cookie, csrf } = await demo.login();
     const call = (method: string, path: string, body?: unknown) =>
       fetch(`${base}${path}`, {
         method,
@@ -147,7 +110,8 @@ describe('EIO on the recording and database paths (#20 fault suite)', function (
     }
     assert.equal(cam?.recordingPaused, false, 'recording resumed by itself');
 
-    demo.once('exit', (code, signal) => console.log(`demo exited ${code ?? signal}:\n${output.slice(-3000)}`));
+    const d = demo;
+    d.child.once('exit', (code, signal) => console.log(`demo exited ${code ?? signal}:\n${d.output().slice(-3000)}`));
     // 2. The database path: every pwrite() fails (SQLite's; the media process writes with write()).
     const eventId = events[0]?.id as string;
     fault('pwrite', true);

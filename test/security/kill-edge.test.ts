@@ -3,12 +3,11 @@
 // every event the API had shown is still there, the events the kill left open are ended (here and on the server),
 // everything reaches the owner's server, and every recording segment on disk plays.
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { projectRoot } from '../../src/shared/paths.ts';
 import { ffprobeSegment, tempDir } from '../helpers.ts';
+import { type DemoProcess, recordedSegments, startDemoProcess } from '../support/demo-process.ts';
 import { freePort } from '../support/rtsp.ts';
 
 const PASSWORD = 'kill-test-password-9';
@@ -25,53 +24,13 @@ describe('kill -9 of the edge main process (#20 fault suite)', function () {
   this.timeout(240_000);
   const dir = tempDir('guardian-kill-edge-');
   const dataDir = join(dir.path, 'data');
-  let demo: ChildProcess | undefined;
-  let output = '';
+  let demo: DemoProcess | undefined;
   let port = 0;
-
-  const segments = () => {
-    const recordings = join(dataDir, 'recordings');
-    if (!existsSync(recordings)) return [];
-    return readdirSync(recordings, { recursive: true, encoding: 'utf8' })
-      .map((f) => join(recordings, f))
-      .filter((f) => f.endsWith('.mp4') && statSync(f).isFile());
-  };
+  const segments = () => recordedSegments(dataDir);
 
   const start = async () => {
-    output = '';
-    demo = spawn(
-      process.execPath,
-      [
-        join(projectRoot, 'bin', 'guardian.mjs'),
-        'demo',
-        '--data-dir',
-        dataDir,
-        '--port',
-        String(port),
-        '--admin-password',
-        PASSWORD,
-        '--no-open',
-      ],
-      { cwd: projectRoot, stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    demo.stdout?.on('data', (d) => {
-      output += d;
-    });
-    demo.stderr?.on('data', (d) => {
-      output += d;
-    });
-    for (let i = 0; i < 600 && !output.includes('Guardian demo is running'); i++) await sleep(100);
-    assert.match(output, /Guardian demo is running/);
-    const login = await fetch(`http://127.0.0.1:${port}/api/auth/login`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ password: PASSWORD }),
-    });
-    assert.equal(login.status, 200);
-    const cookie = login.headers
-      .getSetCookie()
-      .map((c) => c.split(';')[0])
-      .join('; ');
+    demo = await startDemoProcess({ dataDir, port, password: PASSWORD });
+    const { cookie } = await demo.login();
     return async <T>(path: string) => {
       const res = await fetch(`http://127.0.0.1:${port}${path}`, { headers: { cookie } });
       assert.equal(res.status, 200, path);
@@ -80,8 +39,7 @@ describe('kill -9 of the edge main process (#20 fault suite)', function () {
   };
 
   after(async () => {
-    demo?.kill('SIGTERM');
-    if (demo && demo.exitCode === null && demo.signalCode === null) await new Promise((r) => demo?.once('exit', r));
+    await demo?.stop();
     dir.remove();
   });
 
@@ -102,8 +60,8 @@ describe('kill -9 of the edge main process (#20 fault suite)', function () {
     const mediaPid = (await api<{ media: { pid: number } }>('/api/status')).media.pid;
     assert.ok(alive(mediaPid));
 
-    const exited = new Promise((r) => demo?.once('exit', r));
-    demo?.kill('SIGKILL');
+    const exited = new Promise((r) => demo?.child.once('exit', r));
+    demo?.child.kill('SIGKILL');
     await exited;
     // The media process sees its parent go and exits on its own: nothing is left holding the camera or the disk.
     for (let i = 0; i < 100 && alive(mediaPid); i++) await sleep(100);
@@ -120,8 +78,8 @@ describe('kill -9 of the edge main process (#20 fault suite)', function () {
       }
     }
     // Everything reaches the owner's server, ends included.
-    const vmUrl = /your server \(VM\): (http:\/\/127\.0\.0\.1:\d+)/.exec(output)?.[1];
-    assert.ok(vmUrl, output);
+    const vmUrl = /your server \(VM\): (http:\/\/127\.0\.0\.1:\d+)/.exec(demo?.output() ?? '')?.[1];
+    assert.ok(vmUrl, demo?.output());
     const auth = { authorization: `Bearer ${readFileSync(join(dataDir, 'vm', 'api-token'), 'utf8').trim()}` };
     let missing: string[] = [];
     for (let i = 0; i < 120; i++) {
