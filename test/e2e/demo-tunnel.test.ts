@@ -61,7 +61,8 @@ describe('guardian demo --tunnel (the VM in its own namespace, through WireGuard
       s?.on('data', (d) => {
         output += d;
       });
-    for (let i = 0; i < 300 && !output.includes('Guardian demo is running'); i++) await sleep(100);
+    // The VM's line comes after "is running", possibly in a later chunk of stdout: wait for it.
+    for (let i = 0; i < 300 && !/your server \(VM\):.*\n/.test(output); i++) await sleep(100);
     const vmUrl = /your server \(VM\): (http:\/\/10\.233\.\d+\.2:8600)\/api\/events .*through WireGuard/.exec(
       output,
     )?.[1];
