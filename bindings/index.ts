@@ -134,6 +134,14 @@ export class MediaSource implements AsyncIterable<NativeFrame> {
     return this.handle.stats();
   }
 
+  /**
+   * Decode keyframes only (an idle camera: a fraction of the CPU) or every frame. Takes effect at the next keyframe,
+   * so a switch back to every frame waits at most one group of pictures. Every packet is still recorded.
+   */
+  setKeyframesOnly(on: boolean): void {
+    if (!this.closed) this.handle.setKeyframesOnly(on);
+  }
+
   /** Safe at any moment and more than once; pending reads resolve with null. */
   async close(): Promise<void> {
     if (this.closed) return;

@@ -26,6 +26,7 @@ export interface NativeSourceHandle {
   snapshot(index: number, width: number, quality: number): Promise<Buffer>;
   cropTensor(index: number, x: number, y: number, w: number, h: number): Promise<CropTensor>;
   stats(): NativeStats;
+  setKeyframesOnly(on: boolean): void;
   close(): Promise<void>;
 }
 

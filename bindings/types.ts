@@ -117,6 +117,10 @@ export interface NativeStats {
   decodeErrors: number;
   keyframes: number;
   loops: number;
+  /** Video packets not decoded because only keyframes were (they were still recorded). */
+  skippedPackets: number;
+  /** Whether only keyframes are being decoded now (see MediaSource.setKeyframesOnly). */
+  keyframesOnly: boolean;
   queued: number;
   lastPacketWallMs: number | null;
   lastPts: number | null;

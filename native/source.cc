@@ -27,6 +27,7 @@ Napi::Function Source::Init(Napi::Env env) {
                      {InstanceMethod<&Source::Open>("open"), InstanceMethod<&Source::Read>("read"),
                       InstanceMethod<&Source::Snapshot>("snapshot"), InstanceMethod<&Source::CropTensor>("cropTensor"),
                       InstanceMethod<&Source::Stats>("stats"),
+                      InstanceMethod<&Source::SetKeyframesOnly>("setKeyframesOnly"),
                       InstanceMethod<&Source::Close>("close")});
 }
 

@@ -52,6 +52,8 @@ struct Sample {
 
 struct Counters {
   int64_t videoPackets = 0, packets = 0, bytes = 0, decoded = 0, sampled = 0, dropped = 0, decodeErrors = 0, keyframes = 0, loops = 0;
+  int64_t skippedPackets = 0;  // video packets not decoded because only keyframes were (still recorded)
+  bool keyframesOnly = false;  // the decode mode in effect (it changes at a keyframe)
   double lastPacketWallMs = 0, lastPts = -1;
 };
 
@@ -93,6 +95,7 @@ class Source : public Napi::ObjectWrap<Source> {
   Napi::Value CropTensor(const Napi::CallbackInfo& info);
   // source_js.cc (JS thread)
   Napi::Value Stats(const Napi::CallbackInfo& info);
+  Napi::Value SetKeyframesOnly(const Napi::CallbackInfo& info);
   Napi::Object InfoObject(Napi::Env env);
   Napi::Object FrameObject(Napi::Env env, std::unique_ptr<Sample> s);
 
@@ -100,6 +103,7 @@ class Source : public Napi::ObjectWrap<Source> {
   std::thread thread_;
   std::atomic<bool> closing_{false};
   std::atomic<bool> notifyPending_{false};
+  std::atomic<bool> keyframesOnlyWanted_{false};  // set by JS: decode keyframes only (an idle camera)
   Napi::ThreadSafeFunction tsfn_;
   bool tsfnAlive_ = false;  // JS thread only
 

@@ -86,6 +86,7 @@ void Source::Loop(Input& input, Decoder& decoder, SegmentRecorder* recorder) {
   const double frameInterval = input.info().fps > 0 ? 1.0 / input.info().fps : 0.04;
   MediaError fatal;
   int64_t passDecoded = 0, passPackets = 0;  // counters at the start of this pass over a looping file
+  bool keyframesOnly = false;                 // the decode mode in effect
 
   auto drain = [&]() {
     int r;
@@ -184,6 +185,20 @@ void Source::Loop(Input& input, Decoder& decoder, SegmentRecorder* recorder) {
       av_packet_unref(pkt);
       continue;
     }
+    // An idle camera decodes keyframes only (the recorder above still got every packet). The mode changes only at
+    // a keyframe, so that a group of pictures is either decoded whole or not at all past its keyframe.
+    const bool key = (pkt->flags & AV_PKT_FLAG_KEY) != 0;
+    if (key && keyframesOnly != keyframesOnlyWanted_.load()) {
+      keyframesOnly = !keyframesOnly;
+      std::lock_guard<std::mutex> lock(mu_);
+      counters_.keyframesOnly = keyframesOnly;
+    }
+    if (keyframesOnly && !key) {
+      av_packet_unref(pkt);
+      std::lock_guard<std::mutex> lock(mu_);
+      counters_.skippedPackets++;
+      continue;
+    }
     ret = decoder.Send(pkt);
     av_packet_unref(pkt);
     if (ret < 0 && ret != AVERROR(EAGAIN)) {
@@ -193,6 +208,13 @@ void Source::Loop(Input& input, Decoder& decoder, SegmentRecorder* recorder) {
       continue;
     }
     ret = drain();
+    if (keyframesOnly) {
+      // A frame-threaded decoder holds a frame back until more packets follow; with none following for a whole
+      // group of pictures, drain it now (the keyframe is seen at once) and reset the decoder for the next one.
+      decoder.Send(nullptr);
+      ret = drain();
+      decoder.Flush();
+    }
     if (ret < 0 && ret != AVERROR(EAGAIN) && ret != AVERROR_EOF) {
       std::lock_guard<std::mutex> lock(mu_);
       counters_.decodeErrors++;

@@ -115,6 +115,14 @@ Napi::Object Source::InfoObject(Napi::Env env) {
   return o;
 }
 
+// Takes effect at the next keyframe packet: a group of pictures is decoded whole or only its keyframe.
+Napi::Value Source::SetKeyframesOnly(const Napi::CallbackInfo& info) {
+  if (info.Length() < 1 || !info[0].IsBoolean())
+    throw Napi::TypeError::New(info.Env(), "setKeyframesOnly(on: boolean)");
+  keyframesOnlyWanted_ = info[0].As<Napi::Boolean>().Value();
+  return info.Env().Undefined();
+}
+
 Napi::Value Source::Stats(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::lock_guard<std::mutex> lock(mu_);
@@ -130,6 +138,8 @@ Napi::Value Source::Stats(const Napi::CallbackInfo& info) {
   o.Set("decodeErrors", static_cast<double>(counters_.decodeErrors));
   o.Set("keyframes", static_cast<double>(counters_.keyframes));
   o.Set("loops", static_cast<double>(counters_.loops));
+  o.Set("skippedPackets", static_cast<double>(counters_.skippedPackets));
+  o.Set("keyframesOnly", counters_.keyframesOnly);
   o.Set("queued", static_cast<double>(queue_.size()));
   o.Set("lastPacketWallMs", counters_.lastPacketWallMs > 0 ? Napi::Number::New(env, counters_.lastPacketWallMs) : env.Null());
   o.Set("lastPts", counters_.lastPts >= 0 ? Napi::Number::New(env, counters_.lastPts) : env.Null());

@@ -33,6 +33,8 @@ export interface CameraRuntime extends CameraHealth {
   tamper?: TamperKind | null;
   /** Live anomaly scoring, when the camera has an active model and anomaly detection on. */
   anomaly?: AnomalyRuntime | null;
+  /** Idle: nothing has moved for a while, so only keyframes are decoded (recording is untouched). */
+  keyframesOnly?: boolean;
 }
 
 /** Live anomaly scoring of one camera in the media process. */

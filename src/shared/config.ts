@@ -58,6 +58,25 @@ export const cameraSettingsSchema = z.strictObject({
     })
     .prefault({})
     .describe("unusual activity (anomaly) events from the camera's learned normal"),
+  idleDecode: z
+    .strictObject({
+      enabled: z
+        .boolean()
+        .default(true)
+        .describe(
+          'decode only keyframes while nothing moves (about a fifth of the CPU or less; recording is untouched); needs motion gating',
+        ),
+      afterSeconds: z
+        .number()
+        .min(5)
+        .max(3600)
+        .default(30)
+        .describe(
+          'seconds without motion or a moving object before that; on motion, every frame is decoded again from the next keyframe, and the motion itself is seen at the first keyframe after it began',
+        ),
+    })
+    .prefault({})
+    .describe('an idle camera decodes keyframes only'),
 });
 
 export const configSchema = z.strictObject({

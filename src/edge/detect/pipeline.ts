@@ -2,6 +2,7 @@
 // filters, object masks, tracking and zones. Object detection runs only when something moves or is tracked.
 import { type Frame, type MediaSource, MotionDetector, type MotionOptions } from '../../../bindings/index.ts';
 import { configDefaults } from '../../shared/config.ts';
+import { IdleDecode, type IdleDecodeOptions } from './idle-decode.ts';
 import { type DecodeOptions, decode, type ModelSpec } from './models.ts';
 import { iou } from './nms.ts';
 import { defaultTrackerOptions, labelGroup, type TrackedDetection, Tracker, type TrackerOptions } from './tracker.ts';
@@ -26,6 +27,8 @@ export interface PipelineOptions {
   /** Stationary objects are re-detected this often even without motion, to notice when they leave. */
   stationaryRecheckSeconds: number;
   tracker: TrackerOptions;
+  /** Decode keyframes only after this long without motion or a moving track (needs motion gating). */
+  idleDecode: IdleDecodeOptions;
 }
 
 export const defaultPipelineOptions: PipelineOptions = {
@@ -37,6 +40,7 @@ export const defaultPipelineOptions: PipelineOptions = {
   crop: 'auto',
   stationaryRecheckSeconds: 10,
   tracker: defaultTrackerOptions,
+  idleDecode: { enabled: false, afterSeconds: 30 },
 };
 
 export interface PipelineDetection extends TrackedDetection {
@@ -53,6 +57,8 @@ export interface FrameResult {
   detected: boolean;
   region: 'full' | 'crop' | null;
   detections: PipelineDetection[];
+  /** Whether the source was asked to decode keyframes only after this frame (an idle camera). */
+  keyframesOnly: boolean;
   timings: { convertMs: number; tensorMs: number; motionMs: number; inferenceMs: number; postMs: number };
 }
 
@@ -69,6 +75,7 @@ function mergeVehicles(dets: Detection[]): Detection[] {
 
 export class DetectionPipeline {
   readonly tracker: Tracker;
+  readonly idleDecode: IdleDecode;
   private readonly motion: MotionDetector | undefined;
   private lastDetectPts = Number.NEGATIVE_INFINITY;
 
@@ -79,6 +86,8 @@ export class DetectionPipeline {
   ) {
     this.tracker = new Tracker(options.tracker);
     this.motion = options.motion.enabled ? new MotionDetector(options.motion) : undefined;
+    // Without motion gating nothing says the scene is idle.
+    this.idleDecode = new IdleDecode({ ...options.idleDecode, enabled: options.idleDecode.enabled && !!this.motion });
   }
 
   /** Decode threshold: the lowest per-class minimum, so filtering can be done per class afterwards. */
@@ -88,6 +97,13 @@ export class DetectionPipeline {
   }
 
   async process(frame: Frame, source?: MediaSource): Promise<FrameResult> {
+    const r = await this.analyse(frame, source);
+    const active = r.motion || r.calibrating || this.tracker.moving().length > 0;
+    r.keyframesOnly = this.idleDecode.update(active, frame.pts, source);
+    return r;
+  }
+
+  private async analyse(frame: Frame, source?: MediaSource): Promise<FrameResult> {
     const o = this.options;
     const W = frame.width;
     const H = frame.height;
@@ -109,6 +125,7 @@ export class DetectionPipeline {
       detected: false,
       region: null,
       detections: [],
+      keyframesOnly: false,
       timings: { convertMs: frame.convertMs, tensorMs: frame.tensorMs, motionMs, inferenceMs: 0, postMs: 0 },
     };
 

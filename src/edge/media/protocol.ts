@@ -91,7 +91,8 @@ export interface MediaMethods {
   /** A camera was added, changed (null: removed): only it restarts. */
   reloadCamera: { params: { cameraId: string; camera: CameraEntry | null }; result: true };
   snapshot: {
-    params: { cameraId: string; frameIndex?: number; width: number; quality: number };
+    /** live: for a live viewer (an idle camera then decodes every frame for a while). */
+    params: { cameraId: string; frameIndex?: number; width: number; quality: number; live?: boolean };
     result: Uint8Array;
   };
   /** Stream copy of [start, end] seconds of consecutive segment files into one MP4. */

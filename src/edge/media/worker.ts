@@ -5,7 +5,7 @@ import { join } from 'node:path';
 
 import type { MediaSource } from '../../../bindings/index.ts';
 import { exportClip, openSource } from '../../../bindings/index.ts';
-import { type Config, validateConfig } from '../../shared/config.ts';
+import { type Config, cameraSettingsSchema, validateConfig } from '../../shared/config.ts';
 import { GuardianError } from '../../shared/errors.ts';
 import { restrictUmask } from '../../shared/fs-perms.ts';
 import { createLogger } from '../../shared/log.ts';
@@ -33,6 +33,8 @@ import type {
 restrictUmask();
 
 const send = (m: FromMedia) => process.send?.(m);
+/** How long one live-view frame keeps an idle camera decoding every frame. */
+const LIVE_WAKE_MS = 10_000;
 const log = createLogger().child({ component: 'media' });
 
 process.on('message', (msg: ToMedia) => {
@@ -117,6 +119,7 @@ async function init(msg: Extract<ToMedia, { type: 'init' }>) {
     );
     return undefined;
   };
+  const idleDecodeDefaults = cameraSettingsSchema.parse({}).idleDecode;
   const pipelineFor = (cameraId: string) => {
     let p = pipelines.get(cameraId);
     if (!p) {
@@ -131,6 +134,7 @@ async function init(msg: Extract<ToMedia, { type: 'init' }>) {
           : { enabled: false },
         zones: cam?.zones ?? [],
         objectMasks: cam?.objectMasks ?? [],
+        idleDecode: cam?.idleDecode ?? idleDecodeDefaults,
       });
       pipelines.set(cameraId, p);
     }
@@ -231,6 +235,7 @@ async function init(msg: Extract<ToMedia, { type: 'init' }>) {
         ...h,
         tamper: tampers.get(cam.id)?.current ?? null,
         anomaly: anomalyRuntime(cam.id),
+        keyframesOnly: pipelines.get(cam.id)?.idleDecode.idle ?? false,
         detectFps: Math.round(((st.detected - prev.detected) / dt) * 10) / 10,
         skippedFps: Math.round((Math.max(0, st.skipped - prev.skipped) / dt) * 10) / 10,
         inferenceMs: inf.length ? Math.round((inf[Math.floor(inf.length / 2)] ?? 0) * 10) / 10 : null,
@@ -297,6 +302,8 @@ async function init(msg: Extract<ToMedia, { type: 'init' }>) {
     async snapshot(p) {
       const src = sources.get(p.cameraId);
       if (!src) throw new GuardianError('NOT_FOUND', 'camera has no live source');
+      // A live viewer wants a fluid picture: an idle camera decodes every frame again while someone watches.
+      if (p.live) pipelines.get(p.cameraId)?.idleDecode.wake(LIVE_WAKE_MS, src);
       return src.snapshot({
         ...(typeof p.frameIndex === 'number' ? { index: p.frameIndex } : {}),
         width: p.width,

@@ -174,6 +174,16 @@ export function Dashboard() {
                     <span>{c.name}</span>
                     <span className="flex items-center gap-3 tabular-nums text-zinc-400">
                       {c.inputFps ?? 0} fps · detect {c.detectFps} fps · {c.recording ? 'recording' : 'not recording'}
+                      {c.keyframesOnly && (
+                        // Nothing has moved for a while: only keyframes are decoded until something does.
+                        <span
+                          data-testid={`camera-idle-${c.id}`}
+                          title="Nothing has moved for a while: only keyframes are decoded (recording is untouched)"
+                          className="rounded bg-zinc-600 px-2 py-0.5 text-xs text-white"
+                        >
+                          idle
+                        </span>
+                      )}
                       <AnomalyBadge cameraId={c.id} />
                       {c.tamper && (
                         // Online but not watching: covered, dark, defocused, moved or frozen (a tamper event is open).

@@ -52,7 +52,7 @@ export function registerLiveRoutes(api: Api, ctx: EdgeContext): void {
         const t0 = Date.now();
         try {
           const jpeg = Buffer.from(
-            await ctx.media.request('snapshot', { cameraId, width: query.width, quality: 70 }, 5000),
+            await ctx.media.request('snapshot', { cameraId, width: query.width, quality: 70, live: true }, 5000),
           );
           res.write(`--${boundary}\r\nContent-Type: image/jpeg\r\nContent-Length: ${jpeg.length}\r\n\r\n`);
           res.write(jpeg);
