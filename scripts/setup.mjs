@@ -198,8 +198,11 @@ function ensureSanitizeBuild() {
 }
 
 // OpenVINO runtime for the openvino inference backend: the C API libraries from the pinned PyPI wheel, unpacked into
-// .vendor/openvino/libs. Python is used only here, to download and unzip; nothing needs it at run time.
+// .vendor/openvino/libs, and its headers into .vendor/openvino/include (the detect bench compiles a small C program
+// against the C API, bench/support/ov_plain.c). Python is used only here, to download and unzip; nothing needs it at
+// run time. The stamp names the layout too, so a .vendor/openvino from before the headers is refreshed.
 const OPENVINO_VERSION = '2026.4.1';
+const OPENVINO_STAMP = `${OPENVINO_VERSION} include`;
 
 function findPip() {
   for (const py of ['python3', '/usr/bin/python3']) {
@@ -211,7 +214,7 @@ function findPip() {
 function ensureOpenVino() {
   const dir = join(root, '.vendor', 'openvino');
   const stamp = join(dir, 'VERSION');
-  if (existsSync(stamp) && readFileSync(stamp, 'utf8').trim() === OPENVINO_VERSION) return;
+  if (existsSync(stamp) && readFileSync(stamp, 'utf8').trim() === OPENVINO_STAMP) return;
   if (process.env.GUARDIAN_SKIP_OPENVINO === '1') return;
   const py = findPip();
   if (!py) {
@@ -251,13 +254,15 @@ function ensureOpenVino() {
   const unzip = `import sys, zipfile
 z = zipfile.ZipFile(sys.argv[1])
 for n in z.namelist():
-    if n.startswith('openvino/libs/'):
+    if n.startswith('openvino/libs/') or n.startswith('openvino/include/'):
         z.extract(n, sys.argv[2])`;
   run(py, ['-c', unzip, join(wheels, wheel), join(dir, 'unpacked')]);
-  spawnSync('rm', ['-rf', join(dir, 'libs')]);
-  run('mv', [join(dir, 'unpacked', 'openvino', 'libs'), join(dir, 'libs')]);
+  for (const sub of ['libs', 'include']) {
+    spawnSync('rm', ['-rf', join(dir, sub)]);
+    run('mv', [join(dir, 'unpacked', 'openvino', sub), join(dir, sub)]);
+  }
   spawnSync('rm', ['-rf', wheels, join(dir, 'unpacked')]);
-  writeFileSync(stamp, `${OPENVINO_VERSION}\n`);
+  writeFileSync(stamp, `${OPENVINO_STAMP}\n`);
 }
 
 // Test tools built from Go sources into .vendor/bin (go install with GOBIN): versitygw, a real S3 server the VM
