@@ -1,13 +1,12 @@
 // Detection benchmark: inference latency per model and backend, pre/post-processing share, OpenVINO/ONNX Runtime
-// ratio, and how many real-time cameras (vtest, 10 fps, detection at 5 fps, motion gating) this machine sustains.
-import { cpuUsage } from 'node:process';
-
+// ratio, the product's inference against the plain runtimes (plain-runtime.ts), and the cost per camera: realistic
+// capacity, idle decoding and batching (capacity.ts).
 import { openSource } from '../bindings/index.ts';
 import { type BackendName, createBackend } from '../src/edge/detect/backend.ts';
 import { resolveModel } from '../src/edge/detect/models.ts';
 import { DetectionPipeline, defaultPipelineOptions } from '../src/edge/detect/pipeline.ts';
-import type { InferenceBackend } from '../src/edge/detect/types.ts';
 import { sharedPath } from '../src/shared/paths.ts';
+import { benchCapacity } from './capacity.ts';
 import { benchPlainRuntime } from './plain-runtime.ts';
 
 const pct = (xs: number[], p: number) => {
@@ -52,48 +51,6 @@ async function latency(model: 'yolox' | 'nanodet', backendName: BackendName, pro
   };
 }
 
-/** Runs n real-time copies of vtest through full pipelines sharing one backend; reports drops and CPU. */
-async function capacityTrial(n: number, backend: InferenceBackend, seconds: number) {
-  const spec = resolveModel('yolox');
-  const sources = await Promise.all(
-    Array.from({ length: n }, () =>
-      openSource(sharedPath('media', 'vtest.mp4'), {
-        fps: 5,
-        tensor: spec.tensor,
-        motionWidth: 160,
-        realtime: true,
-        backpressure: 'drop',
-      }),
-    ),
-  );
-  const cpu0 = cpuUsage();
-  const t0 = performance.now();
-  let processed = 0;
-  let maxLagMs = 0;
-  await Promise.all(
-    sources.map(async (src) => {
-      const pipeline = new DetectionPipeline(spec, backend, defaultPipelineOptions);
-      for await (const f of src) {
-        await pipeline.process(f, src);
-        processed++;
-        maxLagMs = Math.max(maxLagMs, Date.now() - f.wallClockMs);
-        if (performance.now() - t0 > seconds * 1000) break;
-      }
-    }),
-  );
-  const wall = (performance.now() - t0) / 1000;
-  const cpu = cpuUsage(cpu0);
-  const dropped = sources.reduce((sum, s) => sum + s.stats().dropped, 0);
-  await Promise.all(sources.map((s) => s.close()));
-  return {
-    cameras: n,
-    dropped,
-    processed,
-    maxLagMs: Math.round(maxLagMs),
-    cpuCoresPerCamera: Math.round(((cpu.user + cpu.system) / 1e6 / wall / n) * 1000) / 1000,
-  };
-}
-
 export async function benchDetect(progress: (m: string) => void) {
   const latencyTable: Record<string, unknown> = {};
   for (const model of ['yolox', 'nanodet'] as const)
@@ -104,19 +61,9 @@ export async function benchDetect(progress: (m: string) => void) {
     const v = latencyTable[`${model}/openvino`] as { inferenceMs?: { p50: number } };
     return o.inferenceMs && v.inferenceMs ? Math.round((o.inferenceMs.p50 / v.inferenceMs.p50) * 1000) / 1000 : null;
   };
-  // Capacity with the faster backend for YOLOX.
+  // Realistic capacity, idle decoding and batching (bench/capacity.ts), with the faster backend for YOLOX.
   const faster: BackendName = (ratio('yolox') ?? 0) > 1 ? 'openvino' : 'onnxruntime';
-  const { backend } = await createBackend({ backend: faster, modelPath: resolveModel('yolox').path });
-  const trials = [];
-  let sustained = 0;
-  for (const n of [1, 2, 4, 8, 12, 16, 20, 24, 32]) {
-    progress(`detect: capacity with ${n} cameras`);
-    const trial = await capacityTrial(n, backend, 15);
-    trials.push(trial);
-    if (trial.dropped > 0) break;
-    sustained = n;
-  }
-  await backend.close();
+  const costPerCamera = await benchCapacity(progress, faster);
   const plainRuntime = await benchPlainRuntime(progress);
   return {
     latency: latencyTable,
@@ -126,13 +73,6 @@ export async function benchDetect(progress: (m: string) => void) {
     plainRuntimeRatio: plainRuntime.plainRuntimeRatio,
     openvinoSpeedupOverOnnxruntime: { yolox: ratio('yolox'), nanodet: ratio('nanodet') },
     targetPrePostShare: '<= 0.10',
-    capacity: {
-      backend: faster,
-      model: 'yolox',
-      description:
-        'real-time copies of vtest.mp4 (10 fps), detection at 5 fps with motion gating, 15 s each, no sampled frame dropped',
-      sustainedCameras: sustained,
-      trials,
-    },
+    ...costPerCamera,
   };
 }

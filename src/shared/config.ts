@@ -161,6 +161,15 @@ export const configSchema = z.strictObject({
         .default('CPU')
         .describe('OpenVINO device: CPU, GPU (the Intel iGPU) or a list such as GPU,CPU'),
       threads: z.number().int().min(1).max(16).default(2).describe('inference threads'),
+      batch: z
+        .number()
+        .int()
+        .min(1)
+        .max(16)
+        .default(1)
+        .describe(
+          "largest batch across cameras: frames of several cameras that wait for the model run as one inference (1: one at a time; YOLOX only, NanoDet's graph has no batch axis; on these CPUs batching measured no faster, see docs/benchmarks.md)",
+        ),
       fps: z
         .number()
         .min(0.5)

@@ -18,7 +18,7 @@ import {
   readModelDir,
   writeModelDir,
 } from '../../src/edge/anomaly/model.ts';
-import { addGraphOutputs, readGraph } from '../../src/edge/anomaly/onnx-edit.ts';
+import { addGraphOutputs, readGraph } from '../../src/shared/onnx-edit.ts';
 import { tempDir } from '../helpers.ts';
 
 describe('anomaly: AUROC', () => {

@@ -13,8 +13,8 @@ import * as ort from 'onnxruntime-node';
 
 import { type Frame, tensorPresets } from '../../../bindings/index.ts';
 import { GuardianError } from '../../shared/errors.ts';
+import { addGraphOutputs, readGraph } from '../../shared/onnx-edit.ts';
 import { sharedPath } from '../../shared/paths.ts';
-import { addGraphOutputs, readGraph } from './onnx-edit.ts';
 
 export const backbonePreset = tensorPresets.nanodet;
 /** Width of the grey plane the motion cue uses (the media process computes the same plane for motion and tamper). */

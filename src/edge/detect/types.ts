@@ -19,8 +19,11 @@ export interface OutputTensor {
 export interface InferenceBackend {
   readonly name: 'onnxruntime' | 'openvino';
   readonly device: string;
-  /** Runs the model on a float32 NCHW tensor [1, 3, size, size]; outputs in the model's declared order. */
-  run(input: Float32Array, size: number): Promise<OutputTensor[]>;
+  /**
+   * Runs the model on a float32 NCHW tensor [batch, 3, size, size] (batch > 1 only on a model made for that batch,
+   * see batching.ts); outputs in the model's declared order.
+   */
+  run(input: Float32Array, size: number, batch?: number): Promise<OutputTensor[]>;
   close(): Promise<void>;
 }
 

@@ -65,8 +65,10 @@ async function init(msg: Extract<ToMedia, { type: 'init' }>) {
       modelPath: spec.path,
       device: d.device,
       threads: d.threads,
+      batch: d.batch,
     });
     if (made.fallbackReason) log.warn({ reason: made.fallbackReason }, 'inference backend fallback');
+    if (made.batchNote) log.warn({ reason: made.batchNote }, 'detection.batch not applied');
     return { spec, backend: made.backend, fallback: made.fallbackReason ?? null };
   };
   let detector = await loadDetector(config.detection);
@@ -256,11 +258,17 @@ async function init(msg: Extract<ToMedia, { type: 'init' }>) {
     const live: string[] = [];
     const restartedCameras: string[] = [];
     const changed = <T>(a: T, b: T) => JSON.stringify(a) !== JSON.stringify(b);
-    const d = (c: Config) => [c.detection.model, c.detection.backend, c.detection.device, c.detection.threads];
+    const d = (c: Config) => [
+      c.detection.model,
+      c.detection.backend,
+      c.detection.device,
+      c.detection.threads,
+      c.detection.batch,
+    ];
     if (changed(d(prev), d(next))) {
       const old = detector;
       detector = await loadDetector(next.detection);
-      live.push('detection.model', 'detection.backend', 'detection.device', 'detection.threads');
+      live.push('detection.model', 'detection.backend', 'detection.device', 'detection.threads', 'detection.batch');
       if (old.spec.size !== detector.spec.size || changed(old.spec.tensor, detector.spec.tensor)) {
         // Another input size: the sources must convert frames for it.
         manager.setOptions({ source: { tensor: detector.spec.tensor, motionWidth: 160, snapshotFrames: 8 } });

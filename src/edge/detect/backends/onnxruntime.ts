@@ -5,20 +5,25 @@ import * as ort from 'onnxruntime-node';
 
 import type { InferenceBackend, OutputTensor } from '../types.ts';
 
-export async function createOnnxRuntimeBackend(modelPath: string, threads: number): Promise<InferenceBackend> {
-  const session = await ort.InferenceSession.create(modelPath, {
+/** `model`: a path, or the model's bytes (an edited copy, such as a batch-N one). */
+export async function createOnnxRuntimeBackend(model: string | Uint8Array, threads: number): Promise<InferenceBackend> {
+  const options: ort.InferenceSession.SessionOptions = {
     executionProviders: ['cpu'],
     intraOpNumThreads: threads,
     interOpNumThreads: 1,
     graphOptimizationLevel: 'all',
-  });
+  };
+  const session =
+    typeof model === 'string'
+      ? await ort.InferenceSession.create(model, options)
+      : await ort.InferenceSession.create(model, options);
   const inputName = session.inputNames[0] ?? 'images';
   const outputNames = [...session.outputNames];
   return {
     name: 'onnxruntime',
     device: 'CPU',
-    async run(input: Float32Array, size: number): Promise<OutputTensor[]> {
-      const tensor = new ort.Tensor('float32', input, [1, 3, size, size]); // wraps the buffer, no copy
+    async run(input: Float32Array, size: number, batch = 1): Promise<OutputTensor[]> {
+      const tensor = new ort.Tensor('float32', input, [batch, 3, size, size]); // wraps the buffer, no copy
       const result = await session.run({ [inputName]: tensor });
       return outputNames.map((name) => {
         const t = result[name];

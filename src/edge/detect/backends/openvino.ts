@@ -18,6 +18,7 @@ interface OvApi {
   lib: koffi.IKoffiLib;
   coreCreate: koffi.KoffiFunction;
   readModel: koffi.KoffiFunction;
+  readModelFromMemory: koffi.KoffiFunction;
   compileModel: koffi.KoffiFunction;
   createInferRequest: koffi.KoffiFunction;
   tensorFromHostPtr: koffi.KoffiFunction;
@@ -54,6 +55,9 @@ function load(): OvApi {
     shapeType,
     coreCreate: f('int ov_core_create(_Out_ void **core)'),
     readModel: f('int ov_core_read_model(void *core, const char *path, const char *bin, _Out_ void **model)'),
+    readModelFromMemory: f(
+      'int ov_core_read_model_from_memory_buffer(void *core, const uint8_t *model, size_t size, void *weights, _Out_ void **out)',
+    ),
     compileModel: f(
       'int ov_core_compile_model(void *core, void *model, const char *device, size_t n, _Out_ void **compiled, ...)',
     ),
@@ -93,19 +97,21 @@ function check(a: OvApi, status: number, what: string): void {
   throw new Error(`OpenVINO: ${what} failed: ${detail.trim() || `status ${status}`}`);
 }
 
+/** `model`: a path, or the model's bytes (an edited copy, such as a batch-N one; ONNX keeps its weights inside). */
 export async function createOpenVinoBackend(
-  modelPath: string,
+  model: string | Uint8Array,
   device: string,
   threads: number,
 ): Promise<InferenceBackend> {
   const a = load();
   const core = [null];
   check(a, a.coreCreate(core), 'creating the core');
-  const model = [null];
+  const ovModel = [null];
   const compiled = [null];
   const request = [null];
   try {
-    check(a, a.readModel(core[0], modelPath, null, model), `reading ${modelPath}`);
+    if (typeof model === 'string') check(a, a.readModel(core[0], model, null, ovModel), `reading ${model}`);
+    else check(a, a.readModelFromMemory(core[0], model, model.length, null, ovModel), 'reading the model');
     const props: unknown[] = ['str', 'PERFORMANCE_HINT', 'str', 'LATENCY'];
     if (device === 'CPU') {
       // Full precision: on CPUs with bf16 units OpenVINO would otherwise trade accuracy for speed.
@@ -114,13 +120,13 @@ export async function createOpenVinoBackend(
     }
     check(
       a,
-      a.compileModel(core[0], model[0], device, props.length / 2, compiled, ...props),
+      a.compileModel(core[0], ovModel[0], device, props.length / 2, compiled, ...props),
       `compiling for ${device}`,
     );
     check(a, a.createInferRequest(compiled[0], request), 'creating an infer request');
   } catch (err) {
     if (compiled[0]) a.compiledFree(compiled[0]);
-    if (model[0]) a.modelFree(model[0]);
+    if (ovModel[0]) a.modelFree(ovModel[0]);
     a.coreFree(core[0]);
     throw err;
   }
@@ -128,8 +134,8 @@ export async function createOpenVinoBackend(
   check(a, a.compiledOutputsSize(compiled[0], nOut), 'counting outputs');
   let busy: Promise<unknown> = Promise.resolve();
 
-  const runOnce = async (input: Float32Array, size: number): Promise<OutputTensor[]> => {
-    const dims = new BigInt64Array([1n, 3n, BigInt(size), BigInt(size)]);
+  const runOnce = async (input: Float32Array, size: number, batch: number): Promise<OutputTensor[]> => {
+    const dims = new BigInt64Array([BigInt(batch), 3n, BigInt(size), BigInt(size)]);
     const tensor = [null];
     // The input tensor wraps the JS buffer in place: no copy.
     check(a, a.tensorFromHostPtr(F32, { rank: 4, dims }, input, tensor), 'wrapping the input');
@@ -170,9 +176,9 @@ export async function createOpenVinoBackend(
   return {
     name: 'openvino',
     device,
-    run(input: Float32Array, size: number): Promise<OutputTensor[]> {
+    run(input: Float32Array, size: number, batch = 1): Promise<OutputTensor[]> {
       // One infer request per backend: calls are serialised.
-      const next = busy.then(() => runOnce(input, size));
+      const next = busy.then(() => runOnce(input, size, batch));
       busy = next.catch(() => undefined);
       return next;
     },
@@ -180,7 +186,7 @@ export async function createOpenVinoBackend(
       await busy;
       a.requestFree(request[0]);
       a.compiledFree(compiled[0]);
-      a.modelFree(model[0]);
+      a.modelFree(ovModel[0]);
       a.coreFree(core[0]);
     },
   };

@@ -5,7 +5,7 @@
 // (onnxruntime takes a buffer), so nothing is written next to the shared model or anywhere else.
 import protobuf from 'protobufjs/minimal.js';
 
-import { GuardianError } from '../../shared/errors.ts';
+import { GuardianError } from './errors.ts';
 
 const { Reader, Writer } = protobuf;
 
@@ -127,4 +127,74 @@ function concat(parts: Uint8Array[]): Uint8Array {
     at += p.length;
   }
   return bytes;
+}
+
+/** Absolute offset of a payload (a view into `model`) in `model`. */
+const offsetIn = (model: Uint8Array, part: Uint8Array) => part.byteOffset - model.byteOffset;
+
+/**
+ * A copy of a batch-1 model that takes `n` images at once (2–127): the image input's and the outputs' first dimension
+ * become `n`, every Reshape whose target shape is a constant starting with 1 copies the batch from its input
+ * instead (ONNX Reshape's 0), and the recorded intermediate shapes (value_info, all for batch 1) are dropped for the
+ * runtime to infer. Every patch keeps its byte length, so only the graph's own length is re-encoded. A model whose
+ * graph folds the batch into another axis (NanoDet's head reshapes to [80, -1]) is refused: it has no batch axis.
+ */
+export function withBatchSize(model: Uint8Array, n: number, what = 'the model'): Uint8Array {
+  if (!Number.isInteger(n) || n < 2 || n > 127) throw new GuardianError('INVALID_ARGUMENT', `batch ${n}: 2 to 127`);
+  const out = Uint8Array.prototype.slice.call(model); // a copy (Buffer.prototype.slice would be a view)
+  const { fields, graph } = graphOf(out, what);
+  const graphFields = readFields(graph.payload as Uint8Array, what);
+  const reshapeShapes = new Set(
+    readGraph(out, what)
+      .nodes.filter((node) => node.opType === 'Reshape')
+      .map((node) => node.inputs[1] ?? ''),
+  );
+  const noBatch = (why: string) => new GuardianError('UNSUPPORTED_INPUT', `${what} has no batch axis: ${why}`);
+  const sub = (f: Field | undefined, field: number) =>
+    f?.payload ? readFields(f.payload, what).find((x) => x.field === field && x.payload) : undefined;
+  // ValueInfoProto.type (2) → TypeProto.tensor_type (1) → shape (2) → first dim (1) → dim_value (1, a varint).
+  const setFirstDim = (info: Field) => {
+    const dim = sub(sub(sub(sub(info, 2), 1), 2), 1);
+    const value = dim?.payload ? readFields(dim.payload, what).find((x) => x.field === 1 && x.wire === 0) : undefined;
+    if (!dim?.payload || !value) throw noBatch('an input or output has no fixed first dimension');
+    const at = offsetIn(out, dim.payload) + value.start + 1;
+    if (out[at] !== 1) throw noBatch(`an input or output's first dimension is ${out[at]}, not 1`);
+    out[at] = n;
+  };
+  const initializers = new Set<string>();
+  for (const f of graphFields) {
+    if (f.field !== 5 || !f.payload) continue;
+    const tensor = readFields(f.payload, what);
+    const name = tensor.find((x) => x.field === 8 && x.payload);
+    const nameText = name?.payload ? text.decode(name.payload) : '';
+    initializers.add(nameText);
+    if (!reshapeShapes.has(nameText)) continue;
+    // TensorProto: int64 data as raw_data (9, little-endian) or int64_data (7, packed varints).
+    const raw = tensor.find((x) => x.field === 9 && x.payload);
+    const packed = tensor.find((x) => x.field === 7 && x.payload);
+    const at = raw?.payload ? offsetIn(out, raw.payload) : packed?.payload ? offsetIn(out, packed.payload) : -1;
+    const first = raw?.payload ? new DataView(out.buffer, out.byteOffset + at, 8).getBigInt64(0, true) : out[at];
+    if (at < 0 || (first !== 1n && first !== 1)) throw noBatch(`Reshape to a shape that does not start with 1`);
+    out[at] = 0; // 0: "the input's dimension", i.e. the batch (the other bytes of a little-endian 1 are already 0)
+  }
+  for (const s of reshapeShapes)
+    if (!initializers.has(s)) throw noBatch('a Reshape takes its shape from a computed tensor');
+  for (const f of graphFields)
+    if ((f.field === 11 && !initializers.has(nameOf(f, what))) || f.field === 12) setFirstDim(f);
+  const payload = graph.payload as Uint8Array;
+  const newGraph = concat(graphFields.filter((f) => f.field !== 13).map((f) => payload.subarray(f.start, f.end)));
+  const parts = fields.map((f) =>
+    f === graph
+      ? Writer.create()
+          .uint32((7 << 3) | 2)
+          .bytes(newGraph)
+          .finish()
+      : out.subarray(f.start, f.end),
+  );
+  return concat(parts);
+}
+
+function nameOf(info: Field, what: string): string {
+  const name = info.payload ? readFields(info.payload, what).find((x) => x.field === 1 && x.payload) : undefined;
+  return name?.payload ? text.decode(name.payload) : '';
 }
