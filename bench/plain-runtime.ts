@@ -14,6 +14,7 @@ import * as ort from 'onnxruntime-node';
 
 import { openSource } from '../bindings/index.ts';
 import { type BackendName, createBackend } from '../src/edge/detect/backend.ts';
+import { onnxRuntimeSessionOptions } from '../src/edge/detect/backends/onnxruntime.ts';
 import { openVinoLibDir } from '../src/edge/detect/backends/openvino.ts';
 import { type ModelSpec, resolveModel } from '../src/edge/detect/models.ts';
 import { projectRoot, sharedPath } from '../src/shared/paths.ts';
@@ -134,12 +135,7 @@ async function compareOnnxRuntime(
   progress: (m: string) => void,
 ) {
   // Exactly the product's session options (src/edge/detect/backends/onnxruntime.ts), used directly.
-  const session = await ort.InferenceSession.create(spec.path, {
-    executionProviders: ['cpu'],
-    intraOpNumThreads: threads,
-    interOpNumThreads: 1,
-    graphOptimizationLevel: 'all',
-  });
+  const session = await ort.InferenceSession.create(spec.path, onnxRuntimeSessionOptions(threads));
   try {
     const backend = await productBackend('onnxruntime', spec, threads);
     try {
