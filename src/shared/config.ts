@@ -64,7 +64,7 @@ export const cameraSettingsSchema = z.strictObject({
         .boolean()
         .default(true)
         .describe(
-          'decode only keyframes while nothing moves (about a fifth of the CPU or less; recording is untouched); needs motion gating',
+          'decode only keyframes while nothing moves (an idle camera then costs about a third of its CPU when decoding every frame, recording included; recording is untouched); needs motion gating',
         ),
       afterSeconds: z
         .number()
@@ -166,9 +166,9 @@ export const configSchema = z.strictObject({
         .int()
         .min(1)
         .max(16)
-        .default(1)
+        .default(4)
         .describe(
-          "largest batch across cameras: frames of several cameras that wait for the model run as one inference (1: one at a time; YOLOX only, NanoDet's graph has no batch axis; on these CPUs batching measured no faster, see docs/benchmarks.md)",
+          "largest batch across cameras: frames of several cameras that wait for the model run as one inference (1: one at a time). ONNX Runtime and YOLOX only: NanoDet's graph has no batch axis, and OpenVINO on a CPU measured slower batched, so it runs one image at a time (docs/benchmarks.md)",
         ),
       fps: z
         .number()

@@ -184,6 +184,27 @@ describe('web UI in chromium', function () {
     await shot('settings');
   });
 
+  it("a camera's own settings: shown with their defaults, changed for one camera, kept across reload", async () => {
+    await page.goto(`${base}/#/settings`);
+    await page.reload(); // the last test left a bad port in the form
+    await page.getByLabel('Camera for its settings').selectOption('garage');
+    const enabled = page.locator('input[name="cameras.garage.idleDecode.enabled"]');
+    const after = page.locator('input[name="cameras.garage.idleDecode.afterSeconds"]');
+    await enabled.waitFor();
+    assert.equal(await enabled.isChecked(), true, 'unset: the default (on) is shown');
+    assert.equal(await after.inputValue(), '30');
+    await enabled.uncheck();
+    await after.fill('90');
+    await page.getByRole('button', { name: 'Save', exact: true }).click();
+    await page.getByRole('status').filter({ hasText: 'Saved' }).waitFor();
+    await page.reload();
+    await page.getByLabel('Camera for its settings').selectOption('garage');
+    await enabled.waitFor();
+    assert.equal(await enabled.isChecked(), false);
+    assert.equal(await after.inputValue(), '90');
+    await shot('settings-camera');
+  });
+
   it("shows the link to the demo's own server, and a bad pairing code's error", async () => {
     await page.goto(`${base}/#/settings`);
     await page.getByLabel('Link state').filter({ hasText: 'Connected' }).waitFor({ timeout: 20_000 });

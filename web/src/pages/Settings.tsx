@@ -64,7 +64,7 @@ function Fields({
       {Object.entries(schema.properties ?? {}).map(([k, s]) => {
         const p = [...path, k];
         const id = p.join('.');
-        const value = getPath(config, p);
+        const value = getPath(config, p) ?? s.default; // an unset setting shows what applies: its default
         const err = errors[id];
         const type = Array.isArray(s.type) ? s.type[0] : s.type;
         const cls = `mt-1 w-full rounded-md border bg-transparent px-3 py-2 ${err ? 'border-red-500' : 'border-zinc-500/40'}`;
@@ -157,6 +157,54 @@ function Fields({
           </div>
         );
       })}
+    </div>
+  );
+}
+
+/** A camera's own settings (recording mode, anomaly, idle decoding); its zones and masks have their own card. */
+function CameraSettings({
+  schema,
+  config,
+  setConfig,
+  errors,
+}: {
+  schema: Schema | undefined;
+  config: Json;
+  setConfig: (c: Json) => void;
+  errors: Record<string, string>;
+}) {
+  const [cameras, setCameras] = useState<Camera[]>([]);
+  const [camera, setCamera] = useState('');
+  useEffect(() => {
+    api<Camera[]>('GET /cameras').then((c) => {
+      setCameras(c);
+      setCamera(c[0]?.id ?? '');
+    });
+  }, []);
+  const drawn = new Set(['zones', 'motionMasks', 'objectMasks']);
+  const own: Schema = {
+    ...schema,
+    properties: Object.fromEntries(Object.entries(schema?.properties ?? {}).filter(([k]) => !drawn.has(k))),
+  };
+  if (!schema?.properties) return null;
+  if (!cameras.length) return <p className="text-sm text-zinc-400">Add a camera to change its settings.</p>;
+  return (
+    <div className="space-y-3">
+      <select
+        aria-label="Camera for its settings"
+        value={camera}
+        onChange={(e) => setCamera(e.target.value)}
+        className="rounded-md border border-zinc-500/40 bg-transparent px-2 py-1.5 text-sm dark:[color-scheme:dark]"
+      >
+        {cameras.map((c) => (
+          <option key={c.id} value={c.id}>
+            {c.name}
+          </option>
+        ))}
+      </select>
+      {camera && (
+        <Fields schema={own} path={['cameras', camera]} config={config} setConfig={setConfig} errors={errors} />
+      )}
     </div>
   );
 }
@@ -517,6 +565,14 @@ export function Settings() {
             />
           </Card>
         ))}
+        <Card title="Per camera">
+          <CameraSettings
+            schema={(schema.properties?.cameras as Schema | undefined)?.additionalProperties as Schema | undefined}
+            config={config}
+            setConfig={setConfig}
+            errors={errors}
+          />
+        </Card>
         <Card title="Zones and masks (drawn on the camera image; Save to apply)">
           <ZoneEditor config={config} setConfig={(c) => setConfig(c)} onSave={() => undefined} />
         </Card>
