@@ -214,6 +214,34 @@ describe('events and outbox', () => {
     assert.equal(store.list({ camera: 'a', limit: 100 }).events.length, 12);
   });
 
+  it('counts events since a time without a page limit (the status page said 500 on a busy day)', () => {
+    const db = openEdgeDatabase(':memory:');
+    const store = new EventStore(db, new Outbox(db));
+    const day = 1_800_000_000_000;
+    db.transaction(() => {
+      for (let i = 0; i < 700; i++)
+        store.create({
+          cameraId: 'a',
+          trackId: i,
+          label: 'person',
+          labels: ['person'],
+          zones: [],
+          startMs: day - 100 * 60_000 + i * 60_000, // 100 of them before `day`
+          endMs: null,
+          maxScore: 0.9,
+          meanScore: 0.9,
+          detections: 1,
+          boxPath: [],
+          snapshot: null,
+          thumbnail: null,
+          clip: null,
+        });
+    })();
+    assert.equal(store.count(), 700);
+    assert.equal(store.count(day), 600);
+    assert.equal(store.list({ fromMs: day, limit: 1000 }).events.length, 500, 'a list stops at its page size');
+  });
+
   it('the outbox survives a restart, backs off with growing delays, and retries at once when the link returns', async () => {
     const dir = tempDir();
     try {

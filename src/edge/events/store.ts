@@ -202,8 +202,10 @@ export class EventStore {
     this.db.prepare('DELETE FROM events WHERE id = ?').run(id);
   }
 
-  count(): number {
-    return this.db.prepare('SELECT count(*) FROM events').pluck().get() as number;
+  /** Events in all, or those that started at or after `fromMs` (by the start index, without loading a row). */
+  count(fromMs?: number): number {
+    if (fromMs === undefined) return this.db.prepare('SELECT count(*) FROM events').pluck().get() as number;
+    return this.db.prepare('SELECT count(*) FROM events WHERE start_ms >= ?').pluck().get(fromMs) as number;
   }
 }
 
