@@ -51,6 +51,24 @@ describe('configuration', () => {
   });
 });
 
+/** An open person event on `cameraId` starting at `startMs`, for the store's tests. */
+const personEvent = (cameraId: string, trackId: number, startMs: number) => ({
+  cameraId,
+  trackId,
+  label: 'person',
+  labels: ['person'],
+  zones: [],
+  startMs,
+  endMs: null,
+  maxScore: 0.9,
+  meanScore: 0.9,
+  detections: 1,
+  boxPath: [],
+  snapshot: null,
+  thumbnail: null,
+  clip: null,
+});
+
 function frame(t: number, detections: FrameDetections['detections']): FrameDetections {
   return {
     cameraId: 'door',
@@ -185,23 +203,7 @@ describe('events and outbox', () => {
   it('pages events with a cursor', () => {
     const db = openEdgeDatabase(':memory:');
     const store = new EventStore(db, new Outbox(db));
-    for (let i = 0; i < 25; i++)
-      store.create({
-        cameraId: i % 2 ? 'a' : 'b',
-        trackId: i,
-        label: 'person',
-        labels: ['person'],
-        zones: [],
-        startMs: 1000 + i,
-        endMs: null,
-        maxScore: 0.9,
-        meanScore: 0.9,
-        detections: 1,
-        boxPath: [],
-        snapshot: null,
-        thumbnail: null,
-        clip: null,
-      });
+    for (let i = 0; i < 25; i++) store.create(personEvent(i % 2 ? 'a' : 'b', i, 1000 + i));
     const seen: string[] = [];
     let cursor: string | undefined;
     do {
@@ -219,23 +221,7 @@ describe('events and outbox', () => {
     const store = new EventStore(db, new Outbox(db));
     const day = 1_800_000_000_000;
     db.transaction(() => {
-      for (let i = 0; i < 700; i++)
-        store.create({
-          cameraId: 'a',
-          trackId: i,
-          label: 'person',
-          labels: ['person'],
-          zones: [],
-          startMs: day - 100 * 60_000 + i * 60_000, // 100 of them before `day`
-          endMs: null,
-          maxScore: 0.9,
-          meanScore: 0.9,
-          detections: 1,
-          boxPath: [],
-          snapshot: null,
-          thumbnail: null,
-          clip: null,
-        });
+      for (let i = 0; i < 700; i++) store.create(personEvent('a', i, day - 100 * 60_000 + i * 60_000)); // 100 of them before `day`
     })();
     assert.equal(store.count(), 700);
     assert.equal(store.count(day), 600);

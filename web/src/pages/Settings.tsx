@@ -161,6 +161,46 @@ function Fields({
   );
 }
 
+/** The cameras, and the one chosen (the first at the start), for the cards that edit one camera at a time. */
+function useCameraChoice() {
+  const [cameras, setCameras] = useState<Camera[]>([]);
+  const [camera, setCamera] = useState('');
+  useEffect(() => {
+    api<Camera[]>('GET /cameras').then((c) => {
+      setCameras(c);
+      setCamera(c[0]?.id ?? '');
+    });
+  }, []);
+  return { cameras, camera, setCamera };
+}
+
+function CameraSelect({
+  label,
+  cameras,
+  camera,
+  setCamera,
+}: {
+  label: string;
+  cameras: Camera[];
+  camera: string;
+  setCamera: (id: string) => void;
+}) {
+  return (
+    <select
+      aria-label={label}
+      value={camera}
+      onChange={(e) => setCamera(e.target.value)}
+      className="rounded-md border border-zinc-500/40 bg-transparent px-2 py-1.5 text-sm dark:[color-scheme:dark]"
+    >
+      {cameras.map((c) => (
+        <option key={c.id} value={c.id}>
+          {c.name}
+        </option>
+      ))}
+    </select>
+  );
+}
+
 /** A camera's own settings (recording mode, anomaly, idle decoding); its zones and masks have their own card. */
 function CameraSettings({
   schema,
@@ -173,14 +213,7 @@ function CameraSettings({
   setConfig: (c: Json) => void;
   errors: Record<string, string>;
 }) {
-  const [cameras, setCameras] = useState<Camera[]>([]);
-  const [camera, setCamera] = useState('');
-  useEffect(() => {
-    api<Camera[]>('GET /cameras').then((c) => {
-      setCameras(c);
-      setCamera(c[0]?.id ?? '');
-    });
-  }, []);
+  const { cameras, camera, setCamera } = useCameraChoice();
   const drawn = new Set(['zones', 'motionMasks', 'objectMasks']);
   const own: Schema = {
     ...schema,
@@ -190,18 +223,7 @@ function CameraSettings({
   if (!cameras.length) return <p className="text-sm text-zinc-400">Add a camera to change its settings.</p>;
   return (
     <div className="space-y-3">
-      <select
-        aria-label="Camera for its settings"
-        value={camera}
-        onChange={(e) => setCamera(e.target.value)}
-        className="rounded-md border border-zinc-500/40 bg-transparent px-2 py-1.5 text-sm dark:[color-scheme:dark]"
-      >
-        {cameras.map((c) => (
-          <option key={c.id} value={c.id}>
-            {c.name}
-          </option>
-        ))}
-      </select>
+      <CameraSelect label="Camera for its settings" cameras={cameras} camera={camera} setCamera={setCamera} />
       {camera && (
         <Fields schema={own} path={['cameras', camera]} config={config} setConfig={setConfig} errors={errors} />
       )}
@@ -211,18 +233,11 @@ function CameraSettings({
 
 /** Draw a zone on the camera's current frame: click to add points, then name and save it. */
 function ZoneEditor({ config, setConfig, onSave }: { config: Json; setConfig: (c: Json) => void; onSave: () => void }) {
-  const [cameras, setCameras] = useState<Camera[]>([]);
-  const [camera, setCamera] = useState('');
+  const { cameras, camera, setCamera } = useCameraChoice();
   const [points, setPoints] = useState<[number, number][]>([]);
   const [name, setName] = useState('');
   const [kind, setKind] = useState<'zones' | 'motionMasks' | 'objectMasks'>('zones');
   const img = useRef<HTMLImageElement>(null);
-  useEffect(() => {
-    api<Camera[]>('GET /cameras').then((c) => {
-      setCameras(c);
-      setCamera(c[0]?.id ?? '');
-    });
-  }, []);
   if (!cameras.length) return <p className="text-sm text-zinc-400">Add a camera to draw zones on it.</p>;
   const zones =
     (getPath(config, ['cameras', camera, 'zones']) as { name: string; points: [number, number][] }[] | undefined) ?? [];
@@ -243,18 +258,7 @@ function ZoneEditor({ config, setConfig, onSave }: { config: Json; setConfig: (c
   };
   return (
     <div className="space-y-2">
-      <select
-        aria-label="Camera for zones"
-        value={camera}
-        onChange={(e) => setCamera(e.target.value)}
-        className="rounded-md border border-zinc-500/40 bg-transparent px-2 py-1.5 text-sm dark:[color-scheme:dark]"
-      >
-        {cameras.map((c) => (
-          <option key={c.id} value={c.id}>
-            {c.name}
-          </option>
-        ))}
-      </select>
+      <CameraSelect label="Camera for zones" cameras={cameras} camera={camera} setCamera={setCamera} />
       <div
         className="relative max-w-2xl cursor-crosshair"
         onClick={(e) => {
