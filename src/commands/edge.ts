@@ -17,7 +17,7 @@ import { sharedPath } from '../shared/paths.ts';
 import { type DemoVm, startLoopbackDemoVm, startTunnelDemoVm } from './demo-vm.ts';
 import { numberOption } from './options.ts';
 import { fail } from './output.ts';
-import { configOrExit, runUntilSignal } from './process.ts';
+import { configOrExit, stopOnSignal } from './process.ts';
 
 const port = { min: 0, max: 65_535, integer: true };
 
@@ -33,6 +33,7 @@ export function registerEdgeCommands(program: Command): void {
       const file = resolve(opts.config);
       const config = configOrExit(() => loadConfig(file), file);
       const log = createLogger(); // human-readable on a terminal, JSON lines otherwise
+      const signals = stopOnSignal('finishing recordings and stopping');
       const edge = await startEdge(config, { log, configPath: file });
       // The setup code is on the console and in the log only: whoever can read those is at the box (or its owner).
       const code = edge.ctx.auth.setupCode();
@@ -45,7 +46,7 @@ export function registerEdgeCommands(program: Command): void {
           `the UI's certificate${edge.tls.created ? ' (made now)' : ''} has the SHA-256 fingerprint ${edge.tls.fingerprint}: your browser should show the same`,
         );
       if (edge.archiveKey.created) showNewArchiveSecret(edge.archiveKey.created, edge.archiveKey.secretFile);
-      runUntilSignal(edge.stop, 'finishing recordings and stopping');
+      signals.running(edge.stop);
     });
 
   program
@@ -81,6 +82,7 @@ export function registerEdgeCommands(program: Command): void {
         // Quiet by default (the media process inherits the level); GUARDIAN_LOG_LEVEL=info shows everything.
         process.env.GUARDIAN_LOG_LEVEL ??= 'warn';
         const log = createLogger();
+        const signals = stopOnSignal('finishing recordings and stopping');
         const dataDir = resolve(opts.dataDir);
         mkdirSync(dataDir, { recursive: true });
         const video = sharedPath('media', 'vtest.mp4');
@@ -139,10 +141,10 @@ export function registerEdgeCommands(program: Command): void {
         console.log('  events appear within a minute; Ctrl-C stops (recordings are finished first)');
         if (opts.open && process.env.DISPLAY && spawnSync('which', ['xdg-open']).status === 0)
           spawn('xdg-open', [`${edge.url}/`], { detached: true, stdio: 'ignore' }).unref();
-        runUntilSignal(async () => {
+        signals.running(async () => {
           await edge.stop();
           await vm.stop();
-        }, 'finishing recordings and stopping');
+        });
       },
     );
 }

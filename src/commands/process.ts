@@ -17,18 +17,39 @@ export function configOrExit<T>(load: () => T, file?: string): T {
   }
 }
 
-/** Stops once on the first SIGTERM/SIGINT, then exits 0 (or 1, saying why, if stopping failed). */
-export function runUntilSignal(stop: () => Promise<void>, what = 'stopping'): void {
-  let stopping = false;
-  const onSignal = (sig: string) => {
-    if (stopping) return;
-    stopping = true;
-    process.stderr.write(`\nguardian: ${sig}: ${what}...\n`);
-    stop().then(
+/**
+ * Catches SIGTERM/SIGINT from the moment it is called, so that a signal during start-up (systemd stopping a unit that
+ * is still starting, a test that stops a server as soon as it says it is ready) does not kill the process before its
+ * database is closed. Once `running(stop)` is given the stop function, the first signal (or one that came earlier)
+ * stops once, then the process exits 0 (or 1, saying why, if stopping failed). A second signal during start-up exits
+ * at once; while stopping, it is ignored (recordings are being finished).
+ */
+export function stopOnSignal(what = 'stopping'): { running(stop: () => Promise<void>): void } {
+  let stop: (() => Promise<void>) | undefined;
+  let signal: string | undefined;
+  const stopNow = () => {
+    process.stderr.write(`\nguardian: ${signal}: ${what}...\n`);
+    (stop as () => Promise<void>)().then(
       () => process.exit(0),
       (err) => fail(err, 'stopping failed'),
     );
   };
+  const onSignal = (sig: string) => {
+    if (signal && stop) return;
+    if (signal) {
+      process.stderr.write(`\nguardian: ${sig} again: exiting without finishing\n`);
+      process.exit(130);
+    }
+    signal = sig;
+    if (stop) stopNow();
+    else process.stderr.write(`\nguardian: ${sig}: stopping as soon as start-up is done (again to exit now)\n`);
+  };
   process.on('SIGTERM', () => onSignal('SIGTERM'));
   process.on('SIGINT', () => onSignal('SIGINT'));
+  return {
+    running(s) {
+      stop = s;
+      if (signal) stopNow();
+    },
+  };
 }

@@ -15,7 +15,7 @@ import { loadVmConfig, type VmConfig } from '../vm/config.ts';
 import { issueVmPairing, startVm, vmDatabasePath } from '../vm/runtime.ts';
 import { jsonOption } from './options.ts';
 import { fail } from './output.ts';
-import { configOrExit, runUntilSignal } from './process.ts';
+import { configOrExit, stopOnSignal } from './process.ts';
 
 export function registerVmCommands(program: Command): void {
   program
@@ -29,6 +29,7 @@ export function registerVmCommands(program: Command): void {
       const file = resolve(opts.config);
       const config = configOrExit(() => loadVmConfig(file), file);
       const log = createLogger(); // human-readable on a terminal, JSON lines otherwise
+      const signals = stopOnSignal();
       let vm: Awaited<ReturnType<typeof startVm>>;
       try {
         vm = await startVm(config, { log, configPath: file });
@@ -43,7 +44,7 @@ export function registerVmCommands(program: Command): void {
                 'keep the token somewhere safe (a password manager), then you may delete the file.\n\n'
             : `\nThe owner API token (shown once; the server keeps only its hash):\n\n  ${issued.token}\n\n`,
         );
-      runUntilSignal(vm.stop);
+      signals.running(vm.stop);
     });
 
   const keys = program.command('keys').description("Pairing and keys of the owner's server");

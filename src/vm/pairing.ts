@@ -127,7 +127,7 @@ export function checkPairing(db: Db, req: PairingRequest): PairedEdge {
 
 /** Completes a pairing once: creates the edge with its public key, credential hash and tunnel address. */
 export function completePairing(db: Db, req: PairingRequest): PairedEdge {
-  return db.transaction(() => {
+  const paired = db.transaction(() => {
     const edge = checkPairing(db, req); // again, inside the transaction
     const now = Date.now();
     db.prepare(
@@ -138,11 +138,23 @@ export function completePairing(db: Db, req: PairingRequest): PairedEdge {
     db.prepare("UPDATE pairings SET used_at = ?, token = '' WHERE pairing_id = ?").run(now, req.pairingId);
     return edge;
   })();
+  checkpointErasure(db);
+  return paired;
 }
 
 /** Codes never used and past their time: gone with their tokens (their tunnel addresses are free again). */
 export function deleteExpiredPairings(db: Db, now = Date.now()): number {
-  return db.prepare('DELETE FROM pairings WHERE used_at IS NULL AND expires_at < ?').run(now).changes;
+  const deleted = db.prepare('DELETE FROM pairings WHERE used_at IS NULL AND expires_at < ?').run(now).changes;
+  if (deleted) checkpointErasure(db);
+  return deleted;
+}
+
+/**
+ * secure_delete zeroes an erased token in the page written to the WAL; the database file keeps the old page, token
+ * and all, until a checkpoint. Checkpoint now rather than at the next clean close, which a crash or kill never reaches.
+ */
+function checkpointErasure(db: Db): void {
+  db.pragma('wal_checkpoint(TRUNCATE)');
 }
 
 export function pairedEdges(db: Db): PairedEdge[] {

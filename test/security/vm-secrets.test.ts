@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, lstatSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 
 import Database from 'better-sqlite3';
@@ -29,7 +29,8 @@ class VmChild {
     private readonly netns?: string,
   ) {}
 
-  async start(): Promise<void> {
+  /** Starts the VM and waits for "VM ready" (or, with `untilOutput`, only for its first output line). */
+  async start(untilOutput = false): Promise<void> {
     this.output = '';
     const args = [join(projectRoot, 'bin', 'guardian.mjs'), 'vm', '--config', this.configFile];
     const proc = this.netns
@@ -41,7 +42,8 @@ class VmChild {
     };
     proc.stdout?.on('data', keep);
     proc.stderr?.on('data', keep);
-    await until(() => this.output.includes('VM ready') || proc.exitCode !== null, 30_000, `the VM:\n${this.output}`);
+    const started = () => (untilOutput ? this.output.length > 0 : this.output.includes('VM ready'));
+    await until(() => started() || proc.exitCode !== null, 30_000, `the VM:\n${this.output}`);
     if (proc.exitCode !== null) throw new Error(`the VM exited with ${proc.exitCode}:\n${this.output}`);
   }
 
@@ -49,12 +51,15 @@ class VmChild {
     return { ...process.env, GUARDIAN_LOG_LEVEL: 'info', GUARDIAN_LOG_FORMAT: 'json' };
   }
 
-  async stop(): Promise<void> {
+  /** Sends `signal` and resolves with how the VM ended. */
+  async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<{ code: number | null; signal: string | null } | undefined> {
     const proc = this.proc;
     if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
-    const exited = new Promise((r) => proc.once('exit', r));
-    proc.kill('SIGTERM');
-    await exited;
+    const exited = new Promise<{ code: number | null; signal: string | null }>((r) =>
+      proc.once('exit', (code, sig) => r({ code, signal: sig })),
+    );
+    proc.kill(signal);
+    return exited;
   }
 }
 
@@ -202,10 +207,25 @@ describe('VM secrets: the owner API token, pairing codes and WireGuard keys (iss
       }
     };
     assert.equal(count(), 2, 'two unused codes, expired');
+    // Killed right after they are deleted (a CI run once caught a SIGTERM before the VM handled it): the deleted
+    // tokens must already be gone from the database file, not only from the WAL, which a clean close checkpoints.
     await vm.start();
-    await vm.stop();
+    assert.equal((await vm.stop('SIGKILL'))?.signal, 'SIGKILL');
     assert.equal(count(), 0, 'gone at start');
     for (const t of tokens) assert.deepEqual(filesHolding(dataDir, t), [], 'no pairing token is left in any file');
+  });
+
+  it('a SIGTERM during start-up stops the VM cleanly once it has started (the database closed, no WAL left)', async () => {
+    const { vm, dataDir, configFile } = await loopbackVm('vm-early-stop');
+    await vm.stop();
+    // A start stopped as soon as it prints anything: a config file others can read makes it say so first thing,
+    // before the database is open. Before, the signal's default action killed it there.
+    chmodSync(configFile, 0o644);
+    await vm.start(true);
+    assert.match(vm.output, /accessible by other users/);
+    const ended = await vm.stop();
+    assert.deepEqual(ended, { code: 0, signal: null }, vm.output);
+    assert.equal(existsSync(join(dataDir, 'vm.db-wal')), false, 'closed: the WAL was checkpointed and removed');
   });
 
   it('a pairing with an invalid WireGuard key is refused with 400 before anything is stored', async () => {
