@@ -11,6 +11,7 @@ const entries: Record<string, () => Promise<Entry>> = {
   ui: async () => (await import('./ui.ts')).benchUi,
   link: async () => (await import('./link.ts')).benchLink,
   archive: async () => (await import('./archive.ts')).benchArchive,
+  alerts: async () => (await import('./alerts.ts')).benchAlerts,
 };
 
 const args = process.argv.slice(2);

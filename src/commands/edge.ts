@@ -67,6 +67,10 @@ export function registerEdgeCommands(program: Command): void {
       '--archive-secret-file <file>',
       'the secret encrypting archived evidence (default: made in the data dir, and its path printed)',
     )
+    .option(
+      '--webhook <url>',
+      'send alerts to this URL (a signed JSON POST; the demo is armed, so a person is a critical alert)',
+    )
     .option('--no-open', 'do not open a browser')
     .action(
       async (opts: {
@@ -77,6 +81,7 @@ export function registerEdgeCommands(program: Command): void {
         adminPassword?: string;
         firstRun?: boolean;
         archiveSecretFile?: string;
+        webhook?: string;
         open: boolean;
       }) => {
         // Quiet by default (the media process inherits the level); GUARDIAN_LOG_LEVEL=info shows everything.
@@ -104,6 +109,9 @@ export function registerEdgeCommands(program: Command): void {
             recording: { minFreeBytes: 256 * 1024 * 1024, minFreeMinutes: 0, continuousDays: 1 },
             cameras: { 'demo-street': { recordMode: 'continuous' } },
             ...(opts.archiveSecretFile ? { archive: { secretFile: resolve(opts.archiveSecretFile) } } : {}),
+            ...(opts.webhook
+              ? { alerts: { armed: 'armed', channels: { webhook: { enabled: true, url: opts.webhook } } } }
+              : {}),
             ...(vm.edgeInterface ? { link: { interface: vm.edgeInterface } } : {}),
           }),
         );
@@ -138,6 +146,10 @@ export function registerEdgeCommands(program: Command): void {
         console.log(
           `  archive: clips, snapshots and metadata go to your server encrypted; the secret is ${edge.archiveKey.secretFile} (without it they cannot be decrypted)`,
         );
+        if (opts.webhook)
+          console.log(
+            `  alerts: POSTed to ${shownUrl(opts.webhook)}, signed with the key in ${edge.ctx.alerts.secrets.webhookSecretFile} (HMAC-SHA256 of "<x-guardian-timestamp>.<body>" in x-guardian-signature)`,
+          );
         console.log('  events appear within a minute; Ctrl-C stops (recordings are finished first)');
         if (opts.open && process.env.DISPLAY && spawnSync('which', ['xdg-open']).status === 0)
           spawn('xdg-open', [`${edge.url}/`], { detached: true, stdio: 'ignore' }).unref();
@@ -147,6 +159,16 @@ export function registerEdgeCommands(program: Command): void {
         });
       },
     );
+}
+
+/** A URL as printed: its origin and path, without credentials or a query (either may hold a token). */
+function shownUrl(raw: string): string {
+  try {
+    const u = new URL(raw);
+    return `${u.origin}${u.pathname}`;
+  } catch {
+    return '(not a URL)';
+  }
 }
 
 /** First run: the archive secret, shown once (not logged: logs are kept), with what it is for. */

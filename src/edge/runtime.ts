@@ -12,6 +12,7 @@ import { databaseHealth } from '../shared/db-integrity.ts';
 import { restrictUmask, secureDataDir } from '../shared/fs-perms.ts';
 import type { Logger } from '../shared/log.ts';
 import { projectRoot } from '../shared/paths.ts';
+import { AlertService } from './alerts/service.ts';
 import { AnomalyModels } from './anomaly/learn.ts';
 import { EdgeArchiver } from './archive/archiver.ts';
 import { loadArchiveKey } from './archive/key.ts';
@@ -164,6 +165,29 @@ export async function startEdge(config: Config, options: EdgeOptions): Promise<E
     },
   );
   const latestFrames = new Map<string, FrameDetections>();
+  // Alerts: events rated by the owner's rules, camera and recorder trouble, out through the channels configured.
+  const alerts = new AlertService({
+    db,
+    dataDir: config.dataDir,
+    config: () => ctx.config.alerts,
+    retentionDays: () => ctx.config.events.retentionDays,
+    events,
+    cameras: () => registry.list().map((c) => ({ id: c.id, name: c.name })),
+    edgeId: () => link.state.edgeId,
+    log,
+  });
+  events.onChange((change, ev) => {
+    try {
+      alerts.engine.eventChanged(change, ev);
+    } catch (err) {
+      // An alerting bug must not stop events from being recorded.
+      log.error({ err, event: ev.id }, 'alerting failed for an event');
+    }
+  });
+  recording.on('paused', (cameraId: string, e: { message: string; code: string }) =>
+    alerts.engine.recordingPaused(cameraId, `${e.message} [${e.code}]`),
+  );
+  recording.on('resumed', (cameraId: string) => alerts.engine.recordingResumed(cameraId));
 
   const ctx: EdgeContext = {
     version,
@@ -181,7 +205,9 @@ export async function startEdge(config: Config, options: EdgeOptions): Promise<E
       if (options.configPath) writeFileSync(options.configPath, YAML.stringify(next));
       const prev = ctx.config;
       ctx.config = next;
-      return applyConfig(prev, next, { media, recording, registry, generator, telemetry });
+      const report = await applyConfig(prev, next, { media, recording, registry, generator, telemetry });
+      await alerts.reconfigure();
+      return report;
     },
     eventClip: (eventId) => clips.file(eventId),
     archiveStates: (eventIds) => archiver.states(eventIds),
@@ -206,6 +232,7 @@ export async function startEdge(config: Config, options: EdgeOptions): Promise<E
     latestFrame: (cameraId) => latestFrames.get(cameraId),
     offeredCameras: () => hotplug.offered(),
     anomaly,
+    alerts,
     linkState: () => link.state,
     async pairLink(code, name) {
       await pairEdge(code, config.dataDir, name ? { name } : {});
@@ -262,6 +289,7 @@ export async function startEdge(config: Config, options: EdgeOptions): Promise<E
       const key = JSON.stringify([h.status, h.lastError, h.lastErrorCode, h.reconnects]);
       if (lastHealth.get(id) === key || !registry.entry(id)) continue;
       registry.setHealth(id, h);
+      alerts.engine.cameraHealth(id, h.status, h.lastError);
       lastHealth.set(id, key); // after the write: one that failed (disk full) is tried again
     }
   });
@@ -293,6 +321,7 @@ export async function startEdge(config: Config, options: EdgeOptions): Promise<E
   );
   await hotplug.start();
 
+  await alerts.start();
   media.start();
   telemetry.start(config.telemetry.intervalSeconds);
   await link.start();
@@ -337,6 +366,7 @@ export async function startEdge(config: Config, options: EdgeOptions): Promise<E
       unusual.finishAll();
       anomaly.stop();
       await media.stop(); // finishes the segments being written
+      await alerts.stop();
       await link.pump().catch(() => 0); // last attempt to flush the outbox
       await link.stop();
       telemetry.stop();

@@ -162,6 +162,44 @@ export const edgeMigrations: readonly Migration[] = [
       ALTER TABLE camera_credentials ADD COLUMN sealed INTEGER NOT NULL DEFAULT 0;
     `,
   },
+  {
+    version: 7,
+    name: 'alerts, their delivery per channel, and browsers subscribed to push',
+    sql: `
+      CREATE TABLE alerts (
+        id TEXT PRIMARY KEY,             -- ULID: sorts by time
+        incident TEXT NOT NULL,          -- camera, label and severity: alerts of one incident are grouped
+        kind TEXT NOT NULL,
+        severity TEXT NOT NULL,
+        camera_id TEXT,
+        title TEXT NOT NULL,
+        message TEXT NOT NULL,
+        labels TEXT NOT NULL,            -- JSON arrays
+        zones TEXT NOT NULL,
+        event_ids TEXT NOT NULL,
+        created_ms INTEGER NOT NULL
+      );
+      CREATE INDEX alerts_created ON alerts (created_ms);
+      CREATE TABLE alert_deliveries (
+        alert_id TEXT NOT NULL REFERENCES alerts (id) ON DELETE CASCADE,
+        channel TEXT NOT NULL,
+        state TEXT NOT NULL,             -- pending, sent, failed
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_ms INTEGER NOT NULL,
+        last_error TEXT,
+        sent_ms INTEGER,
+        PRIMARY KEY (alert_id, channel)
+      );
+      CREATE INDEX alert_deliveries_due ON alert_deliveries (state, next_ms);
+      CREATE TABLE push_subscriptions (
+        endpoint TEXT PRIMARY KEY,
+        p256dh TEXT NOT NULL,
+        auth TEXT NOT NULL,
+        label TEXT NOT NULL,             -- the browser, as the owner would recognise it
+        created_ms INTEGER NOT NULL
+      );
+    `,
+  },
 ];
 
 /** The edge's database (one file for the whole edge), migrated to the current schema. */

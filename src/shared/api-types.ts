@@ -207,3 +207,40 @@ export interface StatusView {
   /** The UI certificate's SHA-256 fingerprint, when the UI is served over HTTPS. */
   tlsFingerprint: string | null;
 }
+
+/** One channel's delivery of an alert. */
+export interface AlertDeliveryView {
+  channel: 'webhook' | 'ntfy' | 'email' | 'webpush' | 'mqtt';
+  state: 'pending' | 'sent' | 'failed';
+  attempts: number;
+  nextMs: number;
+  lastError: string | null;
+  sentMs: number | null;
+}
+
+/** GET /alerts (each of `alerts`). */
+export interface AlertView {
+  id: string;
+  incident: string;
+  kind: string;
+  severity: 'critical' | 'warning' | 'normal' | 'false_positive';
+  cameraId: string | null;
+  title: string;
+  message: string;
+  labels: string[];
+  zones: string[];
+  eventIds: string[];
+  createdMs: number;
+  deliveries: AlertDeliveryView[];
+}
+
+/** GET /alerts/channels (each of `channels`). */
+export interface AlertChannelView {
+  name: AlertDeliveryView['channel'];
+  enabled: boolean;
+  ready: boolean;
+  problem: string | null;
+  reveals: string | null;
+  minSeverity: AlertView['severity'];
+  secretSet: boolean;
+}

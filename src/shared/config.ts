@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import YAML from 'yaml';
 import { z } from 'zod';
 
+import { alertsConfigSchema } from './alerts/config.ts';
 import type { FieldIssue } from './errors.ts';
 import { ValidationError } from './errors.ts';
 
@@ -243,6 +244,7 @@ export const configSchema = z.strictObject({
     })
     .prefault({})
     .describe('when detections become events, and how long events are kept'),
+  alerts: alertsConfigSchema,
   recording: z
     .strictObject({
       segmentSeconds: z.number().min(2).max(600).default(10).describe('length of each recorded file (fMP4 segment)'),

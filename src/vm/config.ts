@@ -71,6 +71,29 @@ export const vmConfigSchema = z.strictObject({
   events: z.strictObject({ retentionDays: z.number().positive().default(90) }).prefault({}),
   telemetry: z.strictObject({ offlineAfterSeconds: z.number().positive().default(90) }).prefault({}),
   pairing: z.strictObject({ validMinutes: z.number().positive().default(15) }).prefault({}),
+  alerts: z
+    .strictObject({
+      silentMinutes: z
+        .number()
+        .min(1)
+        .max(1440)
+        .default(10)
+        .describe('an edge not heard from this long is an alert (the edges send every other alert themselves)'),
+      webhook: z
+        .strictObject({
+          url: z.url({ protocol: /^https?$/ }),
+          secretFile: z.string().min(1).describe('a 0600 file with the HMAC-SHA256 signing key'),
+        })
+        .optional(),
+      ntfy: z
+        .strictObject({
+          url: z.url({ protocol: /^https?$/ }).describe('the ntfy server and topic'),
+          tokenFile: z.string().min(1).optional().describe('a 0600 file with the access token'),
+        })
+        .optional(),
+    })
+    .prefault({})
+    .describe('alerts the VM raises: an edge gone silent'),
   archive: z
     .strictObject({
       store: z

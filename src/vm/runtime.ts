@@ -15,6 +15,7 @@ import type { Logger } from '../shared/log.ts';
 import { projectRoot } from '../shared/paths.ts';
 import { WireGuardInterface } from '../shared/wireguard/interface.ts';
 import { loadOrCreateKeyPair } from '../shared/wireguard/keys.ts';
+import { SilentEdgeWatch, vmAlertChannels } from './alerts.ts';
 import { ownerApiToken } from './api-token.ts';
 import { ArchiveService } from './archive/service.ts';
 import { FsObjectStore, type ObjectStore, S3ObjectStore } from './archive/store.ts';
@@ -42,6 +43,8 @@ export interface Vm {
   link: LinkServer;
   archive: ArchiveService;
   db: Db;
+  /** Edges gone silent, alerted through alerts.webhook / alerts.ntfy. */
+  silentEdges: SilentEdgeWatch;
   issuePairing(name?: string): { code: string; edgeId: string; expiresAt: number };
   stop(): Promise<void>;
 }
@@ -271,6 +274,14 @@ export async function startVm(config: VmConfig, options: VmOptions): Promise<Vm>
   const expiry = setInterval(() => cache.expire(Date.now() - config.events.retentionDays * 86_400_000), 3_600_000);
   expiry.unref();
   const pairingExpiry = setInterval(() => deleteExpiredPairings(db), 60_000);
+  // An edge gone silent: the one alert only this server can see.
+  const silentEdges = new SilentEdgeWatch(
+    cache,
+    vmAlertChannels(config.alerts),
+    config.alerts.silentMinutes * 60_000,
+    log.child({ component: 'alerts' }),
+  );
+  silentEdges.start();
   pairingExpiry.unref();
   // Archive retention and quotas: at start, then every 10 minutes (bounded batches; one pass at a time).
   let retention: Promise<unknown> | undefined;
@@ -306,11 +317,13 @@ export async function startVm(config: VmConfig, options: VmOptions): Promise<Vm>
     link,
     archive,
     db,
+    silentEdges,
     issuePairing: (name) => issueVmPairing(db, config, { http: httpPort, grpc: grpcPort }, name),
     async stop() {
       stopping = true;
       clearInterval(expiry);
       clearInterval(pairingExpiry);
+      silentEdges.stop();
       clearInterval(archiveTimer);
       server.closeAllConnections();
       await new Promise((r) => server.close(r));

@@ -2,6 +2,7 @@ import { type ReactNode, useEffect, useState } from 'react';
 
 import { api } from './api.ts';
 import { Layout } from './components/Layout.tsx';
+import { Alerts } from './pages/Alerts.tsx';
 import { Cameras } from './pages/Cameras.tsx';
 import { Dashboard } from './pages/Dashboard.tsx';
 import { Datasets } from './pages/Datasets.tsx';
@@ -32,6 +33,7 @@ export function App() {
     dashboard: () => <Dashboard />,
     live: () => <Live />,
     events: () => (id ? <EventDetail id={id} /> : <Events />),
+    alerts: () => <Alerts />,
     cameras: () => <Cameras />,
     datasets: () => <Datasets />,
     settings: () => <Settings />,

@@ -45,6 +45,9 @@ export async function api<T = unknown>(
 
 // The API's answers are declared once, beside the server code that makes them (src/shared/api-types.ts).
 export type {
+  AlertChannelView,
+  AlertDeliveryView,
+  AlertView,
   AnomalyModelState,
   ArchiveState,
   CameraRuntime,

@@ -39,6 +39,13 @@ export const ENDPOINTS = [
   'PUT /screenshots/:id',
   'GET /screenshots/:id/image',
   'GET /datasets/export.zip',
+  'GET /alerts',
+  'GET /alerts/channels',
+  'PUT /alerts/channels/:id/secret',
+  'POST /alerts/channels/:id/test',
+  'GET /alerts/webpush',
+  'POST /alerts/webpush/subscriptions',
+  'POST /alerts/webpush/unsubscribe',
 ] as const;
 
 export type Endpoint = (typeof ENDPOINTS)[number];

@@ -321,7 +321,8 @@ export class MqttBridge implements AlertChannel {
     client.end(true);
   }
 
-  private get connected(): boolean {
+  /** Connected to the broker now (the settings show it). */
+  get connected(): boolean {
     return !!this.client?.connected && !this.closed;
   }
 

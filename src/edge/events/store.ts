@@ -112,11 +112,24 @@ export function eventPayload(e: EventRecord): EventJson {
   return { ...rest, hasSnapshot: Boolean(snapshot), hasClip: Boolean(clip) };
 }
 
+export type EventChange = 'start' | 'update' | 'end';
+
 export class EventStore {
+  private readonly listeners: ((change: EventChange, e: EventRecord) => void)[] = [];
+
   constructor(
     private readonly db: Db,
     private readonly outbox: Outbox,
   ) {}
+
+  /** Called after each event is created or changed (alerts, Home Assistant). A listener that throws is its bug. */
+  onChange(listener: (change: EventChange, e: EventRecord) => void): void {
+    this.listeners.push(listener);
+  }
+
+  private changed(change: EventChange, e: EventRecord): void {
+    for (const l of this.listeners) l(change, e);
+  }
 
   create(e: Omit<EventRecord, 'id' | 'updatedMs' | 'protected' | 'snapshotBox'>): EventRecord {
     const id = ulid(e.startMs);
@@ -125,12 +138,13 @@ export class EventStore {
       this.db.prepare(insertSql).run(toColumns(record));
       this.outbox.enqueue('event.start', id, eventPayload(record), 1);
     })();
+    this.changed('start', record);
     return record;
   }
 
   /** Updates an event; `kind` names the outbox message that carries the change (none for local-only changes). */
   update(id: string, patch: Partial<Omit<EventRecord, 'id'>>, kind?: 'event.update' | 'event.end'): EventRecord {
-    return this.db
+    const next = this.db
       .transaction(() => {
         const current = this.get(id);
         if (!current) throw new GuardianError('NOT_FOUND', `no event ${id}`);
@@ -140,6 +154,8 @@ export class EventStore {
         return next;
       })
       .immediate(); // read-then-write: take the write lock first, or a concurrent writer makes the upgrade fail
+    this.changed(kind === 'event.end' ? 'end' : 'update', next);
+    return next;
   }
 
   /**

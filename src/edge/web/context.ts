@@ -2,6 +2,7 @@
 import type { Config } from '../../shared/config.ts';
 import type { Db } from '../../shared/db.ts';
 import type { Logger } from '../../shared/log.ts';
+import type { AlertService } from '../alerts/service.ts';
 import type { AnomalyModels } from '../anomaly/learn.ts';
 import type { ArchiveState } from '../archive/archiver.ts';
 import type { ArchiveRetrieval } from '../archive/retrieval.ts';
@@ -48,6 +49,8 @@ export interface EdgeContext {
   tlsFingerprint?: string;
   /** Each camera's anomaly models: state, and learning normal from its recordings. */
   anomaly: Pick<AnomalyModels, 'state' | 'learn'>;
+  /** Alerts: raised, delivered, their channels and secrets. */
+  alerts: AlertService;
   /** USB cameras plugged in that are not added yet. */
   offeredCameras(): OfferedCamera[];
 }

@@ -11,6 +11,7 @@ import { HostAllowList, refuseCrossOriginWrites } from '../../shared/http/host-c
 import { projectRoot } from '../../shared/paths.ts';
 import type { EdgeContext } from './context.ts';
 import { createWebListener, type WebListener } from './listener.ts';
+import { registerAlertsRoutes } from './routes/alerts.ts';
 import { registerAnomalyRoutes } from './routes/anomaly.ts';
 import { registerAuthRoutes } from './routes/auth.ts';
 import { registerCamerasRoutes } from './routes/cameras.ts';
@@ -67,6 +68,7 @@ export function createEdgeServer(
   registerEventsRoutes(api, ctx);
   registerConfigRoutes(api, ctx);
   registerDatasetsRoutes(api, ctx);
+  registerAlertsRoutes(api, ctx);
 
   app.use('/api', (_req, res) => sendError(res, new GuardianError('NOT_FOUND', 'no such endpoint')));
   // The web UI (web/, built into dist/ui by npm run setup): static files, and index.html for client-side routes.

@@ -1,4 +1,4 @@
-import { Camera, Database, Film, LayoutDashboard, LogOut, Moon, Settings, Sun, Video } from 'lucide-react';
+import { Bell, Camera, Database, Film, LayoutDashboard, LogOut, Moon, Settings, Sun, Video } from 'lucide-react';
 import type { ReactNode } from 'react';
 import { useState } from 'react';
 
@@ -10,6 +10,7 @@ const NAV = [
   { id: 'dashboard', label: 'Dashboard', icon: LayoutDashboard },
   { id: 'live', label: 'Live', icon: Video },
   { id: 'events', label: 'Events', icon: Film },
+  { id: 'alerts', label: 'Alerts', icon: Bell },
   { id: 'cameras', label: 'Cameras', icon: Camera },
   { id: 'datasets', label: 'Datasets', icon: Database },
   { id: 'settings', label: 'Settings', icon: Settings },

@@ -1,6 +1,7 @@
 import { type FormEvent, useEffect, useRef, useState } from 'react';
 
 import { ApiError, api, type Camera, type Status, url } from '../api.ts';
+import { AlertChannels } from '../components/AlertChannels.tsx';
 import { Card, ErrorNote } from '../components/Layout.tsx';
 import { plural } from '../format.ts';
 import { ApiTokens } from './ApiTokens.tsx';
@@ -23,6 +24,7 @@ type Json = Record<string, unknown>;
 const SECTIONS: { key: string; title: string }[] = [
   { key: 'detection', title: 'Detection' },
   { key: 'events', title: 'Events' },
+  { key: 'alerts', title: 'Alerts: when an event matters, and where alerts go' },
   { key: 'recording', title: 'Recording and retention' },
   { key: 'http', title: 'Web server' },
   { key: 'auth', title: 'Login' },
@@ -581,6 +583,7 @@ export function Settings() {
           <ZoneEditor config={config} setConfig={(c) => setConfig(c)} onSave={() => undefined} />
         </Card>
       </form>
+      <AlertChannels />
       <ServerLink />
       <ApiTokens />
     </div>

@@ -1,0 +1,310 @@
+// The alert core without a network: severity rules (armed schedule over midnight, night, zones, dwell), incidents
+// (one alert, then one summary), camera offline, and the dispatcher's retries, give-ups, rate limit and durability.
+// The channel here is a recording fake; the real channels are tested against real servers in test/integration.
+import assert from 'node:assert/strict';
+import type { AlertChannels } from '../../src/edge/alerts/channels.ts';
+import { AlertDispatcher } from '../../src/edge/alerts/dispatcher.ts';
+import { AlertEngine } from '../../src/edge/alerts/engine.ts';
+import { isArmed, rateEvent } from '../../src/edge/alerts/severity.ts';
+import { AlertStore } from '../../src/edge/alerts/store.ts';
+import { openEdgeDatabase } from '../../src/edge/schema.ts';
+import { type AlertsConfig, alertsConfigSchema } from '../../src/shared/alerts/config.ts';
+import { type AlertChannel, type AlertMessage, ChannelError, type ChannelName } from '../../src/shared/alerts/types.ts';
+import type { EventRecord } from '../../src/shared/api-types.ts';
+import { createLogger } from '../../src/shared/log.ts';
+
+const log = createLogger({ level: 'silent' });
+const config = (over: Record<string, unknown> = {}): AlertsConfig => alertsConfigSchema.parse(over);
+/** A local time on a given weekday of a known week (2026-11-30 is a Monday). */
+const at = (day: number, hh: number, mm = 0) => new Date(2026, 10, 30 + day, hh, mm).getTime();
+
+class FakeChannel implements AlertChannel {
+  readonly reveals = 'everything, to the test';
+  sent: AlertMessage[] = [];
+  fail: ChannelError | null = null;
+  constructor(readonly name: ChannelName) {}
+  async send(a: AlertMessage): Promise<void> {
+    if (this.fail) throw this.fail;
+    this.sent.push(a);
+  }
+}
+
+function rig(over: Record<string, unknown> = {}) {
+  let now = at(0, 12);
+  const db = openEdgeDatabase(':memory:');
+  const store = new AlertStore(db);
+  const channel = new FakeChannel('webhook');
+  const cfg = config(over);
+  const channels = {
+    mqtt: null,
+    get: (n: ChannelName) => (n === 'webhook' ? channel : undefined),
+    wanting: (s: string) => (s === 'critical' || s === 'warning' ? ['webhook' as const] : []),
+  } as unknown as AlertChannels;
+  const dispatcher = new AlertDispatcher({
+    store,
+    channel: (n) => channels.get(n),
+    message: (a) => store.message(a, { edgeId: null, cameraName: null, url: null }),
+    snapshot: async () => null,
+    limits: { perMinute: () => 2, retryHours: () => 1 },
+    log,
+    now: () => now,
+  });
+  const engine = new AlertEngine({
+    store,
+    channels,
+    dispatcher,
+    config: () => cfg,
+    cameraName: (id) => `Camera ${id}`,
+    dataDir: '/nonexistent',
+    log,
+    now: () => now,
+  });
+  const pass = async () => {
+    dispatcher.kick();
+    await dispatcher.idle();
+  };
+  return {
+    db,
+    store,
+    channel,
+    dispatcher,
+    engine,
+    pass,
+    advance: (ms: number) => {
+      now += ms;
+    },
+    now: () => now,
+  };
+}
+
+let nextTrack = 1;
+function event(over: Partial<EventRecord> = {}): EventRecord {
+  const id = `01EV${String(nextTrack).padStart(22, '0')}`;
+  return {
+    id,
+    cameraId: 'door',
+    trackId: nextTrack++,
+    label: 'person',
+    labels: ['person'],
+    zones: [],
+    startMs: at(0, 12),
+    endMs: null,
+    maxScore: 0.9,
+    meanScore: 0.9,
+    detections: 3,
+    boxPath: [],
+    protected: false,
+    updatedMs: at(0, 12),
+    snapshot: null,
+    snapshotBox: null,
+    thumbnail: null,
+    clip: null,
+    ...over,
+  };
+}
+
+describe('alert severity rules', () => {
+  it('the default rules: tamper critical, a person critical only while armed, warning at night, normal otherwise', () => {
+    const armed = config({ armed: 'armed' });
+    const home = config({ armed: 'disarmed' });
+    const rate = (c: AlertsConfig, label: string, ms = at(0, 12)) =>
+      rateEvent(c, { cameraId: 'door', label, zones: [], dwellSeconds: 0, atMs: ms }).severity;
+    assert.equal(rate(home, 'tamper'), 'critical');
+    assert.equal(rate(armed, 'person'), 'critical');
+    assert.equal(rate(home, 'person'), 'normal');
+    assert.equal(rate(home, 'person', at(0, 22)), 'warning', 'a person at night');
+    assert.equal(rate(home, 'unusual'), 'warning');
+    assert.equal(rate(armed, 'car'), 'warning');
+    assert.equal(rate(home, 'car'), 'normal');
+  });
+
+  it('an armed schedule over midnight counts by the day it starts on', () => {
+    const c = config({ armed: 'schedule', schedule: [{ days: ['fri'], from: '22:00', to: '06:00' }] });
+    assert.equal(isArmed(c, at(4, 23)), true, 'Friday 23:00');
+    assert.equal(isArmed(c, at(5, 5, 59)), true, 'Saturday 05:59, the night that began Friday');
+    assert.equal(isArmed(c, at(5, 6)), false, 'Saturday 06:00');
+    assert.equal(isArmed(c, at(3, 23)), false, 'Thursday 23:00');
+    assert.equal(isArmed(c, at(4, 5)), false, "Friday 05:00 belongs to Thursday's night");
+  });
+
+  it('zones, cameras and dwell time narrow a rule; the first match wins', () => {
+    const c = config({
+      armed: 'disarmed',
+      rules: [
+        { labels: ['person'], zones: ['porch'], minDwellSeconds: 30, severity: 'critical' },
+        { labels: ['person'], cameras: ['yard'], severity: 'warning' },
+        { labels: ['cat'], severity: 'false_positive' },
+      ],
+    });
+    const rate = (cameraId: string, label: string, zones: string[], dwellSeconds: number) =>
+      rateEvent(c, { cameraId, label, zones, dwellSeconds, atMs: at(0, 12) }).severity;
+    assert.equal(rate('door', 'person', ['porch'], 10), 'normal', 'not long enough yet');
+    assert.equal(rate('door', 'person', ['porch'], 31), 'critical', 'loitering on the porch');
+    assert.equal(rate('door', 'person', ['street'], 60), 'normal');
+    assert.equal(rate('yard', 'person', [], 0), 'warning');
+    assert.equal(rate('yard', 'cat', [], 0), 'false_positive');
+  });
+
+  it('refuses a malformed schedule time, naming the field', () => {
+    const r = alertsConfigSchema.safeParse({ schedule: [{ from: '25:00', to: '06:00' }] });
+    assert.equal(r.success, false);
+    assert.deepEqual(r.error?.issues[0]?.path, ['schedule', 0, 'from']);
+  });
+});
+
+describe('alert engine and dispatcher', () => {
+  it('one alert per incident, then one summary of the rest once it is over', async () => {
+    const r = rig({ armed: 'armed', incidentSeconds: 60 });
+    const a = event();
+    r.engine.eventChanged('start', a);
+    await r.pass();
+    assert.equal(r.channel.sent.length, 1);
+    assert.equal(r.channel.sent[0]?.title, 'Person at Camera door');
+    assert.equal(r.channel.sent[0]?.severity, 'critical');
+    // Three more people within the incident: counted, not sent.
+    for (let i = 0; i < 3; i++) {
+      r.advance(20_000);
+      r.engine.eventChanged('start', event());
+    }
+    r.engine.tick();
+    await r.pass();
+    assert.equal(r.channel.sent.length, 1, 'no push per event');
+    r.advance(61_000);
+    r.engine.tick();
+    await r.pass();
+    assert.equal(r.channel.sent.length, 2);
+    assert.equal(r.channel.sent[1]?.kind, 'summary');
+    assert.equal(r.channel.sent[1]?.eventIds.length, 3);
+    assert.match(r.channel.sent[1]?.message ?? '', /^3 more events/);
+    // Another camera is another incident.
+    r.engine.eventChanged('start', event({ cameraId: 'yard' }));
+    await r.pass();
+    assert.equal(r.channel.sent.length, 3);
+  });
+
+  it('an event rated higher as it goes on alerts again; updates of events not seen starting alert nothing', async () => {
+    const r = rig({
+      armed: 'disarmed',
+      rules: [
+        { labels: ['person'], zones: ['porch'], minDwellSeconds: 30, severity: 'critical' },
+        { labels: ['person'], zones: ['porch'], severity: 'warning' },
+      ],
+    });
+    const e = event({ zones: [] });
+    r.engine.eventChanged('start', e);
+    await r.pass();
+    assert.equal(r.channel.sent.length, 0, 'normal: nobody asked for it');
+    r.engine.eventChanged('update', { ...e, zones: ['porch'], boxPath: [[e.startMs + 5_000, 0, 0, 1, 1]] });
+    r.engine.eventChanged('update', { ...e, zones: ['porch'], boxPath: [[e.startMs + 10_000, 0, 0, 1, 1]] });
+    await r.pass();
+    assert.deepEqual(
+      r.channel.sent.map((a) => a.severity),
+      ['warning'],
+      'walked onto the porch: once',
+    );
+    r.engine.eventChanged('update', { ...e, zones: ['porch'], boxPath: [[e.startMs + 40_000, 0, 0, 1, 1]] });
+    await r.pass();
+    assert.deepEqual(
+      r.channel.sent.map((a) => a.severity),
+      ['warning', 'critical'],
+    );
+    assert.match(r.channel.sent[1]?.message ?? '', /there for 40 s/);
+    // An old event protected by the owner (an update), or one a crash left open (an end): nothing.
+    const old = event({ zones: ['porch'], boxPath: [[at(0, 12) + 60_000, 0, 0, 1, 1]] });
+    r.engine.eventChanged('update', old);
+    r.engine.eventChanged('end', old);
+    await r.pass();
+    assert.equal(r.channel.sent.length, 2);
+  });
+
+  it('a camera offline for offlineMinutes is a warning, once; back online is recorded', async () => {
+    const r = rig({ offlineMinutes: 5 });
+    r.engine.cameraHealth('door', 'offline', 'connection refused');
+    r.advance(4 * 60_000);
+    r.engine.tick();
+    await r.pass();
+    assert.equal(r.channel.sent.length, 0, 'a short outage is no alert');
+    r.advance(61_000);
+    r.engine.tick();
+    r.engine.tick();
+    await r.pass();
+    assert.equal(r.channel.sent.length, 1);
+    assert.equal(r.channel.sent[0]?.kind, 'camera_offline');
+    assert.match(r.channel.sent[0]?.message ?? '', /connection refused/);
+    r.engine.cameraHealth('door', 'online', null);
+    await r.pass();
+    const stored = r.store.list();
+    assert.equal(stored[0]?.title, 'Camera door is back online');
+    assert.equal(stored[0]?.severity, 'normal');
+    assert.equal(r.channel.sent.length, 1, 'back online is below the channel minimum');
+  });
+
+  it('retries a failing channel with growing delays, gives up on a permanent error, survives a restart', async () => {
+    const r = rig({ armed: 'armed' });
+    r.channel.fail = new ChannelError('503 from the receiver', true);
+    r.engine.eventChanged('start', event());
+    await r.pass();
+    let [alert] = r.store.list();
+    assert.equal(alert?.deliveries[0]?.state, 'pending');
+    assert.equal(alert?.deliveries[0]?.attempts, 1);
+    assert.equal(alert?.deliveries[0]?.lastError, '503 from the receiver');
+    const firstRetry = (alert?.deliveries[0]?.nextMs ?? 0) - r.now();
+    assert.ok(firstRetry >= 4_000 && firstRetry <= 6_000, `first retry after ~5 s, not ${firstRetry}`);
+    await r.pass();
+    assert.equal(r.store.list()[0]?.deliveries[0]?.attempts, 1, 'not due yet: not tried');
+    r.advance(firstRetry);
+    await r.pass();
+    [alert] = r.store.list();
+    const secondRetry = (alert?.deliveries[0]?.nextMs ?? 0) - r.now();
+    assert.ok(secondRetry >= 8_000 && secondRetry <= 12_000, `then ~10 s, not ${secondRetry}`);
+
+    // The edge restarts: a new dispatcher on the same database delivers what waited.
+    r.channel.fail = null;
+    r.advance(secondRetry);
+    const again = new AlertDispatcher({
+      store: new AlertStore(r.db),
+      channel: () => r.channel,
+      message: (a) => r.store.message(a, { edgeId: null, cameraName: null, url: null }),
+      snapshot: async () => null,
+      limits: { perMinute: () => 10, retryHours: () => 1 },
+      log,
+      now: r.now,
+    });
+    again.kick();
+    await again.idle();
+    assert.equal(r.channel.sent.length, 1);
+    assert.equal(r.store.list()[0]?.deliveries[0]?.state, 'sent');
+
+    r.channel.fail = new ChannelError('401 from the receiver', false);
+    r.advance(60_000); // past the rate limit, which counts the failed attempts too
+    r.engine.eventChanged('start', event({ cameraId: 'yard' }));
+    await r.pass();
+    assert.equal(r.store.list()[0]?.deliveries[0]?.state, 'failed', 'a 4xx is not retried');
+  });
+
+  it('gives up after retryHours', async () => {
+    const r = rig({ armed: 'armed' });
+    r.channel.fail = new ChannelError('connection refused', true);
+    r.engine.eventChanged('start', event());
+    for (let i = 0; i < 30 && r.store.list()[0]?.deliveries[0]?.state === 'pending'; i++) {
+      await r.pass();
+      r.advance(10 * 60_000);
+    }
+    const d = r.store.list()[0]?.deliveries[0];
+    assert.equal(d?.state, 'failed');
+    assert.ok((d?.attempts ?? 0) > 3 && (d?.attempts ?? 99) < 20, `attempts ${d?.attempts}`);
+  });
+
+  it('at most perMinute a minute per channel; the rest wait their turn', async () => {
+    const r = rig({ armed: 'armed' });
+    for (const cam of ['a', 'b', 'c', 'd']) r.engine.eventChanged('start', event({ cameraId: cam }));
+    await r.pass();
+    assert.equal(r.channel.sent.length, 2, 'perMinute is 2 here');
+    const waiting = r.store.list().filter((a) => a.deliveries[0]?.state === 'pending');
+    assert.equal(waiting.length, 2);
+    assert.ok(waiting.every((a) => (a.deliveries[0]?.nextMs ?? 0) >= r.now() + 59_000));
+    r.advance(60_000);
+    await r.pass();
+    assert.equal(r.channel.sent.length, 4);
+  });
+});
