@@ -200,6 +200,24 @@ export const edgeMigrations: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 8,
+    name: "events' severity and the owner's verdict; what false positives taught the alerts",
+    sql: `
+      ALTER TABLE events ADD COLUMN severity TEXT;   -- by the alert rules; null: not rated
+      ALTER TABLE events ADD COLUMN verdict TEXT;    -- confirmed, false_positive, or null
+      CREATE TABLE alert_suppressions (
+        id TEXT PRIMARY KEY,
+        camera_id TEXT NOT NULL,
+        label TEXT NOT NULL,
+        zone TEXT NOT NULL,               -- '' : anywhere in the image
+        min_score REAL NOT NULL,          -- events of that kind there alert only from this score up
+        false_positives INTEGER NOT NULL, -- how many marks raised it
+        created_ms INTEGER NOT NULL,
+        UNIQUE (camera_id, label, zone)
+      );
+    `,
+  },
 ];
 
 /** The edge's database (one file for the whole edge), migrated to the current schema. */

@@ -145,6 +145,10 @@ export interface EventJson {
   updatedMs: number;
   hasSnapshot: boolean;
   hasClip: boolean;
+  /** What the owner's rules made of it (critical, warning, normal, false_positive); null before it is rated. */
+  severity: string | null;
+  /** The owner's word on it: a real event, or a false positive (which teaches the alerts); null: not given. */
+  verdict: 'confirmed' | 'false_positive' | null;
 }
 
 /** An event as the edge stores it: the wire event plus its local files (names relative to the data dir). */

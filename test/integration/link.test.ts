@@ -223,6 +223,8 @@ describe('edge ↔ VM link (loopback)', function () {
         id: `01JREP1AY0000000000000000${i}`,
         protected: false,
         snapshotBox: null,
+        severity: null,
+        verdict: null,
         updatedMs: base + i,
       }),
     }));

@@ -32,6 +32,8 @@ const batch = {
       updatedMs: base + i,
       hasSnapshot: false,
       hasClip: false,
+      severity: null,
+      verdict: null,
     }),
   })),
 };

@@ -86,6 +86,8 @@ export class TestEdge {
       updatedMs: Date.now(),
       hasSnapshot: true,
       hasClip: true,
+      severity: null,
+      verdict: null,
     };
     await new Promise<void>((resolve, reject) =>
       this.client.PushEvents(

@@ -5,8 +5,11 @@ import assert from 'node:assert/strict';
 import type { AlertChannels } from '../../src/edge/alerts/channels.ts';
 import { AlertDispatcher } from '../../src/edge/alerts/dispatcher.ts';
 import { AlertEngine } from '../../src/edge/alerts/engine.ts';
+import { AlertService } from '../../src/edge/alerts/service.ts';
 import { isArmed, rateEvent } from '../../src/edge/alerts/severity.ts';
 import { AlertStore } from '../../src/edge/alerts/store.ts';
+import { Outbox } from '../../src/edge/events/outbox.ts';
+import { EventStore } from '../../src/edge/events/store.ts';
 import { openEdgeDatabase } from '../../src/edge/schema.ts';
 import { type AlertsConfig, alertsConfigSchema } from '../../src/shared/alerts/config.ts';
 import { type AlertChannel, type AlertMessage, ChannelError, type ChannelName } from '../../src/shared/alerts/types.ts';
@@ -99,6 +102,8 @@ function event(over: Partial<EventRecord> = {}): EventRecord {
     snapshotBox: null,
     thumbnail: null,
     clip: null,
+    severity: null,
+    verdict: null,
     ...over,
   };
 }
@@ -306,5 +311,74 @@ describe('alert engine and dispatcher', () => {
     r.advance(60_000);
     await r.pass();
     assert.equal(r.channel.sent.length, 4);
+  });
+});
+
+describe("the owner's verdicts", () => {
+  function service() {
+    const db = openEdgeDatabase(':memory:');
+    const events = new EventStore(db, new Outbox(db));
+    const cfg = config({ armed: 'armed' });
+    const alerts = new AlertService({
+      db,
+      dataDir: '/nonexistent',
+      config: () => cfg,
+      retentionDays: () => 30,
+      events,
+      cameras: () => [{ id: 'door', name: 'Door' }],
+      edgeId: () => null,
+      log,
+    });
+    events.onChange((change, ev) => alerts.engine.eventChanged(change, ev));
+    const person = (maxScore: number, zones: string[] = []) =>
+      events.create({
+        cameraId: 'door',
+        trackId: nextTrack++,
+        label: 'person',
+        labels: ['person'],
+        zones,
+        startMs: Date.now(),
+        endMs: null,
+        maxScore,
+        meanScore: maxScore,
+        detections: 3,
+        boxPath: [],
+        snapshot: null,
+        thumbnail: null,
+        clip: null,
+      });
+    return { events, alerts, person };
+  }
+
+  it('the rating is written to the event (and so goes to the owner server with it)', () => {
+    const { events, person } = service();
+    assert.equal(events.get(person(0.9).id)?.severity, 'critical');
+  });
+
+  it('three false positives of one kind in one place raise the score it needs to alert there; undo restores it', () => {
+    const { events, alerts, person } = service();
+    const criticalAlerts = () => alerts.store.list().filter((a) => a.severity === 'critical').length;
+    const marked = [0.6, 0.7, 0.65].map((s) => person(s));
+    assert.equal(criticalAlerts(), 1, 'one incident so far');
+    assert.equal(alerts.verdict(marked[0]?.id as string, 'false_positive').learned, null);
+    assert.equal(alerts.verdict(marked[1]?.id as string, 'false_positive').learned, null);
+    const { learned } = alerts.verdict(marked[2]?.id as string, 'false_positive');
+    assert.deepEqual(
+      [learned?.label, learned?.zone, learned?.minScore, learned?.falsePositives],
+      ['person', '', 0.72, 3],
+    );
+    // In another zone it has not learned anything.
+    assert.equal(alerts.store.minScore('door', 'person', ['porch']), 0.72, 'a zone-less one applies anywhere');
+    alerts.engine.tick(); // nothing to summarise yet; a new incident key needs the old one closed
+    const low = person(0.7);
+    assert.equal(events.get(low.id)?.severity, 'false_positive', 'below what it learned: no alert');
+    const high = person(0.8);
+    assert.equal(events.get(high.id)?.severity, 'critical');
+    assert.ok(learned);
+    assert.equal(alerts.store.unsuppress(learned.id), true);
+    assert.equal(events.get(person(0.7).id)?.severity, 'critical', 'undone');
+    // A confirmed event teaches nothing, and a verdict can be cleared.
+    assert.equal(alerts.verdict(high.id, 'confirmed').event.verdict, 'confirmed');
+    assert.equal(alerts.verdict(high.id, null).event.verdict, null);
   });
 });

@@ -66,8 +66,17 @@ describe('link protocol', () => {
       updatedMs: 1_795_000_000_400,
       hasSnapshot: true,
       hasClip: false,
+      severity: null,
+      verdict: null,
     };
-    for (const e of [open, { ...open, endMs: 1_795_000_009_000, hasClip: true }]) {
+    const rated = {
+      ...open,
+      endMs: 1_795_000_009_000,
+      hasClip: true,
+      severity: 'critical',
+      verdict: 'confirmed' as const,
+    };
+    for (const e of [open, rated]) {
       const bytes = push.requestSerialize({ events: [{ deliveryId: 3, kind: 'event.end', event: toWireEvent(e) }] });
       const back = push.requestDeserialize(bytes);
       assert.equal(back.events[0]?.deliveryId, 3);

@@ -40,6 +40,12 @@ describe('VM event cache', () => {
     const ended = cache.ingest('edge-1', [ev('01B', 2000, 9000, 8000)]);
     assert.equal(ended.updated, 1);
     assert.equal(cache.events({ type: 'person' }).find((e) => e.eventId === '01B')?.endTimestamp, 8000);
+    // The edge's rating and the owner's verdict travel with the event into the planned columns.
+    const ended01B = cache.events().find((e) => e.eventId === '01B');
+    assert.deepEqual([ended01B?.severity, ended01B?.analyzed], ['info', false], 'not rated yet');
+    cache.ingest('edge-1', [{ ...ev('01B', 2000, 9500, 8000), severity: 'critical', verdict: 'confirmed' }]);
+    const rated = cache.events().find((e) => e.eventId === '01B');
+    assert.deepEqual([rated?.severity, rated?.analyzed], ['critical', true]);
     const stale = cache.ingest('edge-1', [ev('01B', 2000, 5000, null)]);
     assert.equal(stale.updated, 0, 'an older version never overwrites a newer one');
     assert.equal(cache.expire(2500), 2);

@@ -24,6 +24,8 @@ export interface EngineDeps {
   dispatcher: AlertDispatcher;
   config: () => AlertsConfig;
   cameraName: (cameraId: string) => string;
+  /** Writes the rating to the event (it goes to the owner's server and the UI with it). */
+  setSeverity?: (eventId: string, severity: Severity) => void;
   dataDir: string;
   log: Logger;
   now?: () => number;
@@ -88,16 +90,20 @@ export class AlertEngine {
   private rate(ev: EventRecord): void {
     const config = this.d.config();
     const lastSeen = ev.endMs ?? ev.boxPath.at(-1)?.[0] ?? ev.startMs;
-    const { severity } = rateEvent(config, {
+    const rated = rateEvent(config, {
       cameraId: ev.cameraId,
       label: ev.label,
       zones: ev.zones,
       dwellSeconds: Math.max(0, lastSeen - ev.startMs) / 1000,
       atMs: this.now(),
-    });
+    }).severity;
+    // Below what the owner's false positives here taught (AlertService.verdict): not an alert, until it scores higher.
+    const severity: Severity =
+      ev.maxScore < this.d.store.minScore(ev.cameraId, ev.label, ev.zones) ? 'false_positive' : rated;
     const before = this.live.get(ev.id) ?? null;
     if (before !== null && severityRank[severity] <= severityRank[before]) return;
     this.live.set(ev.id, severity);
+    if (ev.severity !== severity) this.d.setSeverity?.(ev.id, severity);
     if (severity === 'false_positive') return;
     const channels = this.d.channels.wanting(severity);
     // A normal event no channel asked for is an event, not an alert.

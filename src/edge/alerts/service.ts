@@ -5,13 +5,16 @@ import type { AlertsConfig } from '../../shared/alerts/config.ts';
 import type { ChannelName } from '../../shared/alerts/types.ts';
 import type { Db } from '../../shared/db.ts';
 import type { Logger } from '../../shared/log.ts';
-import type { EventStore } from '../events/store.ts';
+import type { EventRecord, EventStore } from '../events/store.ts';
 import { AlertChannels } from './channels.ts';
 import { AlertDispatcher } from './dispatcher.ts';
 import { AlertEngine } from './engine.ts';
 import type { MqttCamera } from './mqtt.ts';
 import { AlertSecrets } from './secrets.ts';
-import { AlertStore, newAlertId, type StoredAlert } from './store.ts';
+import { AlertStore, newAlertId, type StoredAlert, type Suppression } from './store.ts';
+
+/** False positives of one kind in one place before the alerts learn from them. */
+export const FALSE_POSITIVES_TO_LEARN = 3;
 
 export interface AlertServiceDeps {
   db: Db;
@@ -69,6 +72,7 @@ export class AlertService {
       dispatcher: this.dispatcher,
       config: d.config,
       cameraName: (id) => cameraName(id) ?? id,
+      setSeverity: (eventId, severity) => d.events.update(eventId, { severity }, 'event.update'),
       dataDir: d.dataDir,
       log,
     });
@@ -97,6 +101,38 @@ export class AlertService {
     this.channels.mqtt?.setCameras(this.d.cameras());
     if (this.channels.mqtt !== mqttBefore) this.engine.syncMqtt();
     this.dispatcher.kick();
+  }
+
+  /**
+   * The owner's verdict on an event. False positives teach: after FALSE_POSITIVES_TO_LEARN of one label on one camera
+   * in one zone (or anywhere, for events outside zones) within 30 days, events of that kind there alert only when
+   * they score above the highest of those false positives (plus a margin). Listed, and undone, in the Alerts page.
+   */
+  verdict(eventId: string, verdict: EventRecord['verdict']): { event: EventRecord; learned: Suppression | null } {
+    const event = this.d.events.update(eventId, { verdict }, 'event.update');
+    if (verdict !== 'false_positive') return { event, learned: null };
+    const zone = event.zones[0] ?? '';
+    const marks = this.d.events
+      .falsePositives(event.cameraId, event.label, Date.now() - 30 * 86_400_000)
+      .filter((e) => (zone ? e.zones.includes(zone) : e.zones.length === 0));
+    if (marks.length < FALSE_POSITIVES_TO_LEARN) return { event, learned: null };
+    const minScore = Math.min(0.99, Math.max(...marks.map((e) => e.maxScore)) + 0.02);
+    this.store.suppress({
+      cameraId: event.cameraId,
+      label: event.label,
+      zone,
+      minScore: Math.round(minScore * 1000) / 1000,
+      falsePositives: marks.length,
+    });
+    const learned =
+      this.store
+        .suppressions()
+        .find((s) => s.cameraId === event.cameraId && s.label === event.label && s.zone === zone) ?? null;
+    this.d.log.info(
+      { camera: event.cameraId, label: event.label, zone, minScore: learned?.minScore },
+      'false positives raised the score this kind of event needs to alert here',
+    );
+    return { event, learned };
   }
 
   /** Sends a test alert through one channel now, and says whether it arrived (recorded, never retried). */

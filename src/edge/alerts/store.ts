@@ -15,6 +15,17 @@ export type AlertDelivery = AlertDeliveryView;
 /** As stored and listed; kinds and severities are the shared ones (api-types spells them for the UI). */
 export type StoredAlert = Omit<AlertView, 'kind'> & { kind: AlertKind };
 
+export interface Suppression {
+  id: string;
+  cameraId: string;
+  label: string;
+  /** '' : anywhere on the camera. */
+  zone: string;
+  minScore: number;
+  falsePositives: number;
+  createdMs: number;
+}
+
 interface AlertRow {
   id: string;
   incident: string;
@@ -198,6 +209,51 @@ export class AlertStore {
       eventIds: a.eventIds,
       url: extra.url,
     };
+  }
+
+  /** What false positives taught: events of this kind there alert only from min_score up (see AlertService.verdict). */
+  suppressions(): Suppression[] {
+    return (
+      this.db.prepare('SELECT * FROM alert_suppressions ORDER BY created_ms DESC').all() as {
+        id: string;
+        camera_id: string;
+        label: string;
+        zone: string;
+        min_score: number;
+        false_positives: number;
+        created_ms: number;
+      }[]
+    ).map((r) => ({
+      id: r.id,
+      cameraId: r.camera_id,
+      label: r.label,
+      zone: r.zone,
+      minScore: r.min_score,
+      falsePositives: r.false_positives,
+      createdMs: r.created_ms,
+    }));
+  }
+
+  /** The score an event needs to alert there (0: no suppression). A zone-less one applies anywhere on the camera. */
+  minScore(cameraId: string, label: string, zones: string[]): number {
+    const rows = this.db
+      .prepare('SELECT zone, min_score FROM alert_suppressions WHERE camera_id = ? AND label = ?')
+      .all(cameraId, label) as { zone: string; min_score: number }[];
+    return Math.max(0, ...rows.filter((r) => r.zone === '' || zones.includes(r.zone)).map((r) => r.min_score));
+  }
+
+  suppress(s: Omit<Suppression, 'id' | 'createdMs'>): void {
+    this.db
+      .prepare(
+        `INSERT INTO alert_suppressions (id, camera_id, label, zone, min_score, false_positives, created_ms)
+         VALUES (?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (camera_id, label, zone) DO UPDATE SET min_score = excluded.min_score, false_positives = excluded.false_positives`,
+      )
+      .run(newAlertId(), s.cameraId, s.label, s.zone, s.minScore, s.falsePositives, Date.now());
+  }
+
+  unsuppress(id: string): boolean {
+    return this.db.prepare('DELETE FROM alert_suppressions WHERE id = ?').run(id).changes > 0;
   }
 
   subscribe(s: PushSubscriptionRecord, label: string): void {

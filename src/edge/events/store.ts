@@ -26,6 +26,8 @@ const columns = [
   'clip',
   'protected',
   'updated_ms',
+  'severity',
+  'verdict',
 ] as const;
 const insertSql = `INSERT INTO events (${columns.join(', ')}) VALUES (${columns.map((c) => `@${c}`).join(', ')})`;
 const updateSql = `UPDATE events SET ${columns
@@ -53,6 +55,8 @@ const toColumns = (e: EventRecord): Record<(typeof columns)[number], string | nu
   clip: e.clip,
   protected: e.protected ? 1 : 0,
   updated_ms: e.updatedMs,
+  severity: e.severity,
+  verdict: e.verdict,
 });
 
 interface Row {
@@ -74,6 +78,8 @@ interface Row {
   clip: string | null;
   protected: number;
   updated_ms: number;
+  severity: string | null;
+  verdict: EventRecord['verdict'];
 }
 
 const fromRow = (r: Row): EventRecord => ({
@@ -95,6 +101,8 @@ const fromRow = (r: Row): EventRecord => ({
   clip: r.clip,
   protected: r.protected === 1,
   updatedMs: r.updated_ms,
+  severity: r.severity,
+  verdict: r.verdict,
 });
 
 export interface EventQuery {
@@ -131,9 +139,17 @@ export class EventStore {
     for (const l of this.listeners) l(change, e);
   }
 
-  create(e: Omit<EventRecord, 'id' | 'updatedMs' | 'protected' | 'snapshotBox'>): EventRecord {
+  create(e: Omit<EventRecord, 'id' | 'updatedMs' | 'protected' | 'snapshotBox' | 'severity' | 'verdict'>): EventRecord {
     const id = ulid(e.startMs);
-    const record: EventRecord = { ...e, id, snapshotBox: null, protected: false, updatedMs: Date.now() };
+    const record: EventRecord = {
+      ...e,
+      id,
+      snapshotBox: null,
+      protected: false,
+      updatedMs: Date.now(),
+      severity: null,
+      verdict: null,
+    };
     this.db.transaction(() => {
       this.db.prepare(insertSql).run(toColumns(record));
       this.outbox.enqueue('event.start', id, eventPayload(record), 1);
@@ -216,6 +232,17 @@ export class EventStore {
 
   remove(id: string): void {
     this.db.prepare('DELETE FROM events WHERE id = ?').run(id);
+  }
+
+  /** Events of this camera and label the owner marked false positives since `sinceMs`. */
+  falsePositives(cameraId: string, label: string, sinceMs: number): EventRecord[] {
+    return (
+      this.db
+        .prepare(
+          "SELECT * FROM events WHERE camera_id = ? AND label = ? AND verdict = 'false_positive' AND start_ms >= ?",
+        )
+        .all(cameraId, label, sinceMs) as Row[]
+    ).map(fromRow);
   }
 
   /** Events in all, or those that started at or after `fromMs` (by the start index, without loading a row). */

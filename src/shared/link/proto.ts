@@ -51,14 +51,26 @@ export function createLinkClient(target: string, options: grpc.ChannelOptions = 
 export type { EventJson };
 
 export function toWireEvent(e: EventJson): Event {
-  const { endMs, boxPath, ...same } = e;
-  return { ...same, ...(endMs === null ? {} : { endMs }), boxPath: boxPath.map(([tMs, ...box]) => ({ tMs, box })) };
+  const { endMs, boxPath, severity, verdict, ...same } = e;
+  return {
+    ...same,
+    ...(endMs === null ? {} : { endMs }),
+    ...(severity === null ? {} : { severity }),
+    ...(verdict === null ? {} : { verdict }),
+    boxPath: boxPath.map(([tMs, ...box]) => ({ tMs, box })),
+  };
 }
 
 export function fromWireEvent(e: Event__Output): EventJson {
-  // `_endMs` is proto-loader's marker for the optional field: not part of the event.
-  const { endMs, boxPath, _endMs, ...same } = e;
-  return { ...same, endMs: endMs ?? null, boxPath: boxPath.map((p) => [p.tMs, ...p.box]) };
+  // `_endMs` (and the others) are proto-loader's markers for optional fields: not part of the event.
+  const { endMs, boxPath, _endMs, severity, _severity, verdict, _verdict, ...same } = e;
+  return {
+    ...same,
+    endMs: endMs ?? null,
+    severity: severity ?? null,
+    verdict: verdict === 'confirmed' || verdict === 'false_positive' ? verdict : null,
+    boxPath: boxPath.map((p) => [p.tMs, ...p.box]),
+  };
 }
 
 /** An edge's credential is "<edge id>.<secret>"; the VM keeps only the secret's SHA-256. */

@@ -9,6 +9,8 @@ export interface IngestEvent {
   startMs: number;
   endMs: number | null;
   updatedMs: number;
+  severity?: string | null;
+  verdict?: string | null;
 }
 
 export interface CachedEvent {
@@ -18,6 +20,10 @@ export interface CachedEvent {
   timestamp: number;
   endTimestamp: number | null;
   eventType: string;
+  /** The edge's alert rules' rating ('info' until it is rated). */
+  severity: string;
+  /** Whether someone (the owner) gave a verdict on it. */
+  analyzed: boolean;
   metadata: IngestEvent;
 }
 
@@ -35,6 +41,8 @@ interface EventRow {
   timestamp: number;
   end_timestamp: number | null;
   event_type: string;
+  severity: string;
+  analyzed: number;
   metadata: string;
 }
 
@@ -45,6 +53,8 @@ const fromEventRow = (r: EventRow): CachedEvent => ({
   timestamp: r.timestamp,
   endTimestamp: r.end_timestamp,
   eventType: r.event_type,
+  severity: r.severity,
+  analyzed: r.analyzed === 1,
   metadata: JSON.parse(r.metadata),
 });
 
@@ -95,21 +105,25 @@ export class VmCache {
     let updated = 0;
     const results: ('inserted' | 'updated' | 'unchanged')[] = [];
     const insert = this.db.prepare(
-      `INSERT INTO events (event_id, edge_id, camera_id, timestamp, end_timestamp, event_type, metadata, created_at, updated_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(event_id) DO NOTHING`,
+      `INSERT INTO events (event_id, edge_id, camera_id, timestamp, end_timestamp, event_type, severity, analyzed, metadata, created_at, updated_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(event_id) DO NOTHING`,
     );
     const update = this.db.prepare(
-      `UPDATE events SET end_timestamp = ?, event_type = ?, metadata = ?, updated_at = ?
+      `UPDATE events SET end_timestamp = ?, event_type = ?, severity = ?, analyzed = ?, metadata = ?, updated_at = ?
        WHERE event_id = ? AND edge_id = ? AND json_extract(metadata, '$.updatedMs') < ?`,
     );
     this.db.transaction(() => {
       for (const e of events) {
         const now = Date.now();
         const meta = JSON.stringify(e);
-        if (insert.run(e.id, edgeId, e.cameraId, e.startMs, e.endMs, e.label, meta, now, now).changes) {
+        const severity = e.severity ?? 'info';
+        const analyzed = e.verdict ? 1 : 0;
+        if (
+          insert.run(e.id, edgeId, e.cameraId, e.startMs, e.endMs, e.label, severity, analyzed, meta, now, now).changes
+        ) {
           inserted++;
           results.push('inserted');
-        } else if (update.run(e.endMs, e.label, meta, now, e.id, edgeId, e.updatedMs).changes) {
+        } else if (update.run(e.endMs, e.label, severity, analyzed, meta, now, e.id, edgeId, e.updatedMs).changes) {
           updated++;
           results.push('updated');
         } else results.push('unchanged');

@@ -37,6 +37,43 @@ function Delivery({ d }: { d: AlertDeliveryView }) {
   );
 }
 
+interface Suppression {
+  id: string;
+  cameraId: string;
+  label: string;
+  zone: string;
+  minScore: number;
+  falsePositives: number;
+}
+
+/** What the owner's false positives taught, each with an undo. */
+function Learned() {
+  const { data, reload } = usePoll(() => api<{ suppressions: Suppression[] }>('GET /alerts/suppressions'), 30_000);
+  if (!data?.suppressions.length) return null;
+  return (
+    <Card title="Learned from false positives">
+      <ul className="space-y-2 text-sm" aria-label="Learned from false positives">
+        {data.suppressions.map((s) => (
+          <li key={s.id} className="flex flex-wrap items-center gap-2">
+            <span>
+              {s.label} on {s.cameraId}
+              {s.zone ? ` in ${s.zone}` : ''}: alerts only from {Math.round(s.minScore * 100)}% (after{' '}
+              {s.falsePositives} false positives)
+            </span>
+            <button
+              type="button"
+              className="rounded-md border border-zinc-500/40 px-2 py-0.5"
+              onClick={() => api('DELETE /alerts/suppressions/:id', { id: s.id }).then(reload)}
+            >
+              Undo
+            </button>
+          </li>
+        ))}
+      </ul>
+    </Card>
+  );
+}
+
 export function Alerts() {
   const { data, error } = usePoll(() => api<{ alerts: AlertView[] }>('GET /alerts', { query: { limit: 100 } }), 5000);
   return (
@@ -82,6 +119,7 @@ export function Alerts() {
           </ul>
         )}
       </Card>
+      <Learned />
     </div>
   );
 }

@@ -191,6 +191,13 @@ export function Events() {
                   <div className="min-w-0 text-sm">
                     <p className="font-medium">
                       {capitalise(e.label)} <span className="text-zinc-400">{Math.round(e.maxScore * 100)}%</span>
+                      {(e.severity === 'critical' || e.severity === 'warning') && (
+                        <span
+                          className={`ml-2 rounded px-1.5 py-0.5 text-[10px] ${e.severity === 'critical' ? 'bg-red-600 text-white' : 'bg-amber-500 text-black'}`}
+                        >
+                          {e.severity}
+                        </span>
+                      )}
                     </p>
                     <p className="text-zinc-400">
                       {time(e.startMs)}
@@ -226,6 +233,7 @@ export function EventDetail({ id }: { id: string }) {
     [id],
   );
   const [size, setSize] = useState<{ w: number; h: number }>();
+  const [learned, setLearned] = useState<string | null>(null);
   const back = (
     <a href="#/events" className="text-sm text-sky-400">
       ← Events
@@ -242,6 +250,18 @@ export function EventDetail({ id }: { id: string }) {
   const b = ev.snapshotBox;
   const protect = async () => {
     await api('POST /events/:id/protect', { id, body: { protected: !ev.protected } });
+    reload();
+  };
+  const judge = async (verdict: GuardianEvent['verdict']) => {
+    const r = await api<{ learned: { minScore: number; falsePositives: number } | null }>('POST /events/:id/verdict', {
+      id,
+      body: { verdict: ev.verdict === verdict ? null : verdict },
+    });
+    setLearned(
+      r.learned
+        ? `After ${r.learned.falsePositives} false positives here, such events now alert only from ${Math.round(r.learned.minScore * 100)}% (undo in Alerts)`
+        : null,
+    );
     reload();
   };
   return (
@@ -281,7 +301,28 @@ export function EventDetail({ id }: { id: string }) {
             >
               <Shield size={16} /> {ev.protected ? 'Kept' : 'Keep'}
             </button>
+            <button
+              type="button"
+              onClick={() => judge('false_positive')}
+              aria-pressed={ev.verdict === 'false_positive'}
+              className="inline-flex items-center gap-1 rounded-md border border-zinc-500/40 px-3 py-1.5 text-sm aria-pressed:bg-amber-600/30"
+            >
+              Not a real {ev.label}
+            </button>
+            <button
+              type="button"
+              onClick={() => judge('confirmed')}
+              aria-pressed={ev.verdict === 'confirmed'}
+              className="inline-flex items-center gap-1 rounded-md border border-zinc-500/40 px-3 py-1.5 text-sm aria-pressed:bg-emerald-600/30"
+            >
+              Confirmed
+            </button>
           </div>
+          {learned && (
+            <p role="status" className="mt-2 text-sm text-amber-300">
+              {learned}
+            </p>
+          )}
         </Card>
         <Card title="Snapshot">
           {ev.snapshot ? (
@@ -330,6 +371,8 @@ export function EventDetail({ id }: { id: string }) {
             <dd>{ev.endMs ? `${Math.round((ev.endMs - ev.startMs) / 1000)} s` : 'in progress'}</dd>
             <dt className="text-zinc-400">Zones</dt>
             <dd>{ev.zones.join(', ') || '–'}</dd>
+            <dt className="text-zinc-400">Severity</dt>
+            <dd data-testid="severity">{ev.severity?.replace('_', ' ') ?? '–'}</dd>
           </dl>
         </Card>
       </div>

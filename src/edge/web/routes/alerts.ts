@@ -4,7 +4,7 @@ import { z } from 'zod';
 
 import { CHANNEL_NAMES } from '../../../shared/alerts/types.ts';
 import { validatePushSubscription } from '../../../shared/alerts/webpush.ts';
-import { ValidationError } from '../../../shared/errors.ts';
+import { NotFoundError, ValidationError } from '../../../shared/errors.ts';
 import type { Api } from '../../../shared/http/api.ts';
 import { SETTABLE_SECRETS, type SettableSecret } from '../../alerts/secrets.ts';
 import type { EdgeContext } from '../context.ts';
@@ -77,6 +77,24 @@ export function registerAlertsRoutes(api: Api, ctx: EdgeContext): void {
       tag: 'alerts',
     },
     ({ req }) => alerts.test(param(channelName, String(req.params.id), 'channel')),
+  );
+  api.route(
+    'get',
+    '/alerts/suppressions',
+    {
+      summary: 'What false positives taught: the score events of a kind need to alert on a camera (and zone)',
+      tag: 'alerts',
+    },
+    () => ({ suppressions: alerts.store.suppressions() }),
+  );
+  api.route(
+    'delete',
+    '/alerts/suppressions/:id',
+    { summary: 'Undo one: those events alert at any score again', tag: 'alerts' },
+    ({ req }) => {
+      if (!alerts.store.unsuppress(String(req.params.id))) throw new NotFoundError('no such suppression');
+      return { removed: true };
+    },
   );
   api.route(
     'get',

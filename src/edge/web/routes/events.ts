@@ -130,4 +130,15 @@ export function registerEventsRoutes(api: Api, ctx: EdgeContext): void {
       return ctx.protectEvent(ev.id, body.protected);
     },
   );
+  api.route(
+    'post',
+    '/events/:id/verdict',
+    {
+      summary:
+        "The owner's verdict: a real event (confirmed) or a false positive (3 of one kind in one place raise the score it needs to alert there; see /alerts/suppressions); null clears it",
+      tag: 'events',
+      body: z.strictObject({ verdict: z.enum(['confirmed', 'false_positive']).nullable() }),
+    },
+    ({ req, body }) => ctx.alerts.verdict(eventById(req.params.id).id, body.verdict),
+  );
 }

@@ -26,7 +26,17 @@ export interface Event {
   'updatedMs'?: (number | string | Long);
   'hasSnapshot'?: (boolean);
   'hasClip'?: (boolean);
+  /**
+   * by the owner's alert rules; absent before it is rated
+   */
+  'severity'?: (string);
+  /**
+   * the owner's: confirmed or false_positive
+   */
+  'verdict'?: (string);
   '_endMs'?: "endMs";
+  '_severity'?: "severity";
+  '_verdict'?: "verdict";
 }
 
 /**
@@ -52,5 +62,15 @@ export interface Event__Output {
   'updatedMs': (number);
   'hasSnapshot': (boolean);
   'hasClip': (boolean);
+  /**
+   * by the owner's alert rules; absent before it is rated
+   */
+  'severity'?: (string);
+  /**
+   * the owner's: confirmed or false_positive
+   */
+  'verdict'?: (string);
   '_endMs'?: "endMs";
+  '_severity'?: "severity";
+  '_verdict'?: "verdict";
 }
