@@ -2,6 +2,8 @@
 // its detection overlay, events with a playing clip and filters, camera management, settings that persist, the
 // not-found page, and the phone layout (390×844). Screenshots go to artifacts/ui/.
 import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 
 import type { Browser, Page } from 'playwright-core';
@@ -230,6 +232,52 @@ describe('web UI in chromium', function () {
     await shot('settings-link');
   });
 
+  it('alerts: a webhook turned on in the settings is ready, its test alert arrives, and the Alerts page lists it', async () => {
+    const got: string[] = [];
+    const receiver = createServer((req, res) => {
+      let body = '';
+      req.on('data', (d) => {
+        body += d;
+      });
+      req.on('end', () => {
+        got.push(body);
+        res.end();
+      });
+    });
+    await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
+    try {
+      await page.goto(`${base}/#/settings`);
+      await page.reload(); // a clean form
+      const url = page.locator('input[name="alerts.channels.webhook.url"]');
+      await url.waitFor();
+      await url.fill(`http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`);
+      await page.locator('input[name="alerts.channels.webhook.enabled"]').check();
+      await page.getByRole('button', { name: 'Save', exact: true }).click();
+      await page.getByRole('status').filter({ hasText: 'Saved' }).waitFor();
+      const card = page.getByTestId('channel-webhook');
+      await card.getByText('ready', { exact: true }).waitFor({ timeout: 15_000 });
+      await card.getByText(/^Reveals: /).waitFor();
+      await card.getByRole('button', { name: 'Send a test alert' }).click();
+      await card.getByText(/^delivered in \d+ ms$/).waitFor();
+      assert.equal(JSON.parse(got.at(-1) ?? '{}').kind, 'test');
+      // Channels that are off cannot be tested; one with a password has a write-only field.
+      assert.equal(
+        await page.getByTestId('channel-email').getByRole('button', { name: 'Send a test alert' }).isDisabled(),
+        true,
+      );
+      assert.equal(await page.locator('#secret-email').getAttribute('type'), 'password');
+      await shot('settings-alerts');
+      await page.goto(`${base}/#/alerts`);
+      await page.getByRole('heading', { name: 'Alerts', exact: true }).waitFor();
+      const row = page.getByTestId('alert').filter({ hasText: 'Guardian test alert' }).first();
+      await row.waitFor();
+      await row.getByTestId('delivery-webhook-sent').waitFor();
+      await shot('alerts');
+    } finally {
+      receiver.close();
+    }
+  });
+
   it('API tokens: made with a scope and expiry, shown once, listed without their value, revoked', async () => {
     await page.goto(`${base}/#/settings`);
     const form = page.getByRole('form', { name: 'New API token' });
@@ -294,6 +342,7 @@ describe('web UI in chromium', function () {
         ['events', () => p.getByTestId('event-row').first().waitFor()],
         ['cameras', () => p.getByTestId('camera-demo-street').waitFor()],
         ['settings', () => p.locator('input[name="detection.motion.threshold"]').waitFor()],
+        ['alerts', () => p.getByRole('heading', { name: 'Alerts', exact: true }).waitFor()],
         ['datasets', () => p.getByTestId('screenshot').first().waitFor()],
         ['no-such-page', () => p.getByRole('heading', { name: 'Page not found' }).waitFor()],
       ];

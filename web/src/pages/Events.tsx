@@ -191,17 +191,18 @@ export function Events() {
                   <div className="min-w-0 text-sm">
                     <p className="font-medium">
                       {capitalise(e.label)} <span className="text-zinc-400">{Math.round(e.maxScore * 100)}%</span>
+                    </p>
+                    <p className="text-zinc-400">
+                      {time(e.startMs)}
+                      {e.endMs ? ` · ${Math.max(1, Math.round((e.endMs - e.startMs) / 1000))} s` : ' · now'}
                       {(e.severity === 'critical' || e.severity === 'warning') && (
                         <span
+                          data-testid="severity-badge"
                           className={`ml-2 rounded px-1.5 py-0.5 text-[10px] ${e.severity === 'critical' ? 'bg-red-600 text-white' : 'bg-amber-500 text-black'}`}
                         >
                           {e.severity}
                         </span>
                       )}
-                    </p>
-                    <p className="text-zinc-400">
-                      {time(e.startMs)}
-                      {e.endMs ? ` · ${Math.max(1, Math.round((e.endMs - e.startMs) / 1000))} s` : ' · now'}
                     </p>
                     <p className="truncate text-zinc-500">
                       {cameras?.find((c) => c.id === e.cameraId)?.name ?? e.cameraId}
