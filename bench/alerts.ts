@@ -136,7 +136,7 @@ async function deliveryLatency(progress: (m: string) => void) {
 export async function benchSecondLook(progress: (m: string) => void) {
   const spec = resolveModel('yolox');
   const { backend } = await createBackend({ backend: 'onnxruntime', modelPath: spec.path, threads: 2 });
-  const run = async (file: string, loops: number) => {
+  const run = async (file: string, loops: number, personMinScore?: number) => {
     let events = 0;
     let confirmed = 0;
     const ms: number[] = [];
@@ -147,7 +147,10 @@ export async function benchSecondLook(progress: (m: string) => void) {
         motionWidth: 160,
         snapshotFrames: 8,
       });
-      const pipeline = new DetectionPipeline(spec, backend, defaultPipelineOptions);
+      const classes = personMinScore
+        ? { ...defaultPipelineOptions.classes, person: { minScore: personMinScore } }
+        : defaultPipelineOptions.classes;
+      const pipeline = new DetectionPipeline(spec, backend, { ...defaultPipelineOptions, classes });
       const seen = new Set<number>();
       let n = 0;
       for await (const f of src) {
@@ -171,12 +174,16 @@ export async function benchSecondLook(progress: (m: string) => void) {
     return { personEvents: events, confirmed, lookMs: { p50: round(pct(ms, 50)), p95: round(pct(ms, 95)) } };
   };
   try {
+    // At the product's thresholds the sample raises no person at all; a permissive primary (person from 0.15)
+    // makes the false candidates the second look is there to reject.
     const city = await run('city-no-people.mp4', 8);
+    const cityLoose = await run('city-no-people.mp4', 8, 0.15);
     const street = await run('vtest.mp4', 1);
     return {
-      cityNoPeople: {
-        ...city,
-        falsePositiveEventsKept: city.personEvents ? round(city.confirmed / city.personEvents) : null,
+      cityNoPeople: { personEvents: city.personEvents, confirmed: city.confirmed },
+      cityNoPeoplePermissive: {
+        ...cityLoose,
+        falsePositiveEventsKept: cityLoose.personEvents ? round(cityLoose.confirmed / cityLoose.personEvents) : null,
       },
       vtest: { ...street, personRecall: street.personEvents ? round(street.confirmed / street.personEvents) : null },
     };

@@ -55,10 +55,16 @@ class CropTensorWorker : public Napi::AsyncWorker {
     frame_->crop_top = y_;
     frame_->crop_right = frame_->width - x_ - w_;
     frame_->crop_bottom = frame_->height - y_ - h_;
+    // FFmpeg keeps the data pointers aligned by moving the left edge down (a wider crop than asked); the right and
+    // bottom edges stay. Report where the crop really starts, or every box decoded from it lands that far right.
+    const int right = x_ + w_;
+    const int bottom = y_ + h_;
     if (av_frame_apply_cropping(frame_, 0) < 0) {
       err_ = {"MEDIA_ERROR", "cannot crop frame"};
       return;
     }
+    x_ = right - frame_->width;
+    y_ = bottom - frame_->height;
     data_.resize(TensorBytes(spec_) + kSlack);
     FrameConverter conv;
     const AVFrame* src = conv.Reduce(frame_, spec_.size, spec_.size);

@@ -61,6 +61,44 @@ describe('media core: model tensors', function () {
     assert.equal(t[2 * plane + 415 * S + 415], 114);
   });
 
+  it('cropTensor says where its crop really starts: the region it reports is the picture it holds', async () => {
+    // FFmpeg moves a crop's left edge down to keep rows aligned (to 64 px here): the addon reported the x asked for,
+    // so boxes decoded from crops landed up to 63 px right of the object (the second look found no person on 2 in 3).
+    const src = await openSource(media.vtest, { fps: 0, threads: 1, tensor: tensorPresets.yolox, snapshotFrames: 32 });
+    try {
+      for await (const f of src) {
+        if (f.index < FRAME) continue;
+        const crop = await src.cropTensor(f.index, { x: 98, y: 45, width: 416, height: 416 });
+        const w = Math.round(crop.contentWidth / crop.scaleX);
+        const h = Math.round(crop.contentHeight / crop.scaleY);
+        assert.ok(crop.offsetX <= 98 && crop.offsetX + w >= 98 + 416, `covers what was asked: ${crop.offsetX}+${w}`);
+        const t = crop.data as Float32Array;
+        const { size: S, contentWidth: cw, contentHeight: ch } = crop;
+        // The green channel (tensor channel 1, ffmpeg gbrp plane 0) against FFmpeg's crop at x + dx.
+        const differenceAt = async (dx: number) => {
+          const ref = await ffmpegRawFrame(
+            media.vtest,
+            f.index,
+            `crop=${w}:${h}:${crop.offsetX + dx}:${crop.offsetY},scale=${cw}:${ch}:flags=area`,
+            'gbrp',
+          );
+          return compare((i) => t[S * S + Math.floor(i / cw) * S + (i % cw)] ?? -1, ref.subarray(0, cw * ch), cw * ch)
+            .mean;
+        };
+        const at = await differenceAt(0);
+        const beside = await Promise.all([-4, -2, 2, 4].map(differenceAt));
+        assert.ok(at < 6, `the crop matches the region it reports (mean difference ${at.toFixed(1)})`);
+        assert.ok(
+          beside.every((d) => d > at),
+          `the reported x fits best: ${at.toFixed(1)} there, ${beside.map((d) => d.toFixed(1))} 2 and 4 px beside`,
+        );
+        return;
+      }
+    } finally {
+      await src.close();
+    }
+  });
+
   it('NanoDet stretch with per-channel mean/std matches ffmpeg scale, normalised', async () => {
     const S = 320;
     const f = await frameAt(media.vtest, { tensor: tensorPresets.nanodet });
