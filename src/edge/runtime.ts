@@ -12,6 +12,7 @@ import { databaseHealth } from '../shared/db-integrity.ts';
 import { restrictUmask, secureDataDir } from '../shared/fs-perms.ts';
 import type { Logger } from '../shared/log.ts';
 import { projectRoot } from '../shared/paths.ts';
+import { mqttObjectOf } from './alerts/engine.ts';
 import { AlertService } from './alerts/service.ts';
 import { AnomalyModels } from './anomaly/learn.ts';
 import { EdgeArchiver } from './archive/archiver.ts';
@@ -250,7 +251,34 @@ export async function startEdge(config: Config, options: EdgeOptions): Promise<E
       requiredZones: (cameraId) => ctx.config.cameras[cameraId]?.requiredZones ?? [],
     },
     {
-      snapshot: (ev, frame, box) => writeEventSnapshot(config.dataDir, media, ev, frame, box),
+      async snapshot(ev, frame, box) {
+        // The second look at the same frame, beside the snapshot: its verdict decides whether the event alerts.
+        const look = ctx.config.alerts.secondLook;
+        const [files, secondOpinion] = await Promise.all([
+          writeEventSnapshot(config.dataDir, media, ev, frame, box),
+          look.enabled && mqttObjectOf(ev.label) !== null && ev.label !== 'unusual' && ev.label !== 'tamper'
+            ? media
+                .request('secondLook', {
+                  cameraId: frame.cameraId,
+                  frameIndex: frame.frameIndex,
+                  width: frame.width,
+                  height: frame.height,
+                  box,
+                  label: ev.label,
+                  confirmScore: look.confirmScore,
+                })
+                .then(
+                  (o) => ({ verdict: o.verdict, score: o.score }),
+                  (err) => {
+                    log.debug({ event: ev.id, err }, 'no second look (the frame left the ring)');
+                    return null;
+                  },
+                )
+            : null,
+        ]);
+        // A later, better view may confirm what an earlier one did not; once confirmed, it stays so.
+        return secondOpinion && ev.secondOpinion?.verdict !== 'confirmed' ? { ...files, secondOpinion } : files;
+      },
       ended(ev) {
         recording.claimForEvent(ev.cameraId, ev.startMs, ev.endMs ?? ev.startMs);
         clips.afterEnd(ev);

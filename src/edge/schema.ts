@@ -218,6 +218,13 @@ export const edgeMigrations: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 9,
+    name: "events' second opinion",
+    sql: `
+      ALTER TABLE events ADD COLUMN second_opinion TEXT;  -- JSON {verdict, score} of the closer look; null: none
+    `,
+  },
 ];
 
 /** The edge's database (one file for the whole edge), migrated to the current schema. */

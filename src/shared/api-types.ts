@@ -149,6 +149,8 @@ export interface EventJson {
   severity: string | null;
   /** The owner's word on it: a real event, or a false positive (which teaches the alerts); null: not given. */
   verdict: 'confirmed' | 'false_positive' | null;
+  /** The edge's second, closer look at its best frame (src/edge/detect/second-look.ts); null: none (yet). */
+  secondOpinion: { verdict: 'confirmed' | 'false_positive'; score: number } | null;
 }
 
 /** An event as the edge stores it: the wire event plus its local files (names relative to the data dir). */

@@ -173,6 +173,15 @@ describe('alerts on the demo: webhook, Home Assistant over MQTT, ntfy with a sna
     assert.equal(body.title, 'Person at Demo street');
     assert.deepEqual(body.labels, ['person']);
     assert.equal(body.eventIds.length, 1);
+    // It waited for the second look, which the media process made on the event's own frame, and it confirmed.
+    const ev = (await api('GET', `/events/${body.eventIds[0]}`)).body as {
+      startMs: number;
+      secondOpinion: { verdict: string; score: number } | null;
+      severity: string;
+    };
+    assert.equal(ev.secondOpinion?.verdict, 'confirmed', JSON.stringify(ev));
+    assert.equal(ev.severity, 'critical');
+    console.log(`      first frame of the event → alert at the webhook: ${alert.at - ev.startMs} ms`);
     // One alert for the incident, not one per person or frame (cars and trucks are incidents of their own).
     await sleep(3000);
     const objects = hook.got.filter((r) => JSON.parse(r.body.toString()).title === 'Person at Demo street');

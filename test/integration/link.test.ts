@@ -225,6 +225,7 @@ describe('edge ↔ VM link (loopback)', function () {
         snapshotBox: null,
         severity: null,
         verdict: null,
+        secondOpinion: null,
         updatedMs: base + i,
       }),
     }));

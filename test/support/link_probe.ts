@@ -34,6 +34,7 @@ const batch = {
       hasClip: false,
       severity: null,
       verdict: null,
+      secondOpinion: null,
     }),
   })),
 };

@@ -88,6 +88,7 @@ export class TestEdge {
       hasClip: true,
       severity: null,
       verdict: null,
+      secondOpinion: null,
     };
     await new Promise<void>((resolve, reject) =>
       this.client.PushEvents(

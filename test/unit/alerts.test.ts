@@ -37,7 +37,9 @@ function rig(over: Record<string, unknown> = {}) {
   const db = openEdgeDatabase(':memory:');
   const store = new AlertStore(db);
   const channel = new FakeChannel('webhook');
-  const cfg = config(over);
+  // The second look is its own test: elsewhere events alert without waiting for it.
+  const cfg = config({ secondLook: { enabled: false }, ...over });
+  const events = new Map<string, EventRecord>();
   const channels = {
     mqtt: null,
     get: (n: ChannelName) => (n === 'webhook' ? channel : undefined),
@@ -58,6 +60,7 @@ function rig(over: Record<string, unknown> = {}) {
     dispatcher,
     config: () => cfg,
     cameraName: (id) => `Camera ${id}`,
+    event: (id) => events.get(id),
     dataDir: '/nonexistent',
     log,
     now: () => now,
@@ -77,6 +80,8 @@ function rig(over: Record<string, unknown> = {}) {
       now += ms;
     },
     now: () => now,
+    /** What the engine reads back when a held alert's wait is over. */
+    events,
   };
 }
 
@@ -104,6 +109,7 @@ function event(over: Partial<EventRecord> = {}): EventRecord {
     clip: null,
     severity: null,
     verdict: null,
+    secondOpinion: null,
     ...over,
   };
 }
@@ -314,11 +320,53 @@ describe('alert engine and dispatcher', () => {
   });
 });
 
+describe('the second look', () => {
+  const settle = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+  it('a person alerts once the closer look confirms it, not before; one it does not see never alerts', async () => {
+    const r = rig({ armed: 'armed', secondLook: { enabled: true, waitSeconds: 5 } });
+    const seen = event();
+    r.engine.eventChanged('start', seen);
+    await r.pass();
+    assert.equal(r.channel.sent.length, 0, 'held for the second look');
+    r.engine.eventChanged('update', { ...seen, secondOpinion: { verdict: 'confirmed', score: 0.86 } });
+    await r.pass();
+    assert.equal(r.channel.sent.length, 1);
+    const ghost = event({ cameraId: 'yard' });
+    r.engine.eventChanged('start', ghost);
+    r.engine.eventChanged('update', { ...ghost, secondOpinion: { verdict: 'false_positive', score: 0 } });
+    await r.pass();
+    assert.equal(r.channel.sent.length, 1, 'the closer look saw no person there');
+    // A better view later that is confirmed does alert.
+    r.engine.eventChanged('update', { ...ghost, secondOpinion: { verdict: 'confirmed', score: 0.5 } });
+    await r.pass();
+    assert.equal(r.channel.sent.length, 2);
+  });
+
+  it('without a verdict within waitSeconds the event is rated as it is, even if it has ended meanwhile', async () => {
+    const r = rig({ armed: 'armed', secondLook: { enabled: true, waitSeconds: 0.2 } });
+    const e = event();
+    r.events.set(e.id, { ...e, endMs: e.startMs + 1000 });
+    r.engine.eventChanged('start', e);
+    r.engine.eventChanged('end', { ...e, endMs: e.startMs + 1000 });
+    await r.pass();
+    assert.equal(r.channel.sent.length, 0);
+    await settle(400);
+    await r.pass();
+    assert.equal(r.channel.sent.length, 1, 'alerted after the wait');
+    // Tamper and unusual activity have no second look: at once.
+    r.engine.eventChanged('start', event({ label: 'tamper', labels: ['tamper', 'covered'], cameraId: 'yard' }));
+    await r.pass();
+    assert.equal(r.channel.sent.length, 2);
+    r.engine.stop();
+  });
+});
+
 describe("the owner's verdicts", () => {
   function service() {
     const db = openEdgeDatabase(':memory:');
     const events = new EventStore(db, new Outbox(db));
-    const cfg = config({ armed: 'armed' });
+    const cfg = config({ armed: 'armed', secondLook: { enabled: false } });
     const alerts = new AlertService({
       db,
       dataDir: '/nonexistent',

@@ -68,6 +68,7 @@ describe('link protocol', () => {
       hasClip: false,
       severity: null,
       verdict: null,
+      secondOpinion: null,
     };
     const rated = {
       ...open,
@@ -75,6 +76,7 @@ describe('link protocol', () => {
       hasClip: true,
       severity: 'critical',
       verdict: 'confirmed' as const,
+      secondOpinion: { verdict: 'false_positive' as const, score: 0.125 },
     };
     for (const e of [open, rated]) {
       const bytes = push.requestSerialize({ events: [{ deliveryId: 3, kind: 'event.end', event: toWireEvent(e) }] });

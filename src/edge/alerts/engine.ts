@@ -24,6 +24,8 @@ export interface EngineDeps {
   dispatcher: AlertDispatcher;
   config: () => AlertsConfig;
   cameraName: (cameraId: string) => string;
+  /** The event as stored now (a held alert is rated again from it). */
+  event?: (eventId: string) => EventRecord | undefined;
   /** Writes the rating to the event (it goes to the owner's server and the UI with it). */
   setSeverity?: (eventId: string, severity: Severity) => void;
   dataDir: string;
@@ -61,6 +63,9 @@ export class AlertEngine {
   /** Camera → MQTT object → its running events (the binary sensor is on while any runs). */
   private readonly activeObjects = new Map<string, Map<MqttObject, Set<string>>>();
   private readonly snapshotsPublished = new Set<string>();
+  /** Object events waiting for the second look (it comes with the snapshot), with the timer that stops waiting. */
+  private readonly held = new Map<string, NodeJS.Timeout>();
+  private readonly waited = new Set<string>();
   private timer: NodeJS.Timeout | null = null;
   private readonly now: () => number;
 
@@ -76,6 +81,8 @@ export class AlertEngine {
   stop(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
+    for (const t of this.held.values()) clearTimeout(t);
+    this.held.clear();
   }
 
   eventChanged(change: EventChange, ev: EventRecord): void {
@@ -84,11 +91,13 @@ export class AlertEngine {
     // Only events this run saw start: protecting an old event, or ending one a crash left open, alerts nothing.
     if (!this.live.has(ev.id)) return;
     this.rate(ev);
-    if (change === 'end') this.live.delete(ev.id);
+    // An event that ends while its alert waits for the second look is rated once the wait is over.
+    if (ev.endMs !== null && !this.held.has(ev.id)) this.live.delete(ev.id);
   }
 
   private rate(ev: EventRecord): void {
     const config = this.d.config();
+    if (this.waitForSecondLook(ev, config)) return;
     const lastSeen = ev.endMs ?? ev.boxPath.at(-1)?.[0] ?? ev.startMs;
     const rated = rateEvent(config, {
       cameraId: ev.cameraId,
@@ -97,9 +106,13 @@ export class AlertEngine {
       dwellSeconds: Math.max(0, lastSeen - ev.startMs) / 1000,
       atMs: this.now(),
     }).severity;
-    // Below what the owner's false positives here taught (AlertService.verdict): not an alert, until it scores higher.
+    // Below what the owner's false positives here taught (AlertService.verdict), or not seen by the closer look: not
+    // an alert, until it scores higher or a better view is confirmed.
     const severity: Severity =
-      ev.maxScore < this.d.store.minScore(ev.cameraId, ev.label, ev.zones) ? 'false_positive' : rated;
+      ev.maxScore < this.d.store.minScore(ev.cameraId, ev.label, ev.zones) ||
+      (config.secondLook.enabled && ev.secondOpinion?.verdict === 'false_positive')
+        ? 'false_positive'
+        : rated;
     const before = this.live.get(ev.id) ?? null;
     if (before !== null && severityRank[severity] <= severityRank[before]) return;
     this.live.set(ev.id, severity);
@@ -151,6 +164,33 @@ export class AlertEngine {
       labels: new Set(ev.labels),
       zones: new Set(ev.zones),
     });
+  }
+
+  /**
+   * Whether to hold this event's rating until the second look's verdict arrives (with the snapshot, ~15 ms after
+   * the event starts), at most secondLook.waitSeconds: a person or vehicle is not alerted before it is looked at.
+   */
+  private waitForSecondLook(ev: EventRecord, config: AlertsConfig): boolean {
+    const waiting = this.held.get(ev.id);
+    if (ev.secondOpinion || !config.secondLook.enabled || mqttObjectOf(ev.label) === null || this.waited.has(ev.id)) {
+      if (waiting) clearTimeout(waiting);
+      this.held.delete(ev.id);
+      return false;
+    }
+    if (ev.label === 'unusual' || ev.label === 'tamper') return false;
+    if (!waiting) {
+      const timer = setTimeout(() => {
+        this.held.delete(ev.id);
+        this.waited.add(ev.id);
+        const now = this.d.event?.(ev.id) ?? ev;
+        this.rate(now); // rated without it (the frame left the ring, or the look failed)
+        this.waited.delete(ev.id);
+        if (now.endMs !== null) this.live.delete(ev.id);
+      }, config.secondLook.waitSeconds * 1000);
+      timer.unref();
+      this.held.set(ev.id, timer);
+    }
+    return true;
   }
 
   private raise(a: Omit<StoredAlert, 'id' | 'createdMs' | 'deliveries'>, channels: ChannelName[]): StoredAlert {

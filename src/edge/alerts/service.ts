@@ -72,6 +72,7 @@ export class AlertService {
       dispatcher: this.dispatcher,
       config: d.config,
       cameraName: (id) => cameraName(id) ?? id,
+      event: (id) => d.events.get(id),
       setSeverity: (eventId, severity) => d.events.update(eventId, { severity }, 'event.update'),
       dataDir: d.dataDir,
       log,

@@ -19,7 +19,7 @@ export interface GeneratorHooks {
     event: EventRecord,
     frame: FrameDetections,
     box: Box,
-  ): Promise<{ snapshot: string; thumbnail: string } | null>;
+  ): Promise<({ snapshot: string; thumbnail: string } & Partial<Pick<EventRecord, 'secondOpinion'>>) | null>;
   ended(event: EventRecord): void;
 }
 

@@ -28,6 +28,7 @@ const columns = [
   'updated_ms',
   'severity',
   'verdict',
+  'second_opinion',
 ] as const;
 const insertSql = `INSERT INTO events (${columns.join(', ')}) VALUES (${columns.map((c) => `@${c}`).join(', ')})`;
 const updateSql = `UPDATE events SET ${columns
@@ -57,6 +58,7 @@ const toColumns = (e: EventRecord): Record<(typeof columns)[number], string | nu
   updated_ms: e.updatedMs,
   severity: e.severity,
   verdict: e.verdict,
+  second_opinion: e.secondOpinion ? JSON.stringify(e.secondOpinion) : null,
 });
 
 interface Row {
@@ -80,6 +82,7 @@ interface Row {
   updated_ms: number;
   severity: string | null;
   verdict: EventRecord['verdict'];
+  second_opinion: string | null;
 }
 
 const fromRow = (r: Row): EventRecord => ({
@@ -103,6 +106,7 @@ const fromRow = (r: Row): EventRecord => ({
   updatedMs: r.updated_ms,
   severity: r.severity,
   verdict: r.verdict,
+  secondOpinion: r.second_opinion ? JSON.parse(r.second_opinion) : null,
 });
 
 export interface EventQuery {
@@ -139,7 +143,9 @@ export class EventStore {
     for (const l of this.listeners) l(change, e);
   }
 
-  create(e: Omit<EventRecord, 'id' | 'updatedMs' | 'protected' | 'snapshotBox' | 'severity' | 'verdict'>): EventRecord {
+  create(
+    e: Omit<EventRecord, 'id' | 'updatedMs' | 'protected' | 'snapshotBox' | 'severity' | 'verdict' | 'secondOpinion'>,
+  ): EventRecord {
     const id = ulid(e.startMs);
     const record: EventRecord = {
       ...e,
@@ -149,6 +155,7 @@ export class EventStore {
       updatedMs: Date.now(),
       severity: null,
       verdict: null,
+      secondOpinion: null,
     };
     this.db.transaction(() => {
       this.db.prepare(insertSql).run(toColumns(record));

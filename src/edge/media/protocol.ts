@@ -95,6 +95,19 @@ export interface MediaMethods {
     params: { cameraId: string; frameIndex?: number; width: number; quality: number; live?: boolean };
     result: Uint8Array;
   };
+  /** A closer look at an event's object in a recent frame (src/edge/detect/second-look.ts). */
+  secondLook: {
+    params: {
+      cameraId: string;
+      frameIndex: number;
+      width: number;
+      height: number;
+      box: [number, number, number, number];
+      label: string;
+      confirmScore: number;
+    };
+    result: { verdict: 'confirmed' | 'false_positive'; score: number; ms: number };
+  };
   /** Stream copy of [start, end] seconds of consecutive segment files into one MP4. */
   exportClip: { params: { inputs: string[]; start: number; end: number; output: string }; result: ClipResult };
   /** Playable duration of a recording file, read without decoding (null: nothing playable). */

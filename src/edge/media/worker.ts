@@ -15,6 +15,7 @@ import { type CameraDirectory, CameraManager } from '../cameras/manager.ts';
 import { createBackend } from '../detect/backend.ts';
 import { resolveModel } from '../detect/models.ts';
 import { DetectionPipeline, defaultPipelineOptions } from '../detect/pipeline.ts';
+import { defaultSecondLook, secondLook } from '../detect/second-look.ts';
 import { type TamperChange, TamperDetector } from '../detect/tamper.ts';
 import { RecorderRelay } from '../recording/relay.ts';
 import { measureFile } from '../recording/service.ts';
@@ -319,6 +320,17 @@ async function init(msg: Extract<ToMedia, { type: 'init' }>) {
         width: p.width,
         quality: p.quality,
       });
+    },
+    async secondLook(p) {
+      const src = sources.get(p.cameraId);
+      if (!src) throw new GuardianError('NOT_FOUND', 'camera has no live source');
+      return secondLook(
+        src,
+        { index: p.frameIndex, width: p.width, height: p.height },
+        { box: p.box, label: p.label },
+        { spec: detector.spec, backend: detector.backend, decode: { minScore: 0.1, iou: 0.45 } },
+        { ...defaultSecondLook, confirmScore: p.confirmScore },
+      );
     },
     async startCameras(p) {
       for (const c of p.cameras) cameras.set(c.id, c);

@@ -98,6 +98,29 @@ export const alertsConfigSchema = z
       .describe(
         'events of one camera, label and severity less than this apart are one incident: one alert, then one summary of the rest',
       ),
+    secondLook: z
+      .strictObject({
+        enabled: z
+          .boolean()
+          .default(true)
+          .describe(
+            "before a person or vehicle alerts, look again at the event's best frame cropped around the object (more pixels on it); no match of that kind there is a false positive, no alert",
+          ),
+        confirmScore: z
+          .number()
+          .min(0.05)
+          .max(0.95)
+          .default(0.35)
+          .describe('score the closer look needs to confirm the object'),
+        waitSeconds: z
+          .number()
+          .min(0.1)
+          .max(30)
+          .default(3)
+          .describe('longest an alert waits for the closer look (it takes ~15 ms once the snapshot is taken)'),
+      })
+      .prefault({})
+      .describe("the edge's second opinion on each person and vehicle event (here, where the clear frame is)"),
     offlineMinutes: z.number().min(1).max(1440).default(5).describe('a camera offline this long is a warning alert'),
     linkUrl: z
       .string()

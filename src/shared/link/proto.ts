@@ -51,24 +51,29 @@ export function createLinkClient(target: string, options: grpc.ChannelOptions = 
 export type { EventJson };
 
 export function toWireEvent(e: EventJson): Event {
-  const { endMs, boxPath, severity, verdict, ...same } = e;
+  const { endMs, boxPath, severity, verdict, secondOpinion, ...same } = e;
   return {
     ...same,
     ...(endMs === null ? {} : { endMs }),
     ...(severity === null ? {} : { severity }),
     ...(verdict === null ? {} : { verdict }),
+    ...(secondOpinion ? { secondOpinion: secondOpinion.verdict, secondOpinionScore: secondOpinion.score } : {}),
     boxPath: boxPath.map(([tMs, ...box]) => ({ tMs, box })),
   };
 }
 
 export function fromWireEvent(e: Event__Output): EventJson {
   // `_endMs` (and the others) are proto-loader's markers for optional fields: not part of the event.
-  const { endMs, boxPath, _endMs, severity, _severity, verdict, _verdict, ...same } = e;
+  const { endMs, boxPath, _endMs, severity, _severity, verdict, _verdict, ...rest } = e;
+  const { secondOpinion, _secondOpinion, secondOpinionScore, _secondOpinionScore, ...same } = rest;
+  const judged = (v: string | undefined) => (v === 'confirmed' || v === 'false_positive' ? v : null);
+  const second = judged(secondOpinion);
   return {
     ...same,
     endMs: endMs ?? null,
     severity: severity ?? null,
-    verdict: verdict === 'confirmed' || verdict === 'false_positive' ? verdict : null,
+    verdict: judged(verdict),
+    secondOpinion: second ? { verdict: second, score: secondOpinionScore ?? 0 } : null,
     boxPath: boxPath.map((p) => [p.tMs, ...p.box]),
   };
 }

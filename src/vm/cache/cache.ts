@@ -11,6 +11,7 @@ export interface IngestEvent {
   updatedMs: number;
   severity?: string | null;
   verdict?: string | null;
+  secondOpinion?: { verdict: string; score: number } | null;
 }
 
 export interface CachedEvent {
@@ -22,7 +23,7 @@ export interface CachedEvent {
   eventType: string;
   /** The edge's alert rules' rating ('info' until it is rated). */
   severity: string;
-  /** Whether someone (the owner) gave a verdict on it. */
+  /** Whether the edge's second look or the owner gave a verdict on it. */
   analyzed: boolean;
   metadata: IngestEvent;
 }
@@ -117,7 +118,8 @@ export class VmCache {
         const now = Date.now();
         const meta = JSON.stringify(e);
         const severity = e.severity ?? 'info';
-        const analyzed = e.verdict ? 1 : 0;
+        // Analysed: the edge's second look, or the owner, gave a verdict.
+        const analyzed = e.verdict || e.secondOpinion ? 1 : 0;
         if (
           insert.run(e.id, edgeId, e.cameraId, e.startMs, e.endMs, e.label, severity, analyzed, meta, now, now).changes
         ) {

@@ -372,6 +372,12 @@ export function EventDetail({ id }: { id: string }) {
             <dd>{ev.endMs ? `${Math.round((ev.endMs - ev.startMs) / 1000)} s` : 'in progress'}</dd>
             <dt className="text-zinc-400">Zones</dt>
             <dd>{ev.zones.join(', ') || '–'}</dd>
+            <dt className="text-zinc-400">Second look</dt>
+            <dd data-testid="second-look">
+              {ev.secondOpinion
+                ? `${ev.secondOpinion.verdict === 'confirmed' ? 'confirmed' : 'not seen'} (${Math.round(ev.secondOpinion.score * 100)}%)`
+                : '–'}
+            </dd>
             <dt className="text-zinc-400">Severity</dt>
             <dd data-testid="severity">{ev.severity?.replace('_', ' ') ?? '–'}</dd>
           </dl>

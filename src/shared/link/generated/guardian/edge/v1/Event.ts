@@ -34,9 +34,16 @@ export interface Event {
    * the owner's: confirmed or false_positive
    */
   'verdict'?: (string);
+  /**
+   * the edge's closer look: confirmed or false_positive
+   */
+  'secondOpinion'?: (string);
+  'secondOpinionScore'?: (number | string);
   '_endMs'?: "endMs";
   '_severity'?: "severity";
   '_verdict'?: "verdict";
+  '_secondOpinion'?: "secondOpinion";
+  '_secondOpinionScore'?: "secondOpinionScore";
 }
 
 /**
@@ -70,7 +77,14 @@ export interface Event__Output {
    * the owner's: confirmed or false_positive
    */
   'verdict'?: (string);
+  /**
+   * the edge's closer look: confirmed or false_positive
+   */
+  'secondOpinion'?: (string);
+  'secondOpinionScore'?: (number);
   '_endMs'?: "endMs";
   '_severity'?: "severity";
   '_verdict'?: "verdict";
+  '_secondOpinion'?: "secondOpinion";
+  '_secondOpinionScore'?: "secondOpinionScore";
 }
