@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { openSource } from '../bindings/index.ts';
 import { AlertService } from '../src/edge/alerts/service.ts';
 import { createBackend } from '../src/edge/detect/backend.ts';
-import { resolveModel } from '../src/edge/detect/models.ts';
+import { decode, resolveModel } from '../src/edge/detect/models.ts';
 import { DetectionPipeline, defaultPipelineOptions } from '../src/edge/detect/pipeline.ts';
 import { secondLook } from '../src/edge/detect/second-look.ts';
 import { Outbox } from '../src/edge/events/outbox.ts';
@@ -174,18 +174,44 @@ export async function benchSecondLook(progress: (m: string) => void) {
     }
     return { personEvents: events, confirmed, lookMs: { p50: round(pct(ms, 50)), p95: round(pct(ms, 95)) } };
   };
+  /** Every raw person candidate of the full-frame detector from `minScore` up, each given the second look. */
+  const candidates = async (file: string, minScore: number) => {
+    const src = await openSource(sharedPath('media', file), { fps: 5, tensor: spec.tensor, snapshotFrames: 8 });
+    let n = 0;
+    let kept = 0;
+    for await (const f of src) {
+      if (!f.tensor) continue;
+      const outputs = await backend.run(f.tensor.data as Float32Array, spec.size);
+      const geometry = {
+        offsetX: 0,
+        offsetY: 0,
+        scaleX: f.tensor.scaleX,
+        scaleY: f.tensor.scaleY,
+        frameWidth: f.width,
+        frameHeight: f.height,
+      };
+      for (const d of decode(outputs, spec, geometry, { minScore, iou: 0.45 }).filter((x) => x.label === 'person')) {
+        n++;
+        const o = await secondLook(src, { index: f.index, width: f.width, height: f.height }, d, {
+          spec,
+          backend,
+          decode: { minScore: 0.1, iou: 0.45 },
+        });
+        if (o.verdict === 'confirmed') kept++;
+      }
+    }
+    await src.close();
+    return { candidates: n, confirmed: kept, kept: n ? round(kept / n) : null };
+  };
   try {
-    // At the product's thresholds the sample raises no person at all; a permissive primary (person from 0.15)
-    // makes the false candidates the second look is there to reject.
+    // The product's pipeline raises no person event at all on this sample (even with person from 0.15), so the
+    // second look's false-positive rate is measured on the raw person candidates of the detector (from 0.1).
     const city = await run('city-no-people.mp4', 8);
     const cityLoose = await run('city-no-people.mp4', 8, 0.15);
     const street = await run('vtest.mp4', 1);
     return {
-      cityNoPeople: { personEvents: city.personEvents, confirmed: city.confirmed },
-      cityNoPeoplePermissive: {
-        ...cityLoose,
-        falsePositiveEventsKept: cityLoose.personEvents ? round(cityLoose.confirmed / cityLoose.personEvents) : null,
-      },
+      cityNoPeople: { personEvents: city.personEvents, personEventsFrom015: cityLoose.personEvents },
+      cityNoPeopleRawCandidates: await candidates('city-no-people.mp4', 0.1),
       vtest: { ...street, personRecall: street.personEvents ? round(street.confirmed / street.personEvents) : null },
     };
   } finally {
