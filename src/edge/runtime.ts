@@ -189,6 +189,11 @@ export async function startEdge(config: Config, options: EdgeOptions): Promise<E
     alerts.engine.recordingPaused(cameraId, `${e.message} [${e.code}]`),
   );
   recording.on('resumed', (cameraId: string) => alerts.engine.recordingResumed(cameraId));
+  recording.on('disk', (d: { full: boolean; freeBytes: number }) => alerts.engine.diskState(d.full, d.freeBytes));
+  recording.on('evicted', (freedBytes: number) => alerts.engine.evictedEarly(freedBytes));
+  // The server's warnings about this edge (its archive quota) come with each telemetry reply.
+  const serverWarningsWatch = setInterval(() => alerts.engine.serverWarnings(link.state.serverWarnings), 60_000);
+  serverWarningsWatch.unref();
 
   const ctx: EdgeContext = {
     version,
@@ -394,6 +399,7 @@ export async function startEdge(config: Config, options: EdgeOptions): Promise<E
       unusual.finishAll();
       anomaly.stop();
       await media.stop(); // finishes the segments being written
+      clearInterval(serverWarningsWatch);
       await alerts.stop();
       await link.pump().catch(() => 0); // last attempt to flush the outbox
       await link.stop();

@@ -250,6 +250,30 @@ describe('alert engine and dispatcher', () => {
     assert.equal(r.channel.sent.length, 1, 'back online is below the channel minimum');
   });
 
+  it('storage: a full disk is critical; early deletions and server quota warnings say so once a day', async () => {
+    const r = rig();
+    r.engine.diskState(true, 3e8);
+    r.engine.evictedEarly(2e9);
+    r.engine.evictedEarly(1e9);
+    r.engine.serverWarnings(['camera porch: archive at 85 % of its quota']);
+    r.engine.serverWarnings(['camera porch: archive at 85 % of its quota']);
+    await r.pass();
+    r.advance(60_000); // the rig's channel takes 2 a minute
+    await r.pass();
+    assert.deepEqual(
+      r.channel.sent.map((a) => [a.kind, a.severity, a.title]),
+      [
+        ['storage', 'critical', 'Recordings disk is full'],
+        ['storage', 'warning', 'Disk too small for the retention you set'],
+        ['storage', 'warning', 'Storage warning from your server'],
+      ],
+    );
+    r.advance(86_400_000);
+    r.engine.evictedEarly(1e9);
+    await r.pass();
+    assert.equal(r.channel.sent.length, 4, 'again the next day');
+  });
+
   it('retries a failing channel with growing delays, gives up on a permanent error, survives a restart', async () => {
     const r = rig({ armed: 'armed' });
     r.channel.fail = new ChannelError('503 from the receiver', true);

@@ -66,6 +66,7 @@ export class AlertEngine {
   /** Object events waiting for the second look (it comes with the snapshot), with the timer that stops waiting. */
   private readonly held = new Map<string, NodeJS.Timeout>();
   private readonly waited = new Set<string>();
+  private readonly lastSystem = new Map<string, number>();
   private timer: NodeJS.Timeout | null = null;
   private readonly now: () => number;
 
@@ -220,6 +221,47 @@ export class AlertEngine {
       },
       this.d.channels.wanting(severity),
     );
+  }
+
+  /** A system alert at most once per `everyMs` for one key (a warning that holds for days says so once a day). */
+  systemAtMost(key: string, everyMs: number, ...alert: Parameters<AlertEngine['system']>): StoredAlert | null {
+    const last = this.lastSystem.get(key);
+    if (last !== undefined && this.now() - last < everyMs) return null;
+    this.lastSystem.set(key, this.now());
+    return this.system(...alert);
+  }
+
+  /** The recordings disk: full (nothing left that may be deleted) is critical; room again is recorded. */
+  diskState(full: boolean, freeBytes: number): void {
+    const gb = (freeBytes / 1e9).toFixed(1);
+    if (full)
+      this.system(
+        'storage',
+        'critical',
+        null,
+        'Recordings disk is full',
+        `${gb} GB free and nothing left that may be deleted: new video is not being recorded`,
+      );
+    else this.system('storage', 'normal', null, 'Recordings disk has room again', `${gb} GB free`);
+  }
+
+  /** Recordings deleted before their retention to keep the disk from filling: the disk is too small for it. */
+  evictedEarly(freedBytes: number): void {
+    this.systemAtMost(
+      'evicted',
+      86_400_000,
+      'storage',
+      'warning',
+      null,
+      'Disk too small for the retention you set',
+      `the oldest recordings were deleted early to keep space free (${(freedBytes / 1e9).toFixed(2)} GB); shorten retention or add storage`,
+    );
+  }
+
+  /** What the owner's server said about this edge (its archive quota): each warning once a day. */
+  serverWarnings(warnings: string[]): void {
+    for (const w of warnings)
+      this.systemAtMost(`server|${w}`, 86_400_000, 'storage', 'warning', null, 'Storage warning from your server', w);
   }
 
   cameraHealth(cameraId: string, status: string, lastError: string | null): void {

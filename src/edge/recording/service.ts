@@ -267,7 +267,10 @@ export class RecordingService extends EventEmitter {
       free = this.freeBytes();
     }
     const full = free < need;
-    if (freed) this.log.warn({ freedBytes: freed, freeBytes: free }, 'low disk space: deleted the oldest recordings');
+    if (freed) {
+      this.log.warn({ freedBytes: freed, freeBytes: free }, 'low disk space: deleted the oldest recordings');
+      this.emit('evicted', freed);
+    }
     if (full !== this.diskFull) {
       this.diskFull = full;
       if (full)
