@@ -250,3 +250,15 @@ export interface AlertChannelView {
   minSeverity: AlertView['severity'];
   secretSet: boolean;
 }
+
+/** GET /alerts/suppressions (each of `suppressions`): what false positives taught. */
+export interface AlertSuppressionView {
+  id: string;
+  cameraId: string;
+  label: string;
+  /** '' : anywhere on the camera. */
+  zone: string;
+  minScore: number;
+  falsePositives: number;
+  createdMs: number;
+}

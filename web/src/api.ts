@@ -47,6 +47,7 @@ export async function api<T = unknown>(
 export type {
   AlertChannelView,
   AlertDeliveryView,
+  AlertSuppressionView,
   AlertView,
   AnomalyModelState,
   ArchiveState,

@@ -9,6 +9,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { connect, type ErrorWithReasonCode, type MqttClient } from 'mqtt';
 
 import { type AlertChannel, type AlertMessage, ChannelError } from '../../shared/alerts/types.ts';
+import type { EventJson } from '../../shared/api-types.ts';
 import type { Logger } from '../../shared/log.ts';
 
 export interface MqttOptions {
@@ -43,16 +44,10 @@ const SENSORS: Record<Sensor, { name: string; deviceClass: string }> = {
   online: { name: 'Online', deviceClass: 'connectivity' },
 };
 
-export interface MqttEvent {
-  id: string;
-  cameraId: string;
-  label: string;
-  labels: string[];
-  zones: string[];
-  startMs: number;
-  endMs: number | null;
-  maxScore: number;
-}
+export type MqttEvent = Pick<
+  EventJson,
+  'id' | 'cameraId' | 'label' | 'labels' | 'zones' | 'startMs' | 'endMs' | 'maxScore'
+>;
 
 const START_TIMEOUT_MS = 10_000;
 const CLOSE_TIMEOUT_MS = 3_000;

@@ -4,7 +4,7 @@
 import { monotonicFactory } from 'ulidx';
 import type { AlertKind, AlertMessage, ChannelName, Severity } from '../../shared/alerts/types.ts';
 import type { PushSubscriptionRecord } from '../../shared/alerts/webpush.ts';
-import type { AlertDeliveryView, AlertView } from '../../shared/api-types.ts';
+import type { AlertDeliveryView, AlertSuppressionView, AlertView } from '../../shared/api-types.ts';
 import type { Db } from '../../shared/db.ts';
 
 /** Alert ids: ULIDs, increasing even within one millisecond, so the list's order is the order they were raised. */
@@ -15,16 +15,7 @@ export type AlertDelivery = AlertDeliveryView;
 /** As stored and listed; kinds and severities are the shared ones (api-types spells them for the UI). */
 export type StoredAlert = Omit<AlertView, 'kind'> & { kind: AlertKind };
 
-export interface Suppression {
-  id: string;
-  cameraId: string;
-  label: string;
-  /** '' : anywhere on the camera. */
-  zone: string;
-  minScore: number;
-  falsePositives: number;
-  createdMs: number;
-}
+export type Suppression = AlertSuppressionView;
 
 interface AlertRow {
   id: string;

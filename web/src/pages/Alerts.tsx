@@ -1,6 +1,6 @@
 import { AlertTriangle, CheckCircle2, Clock, XCircle } from 'lucide-react';
 
-import { type AlertDeliveryView, type AlertView, api } from '../api.ts';
+import { type AlertDeliveryView, type AlertSuppressionView, type AlertView, api } from '../api.ts';
 import { Card, ErrorNote } from '../components/Layout.tsx';
 import { usePoll } from '../router.ts';
 
@@ -37,18 +37,12 @@ function Delivery({ d }: { d: AlertDeliveryView }) {
   );
 }
 
-interface Suppression {
-  id: string;
-  cameraId: string;
-  label: string;
-  zone: string;
-  minScore: number;
-  falsePositives: number;
-}
-
 /** What the owner's false positives taught, each with an undo. */
 function Learned() {
-  const { data, reload } = usePoll(() => api<{ suppressions: Suppression[] }>('GET /alerts/suppressions'), 30_000);
+  const { data, reload } = usePoll(
+    () => api<{ suppressions: AlertSuppressionView[] }>('GET /alerts/suppressions'),
+    30_000,
+  );
   if (!data?.suppressions.length) return null;
   return (
     <Card title="Learned from false positives">
