@@ -278,6 +278,52 @@ describe('web UI in chromium', function () {
     }
   });
 
+  it('web push: the service worker shows a pushed alert as a notification (a push delivered through the DevTools protocol)', async () => {
+    // No push service is reachable here (FCM): the push is handed to the worker by chromium itself, as its push
+    // service would; the encryption on the way is tested against a real decryptor in alerts-webpush.test.ts.
+    await page.context().grantPermissions(['notifications'], { origin: base });
+    await page.goto(`${base}/#/alerts`);
+    const cdp = await page.context().newCDPSession(page);
+    const registrations: { registrationId: string; scopeURL: string }[] = [];
+    cdp.on('ServiceWorker.workerRegistrationUpdated', (e: { registrations: typeof registrations }) =>
+      registrations.push(...e.registrations),
+    );
+    await cdp.send('ServiceWorker.enable');
+    await page.evaluate(async () => {
+      await navigator.serviceWorker.register('/sw.js');
+      await navigator.serviceWorker.ready;
+    });
+    await page.waitForFunction(() => navigator.serviceWorker.controller !== undefined);
+    for (let i = 0; i < 50 && !registrations.some((r) => r.scopeURL.startsWith(base)); i++)
+      await page.waitForTimeout(100);
+    const reg = registrations.find((r) => r.scopeURL.startsWith(base));
+    assert.ok(reg, 'the worker is registered');
+    const alert = {
+      id: '01TESTPUSH0000000000000000',
+      title: 'Person at Demo street',
+      message: 'person at 12:00:00',
+      severity: 'critical',
+      url: '/#/alerts',
+      createdMs: Date.now(),
+    };
+    await cdp.send('ServiceWorker.deliverPushMessage', {
+      origin: base,
+      registrationId: reg.registrationId,
+      data: JSON.stringify(alert),
+    });
+    const shown = await page.waitForFunction(async () => {
+      const r = await navigator.serviceWorker.ready;
+      const n = await r.getNotifications();
+      return n.length
+        ? n.map((x) => ({ title: x.title, body: x.body, tag: x.tag, requireInteraction: x.requireInteraction }))
+        : null;
+    });
+    assert.deepEqual(await shown.jsonValue(), [
+      { title: alert.title, body: alert.message, tag: alert.id, requireInteraction: true },
+    ]);
+    await cdp.detach();
+  });
+
   it('API tokens: made with a scope and expiry, shown once, listed without their value, revoked', async () => {
     await page.goto(`${base}/#/settings`);
     const form = page.getByRole('form', { name: 'New API token' });

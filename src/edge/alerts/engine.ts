@@ -74,12 +74,17 @@ export class AlertEngine {
     this.now = d.now ?? Date.now;
   }
 
+  private stopped = false;
+
   start(): void {
+    this.stopped = false;
     this.timer = setInterval(() => this.tick(), 5_000);
     this.timer.unref();
   }
 
+  /** After this nothing is rated (late changes, such as a clip cut after the stop, alert nothing). */
   stop(): void {
+    this.stopped = true;
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
     for (const t of this.held.values()) clearTimeout(t);
@@ -87,6 +92,7 @@ export class AlertEngine {
   }
 
   eventChanged(change: EventChange, ev: EventRecord): void {
+    if (this.stopped) return;
     this.forwardToMqtt(change, ev);
     if (change === 'start') this.live.set(ev.id, null);
     // Only events this run saw start: protecting an old event, or ending one a crash left open, alerts nothing.
@@ -182,6 +188,7 @@ export class AlertEngine {
     if (!waiting) {
       const timer = setTimeout(() => {
         this.held.delete(ev.id);
+        if (this.stopped) return;
         this.waited.add(ev.id);
         const now = this.d.event?.(ev.id) ?? ev;
         this.rate(now); // rated without it (the frame left the ring, or the look failed)
@@ -233,6 +240,7 @@ export class AlertEngine {
 
   /** The recordings disk: full (nothing left that may be deleted) is critical; room again is recorded. */
   diskState(full: boolean, freeBytes: number): void {
+    if (this.stopped) return;
     const gb = (freeBytes / 1e9).toFixed(1);
     if (full)
       this.system(
@@ -247,6 +255,7 @@ export class AlertEngine {
 
   /** Recordings deleted before their retention to keep the disk from filling: the disk is too small for it. */
   evictedEarly(freedBytes: number): void {
+    if (this.stopped) return;
     this.systemAtMost(
       'evicted',
       86_400_000,
@@ -260,11 +269,13 @@ export class AlertEngine {
 
   /** What the owner's server said about this edge (its archive quota): each warning once a day. */
   serverWarnings(warnings: string[]): void {
+    if (this.stopped) return;
     for (const w of warnings)
       this.systemAtMost(`server|${w}`, 86_400_000, 'storage', 'warning', null, 'Storage warning from your server', w);
   }
 
   cameraHealth(cameraId: string, status: string, lastError: string | null): void {
+    if (this.stopped) return;
     this.d.channels.mqtt?.cameraOnline(cameraId, status === 'online');
     const down = status === 'offline' || status === 'error' || status === 'connecting';
     const was = this.offline.get(cameraId);
@@ -287,15 +298,18 @@ export class AlertEngine {
   }
 
   recordingPaused(cameraId: string, reason: string): void {
+    if (this.stopped) return;
     this.system('recording_paused', 'critical', cameraId, `Recording paused: ${this.d.cameraName(cameraId)}`, reason);
   }
 
   recordingResumed(cameraId: string): void {
+    if (this.stopped) return;
     this.system('recording_paused', 'normal', cameraId, `Recording resumed: ${this.d.cameraName(cameraId)}`, '');
   }
 
   /** Closes incidents that are over (with their summaries) and alerts cameras offline for too long. */
   tick(): void {
+    if (this.stopped) return;
     const config = this.d.config();
     const now = this.now();
     const gap = config.incidentSeconds * 1000;

@@ -78,7 +78,9 @@ export function createEdgeServer(
       express.static(ui, {
         index: 'index.html',
         maxAge: '1h',
-        setHeaders: (res, path) => path.endsWith('index.html') && res.setHeader('Cache-Control', 'no-cache'),
+        // The page and the push service worker are checked every time (a new version must not wait an hour).
+        setHeaders: (res, path) =>
+          (path.endsWith('index.html') || path.endsWith('sw.js')) && res.setHeader('Cache-Control', 'no-cache'),
       }),
     );
     app.get(/^\/(?!api\/).*/, (_req, res) =>
