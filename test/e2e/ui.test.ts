@@ -293,7 +293,6 @@ describe('web UI in chromium', function () {
       await navigator.serviceWorker.register('/sw.js');
       await navigator.serviceWorker.ready;
     });
-    await page.waitForFunction(() => navigator.serviceWorker.controller !== undefined);
     for (let i = 0; i < 50 && !registrations.some((r) => r.scopeURL.startsWith(base)); i++)
       await page.waitForTimeout(100);
     const reg = registrations.find((r) => r.scopeURL.startsWith(base));
