@@ -49,6 +49,10 @@ const eventQuery = z.strictObject({
   edge: id.optional(),
   camera: id.optional(),
   type: z.string().max(32).optional(),
+  severity: z
+    .enum(['critical', 'warning', 'normal', 'false_positive', 'info'])
+    .optional()
+    .describe("the edge's rating (info: not rated)"),
   from: z.coerce.number().int().optional(),
   to: z.coerce.number().int().optional(),
   limit: z.coerce.number().int().min(1).max(1000).optional(),
@@ -202,6 +206,7 @@ export function createVmApp(ctx: VmHttpContext): express.Express {
           ...(q.edge ? { edgeId: q.edge } : {}),
           ...(q.camera ? { cameraId: q.camera } : {}),
           ...(q.type ? { type: q.type } : {}),
+          ...(q.severity ? { severity: q.severity } : {}),
           ...(q.from !== undefined ? { fromMs: q.from } : {}),
           ...(q.to !== undefined ? { toMs: q.to } : {}),
           ...(q.limit ? { limit: q.limit } : {}),

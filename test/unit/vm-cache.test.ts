@@ -46,6 +46,10 @@ describe('VM event cache', () => {
     cache.ingest('edge-1', [{ ...ev('01B', 2000, 9500, 8000), severity: 'critical', verdict: 'confirmed' }]);
     const rated = cache.events().find((e) => e.eventId === '01B');
     assert.deepEqual([rated?.severity, rated?.analyzed], ['critical', true]);
+    assert.deepEqual(
+      cache.events({ severity: 'critical' }).map((e) => e.eventId),
+      ['01B'],
+    );
     const stale = cache.ingest('edge-1', [ev('01B', 2000, 5000, null)]);
     assert.equal(stale.updated, 0, 'an older version never overwrites a newer one');
     assert.equal(cache.expire(2500), 2);

@@ -145,11 +145,20 @@ export class VmCache {
   }
 
   events(
-    q: { edgeId?: string; cameraId?: string; type?: string; fromMs?: number; toMs?: number; limit?: number } = {},
+    q: {
+      edgeId?: string;
+      cameraId?: string;
+      type?: string;
+      severity?: string;
+      fromMs?: number;
+      toMs?: number;
+      limit?: number;
+    } = {},
   ): CachedEvent[] {
     const where: string[] = [];
     const args: unknown[] = [];
     if (q.edgeId) where.push('edge_id = ?') && args.push(q.edgeId);
+    if (q.severity) where.push('severity = ?') && args.push(q.severity);
     if (q.cameraId) where.push('camera_id = ?') && args.push(q.cameraId);
     if (q.type) where.push('event_type = ?') && args.push(q.type);
     if (q.fromMs !== undefined) where.push('timestamp >= ?') && args.push(q.fromMs);
