@@ -12,7 +12,6 @@ import { databaseHealth } from '../shared/db-integrity.ts';
 import { restrictUmask, secureDataDir } from '../shared/fs-perms.ts';
 import type { Logger } from '../shared/log.ts';
 import { projectRoot } from '../shared/paths.ts';
-import { mqttObjectOf } from './alerts/engine.ts';
 import { AlertService } from './alerts/service.ts';
 import { AnomalyModels } from './anomaly/learn.ts';
 import { EdgeArchiver } from './archive/archiver.ts';
@@ -20,6 +19,7 @@ import { loadArchiveKey } from './archive/key.ts';
 import { ArchiveRetrieval } from './archive/retrieval.ts';
 import { type CameraHealth, CameraRegistry } from './cameras/registry.ts';
 import { DatasetStore } from './datasets/store.ts';
+import { secondLookApplies } from './detect/second-look.ts';
 import { UsbHotplug } from './discovery/hotplug.ts';
 import type { UsbScanOptions } from './discovery/usb.ts';
 import { attachAnomalyEvents } from './events/anomaly-events.ts';
@@ -261,7 +261,7 @@ export async function startEdge(config: Config, options: EdgeOptions): Promise<E
         const look = ctx.config.alerts.secondLook;
         const [files, secondOpinion] = await Promise.all([
           writeEventSnapshot(config.dataDir, media, ev, frame, box),
-          look.enabled && mqttObjectOf(ev.label) !== null && ev.label !== 'unusual' && ev.label !== 'tamper'
+          look.enabled && secondLookApplies(ev.label)
             ? media
                 .request('secondLook', {
                   cameraId: frame.cameraId,

@@ -10,6 +10,7 @@ import { type AlertsConfig, VEHICLE_LABELS } from '../../shared/alerts/config.ts
 import { type AlertKind, type ChannelName, type Severity, severityRank } from '../../shared/alerts/types.ts';
 import type { EventRecord } from '../../shared/api-types.ts';
 import type { Logger } from '../../shared/log.ts';
+import { secondLookApplies } from '../detect/second-look.ts';
 import type { AlertChannels } from './channels.ts';
 import type { AlertDispatcher } from './dispatcher.ts';
 import type { MqttObject } from './mqtt.ts';
@@ -179,12 +180,11 @@ export class AlertEngine {
    */
   private waitForSecondLook(ev: EventRecord, config: AlertsConfig): boolean {
     const waiting = this.held.get(ev.id);
-    if (ev.secondOpinion || !config.secondLook.enabled || mqttObjectOf(ev.label) === null || this.waited.has(ev.id)) {
+    if (ev.secondOpinion || !config.secondLook.enabled || !secondLookApplies(ev.label) || this.waited.has(ev.id)) {
       if (waiting) clearTimeout(waiting);
       this.held.delete(ev.id);
       return false;
     }
-    if (ev.label === 'unusual' || ev.label === 'tamper') return false;
     if (!waiting) {
       const timer = setTimeout(() => {
         this.held.delete(ev.id);

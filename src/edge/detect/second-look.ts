@@ -24,6 +24,12 @@ export interface SecondLookOptions {
   minIou: number;
 }
 
+/** People and vehicles get the second look; tamper and unusual activity are not objects a detector can re-check. */
+export function secondLookApplies(label: string): boolean {
+  const group = labelGroup(label);
+  return group === 'person' || group === 'vehicle';
+}
+
 export const defaultSecondLook: SecondLookOptions = { confirmScore: 0.35, minIou: 0.3 };
 
 /** The square region around a box: 1.6× its long side, at least a quarter of the short side, inside the frame. */
