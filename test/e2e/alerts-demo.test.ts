@@ -3,10 +3,8 @@
 // turned on from the API; ntfy gets the event's snapshot attached when the owner allows it; the test button; and
 // channel secrets are write-only (never in the configuration, the channel list, or the log).
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync, statSync } from 'node:fs';
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import { type AddressInfo, createServer as createTcpServer, type Server as TcpServer } from 'node:net';
 import { join } from 'node:path';
 
@@ -14,42 +12,14 @@ import { Aedes } from 'aedes';
 import { connectAsync, type MqttClient } from 'mqtt';
 
 import { verifyWebhookSignature } from '../../src/shared/alerts/webhook.ts';
-import { projectRoot } from '../../src/shared/paths.ts';
 import { tempDir } from '../helpers.ts';
+import { type DemoProcess, startDemoProcess } from '../support/demo-process.ts';
+import { recordingServer } from '../support/http-recorder.ts';
 import { freePort } from '../support/rtsp.ts';
 
 const PASSWORD = 'correct-horse-battery';
 const MQTT_PASSWORD = 'broker-secret-9f3k2';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-interface Received {
-  method: string;
-  url: string;
-  headers: IncomingHttpHeaders;
-  body: Buffer;
-  at: number;
-}
-
-async function recorder(): Promise<{ server: Server; base: string; got: Received[] }> {
-  const got: Received[] = [];
-  const server = createServer((req, res) => {
-    const parts: Buffer[] = [];
-    req.on('data', (d: Buffer) => parts.push(d));
-    req.on('end', () => {
-      got.push({
-        method: req.method ?? '',
-        url: req.url ?? '',
-        headers: req.headers,
-        body: Buffer.concat(parts),
-        at: Date.now(),
-      });
-      res.end('{}');
-    });
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  return { server, base: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, got };
-}
 
 async function until<T>(what: string, fn: () => T | undefined | Promise<T | undefined>, ms: number): Promise<T> {
   const end = Date.now() + ms;
@@ -65,11 +35,10 @@ describe('alerts on the demo: webhook, Home Assistant over MQTT, ntfy with a sna
   this.timeout(240_000);
   const dir = tempDir('guardian-alerts-');
   const dataDir = join(dir.path, 'demo');
-  let demo: ChildProcess;
-  let output = '';
+  let demo: DemoProcess;
   let base = '';
-  let hook: Awaited<ReturnType<typeof recorder>>;
-  let ntfy: Awaited<ReturnType<typeof recorder>>;
+  let hook: Awaited<ReturnType<typeof recordingServer>>;
+  let ntfy: Awaited<ReturnType<typeof recordingServer>>;
   let broker: Aedes;
   let brokerServer: TcpServer;
   let brokerPort = 0;
@@ -92,8 +61,8 @@ describe('alerts on the demo: webhook, Home Assistant over MQTT, ntfy with a sna
   };
 
   before(async () => {
-    hook = await recorder();
-    ntfy = await recorder();
+    hook = await recordingServer();
+    ntfy = await recordingServer();
     broker = await Aedes.createBroker({
       authenticate: (_c, user, pass, done) => done(null, user === 'guardian' && pass?.toString() === MQTT_PASSWORD),
     });
@@ -102,51 +71,20 @@ describe('alerts on the demo: webhook, Home Assistant over MQTT, ntfy with a sna
     await once(brokerServer, 'listening');
     brokerPort = (brokerServer.address() as AddressInfo).port;
 
-    const port = await freePort();
-    base = `http://127.0.0.1:${port}`;
-    demo = spawn(
-      process.execPath,
-      [
-        join(projectRoot, 'bin', 'guardian.mjs'),
-        'demo',
-        '--data-dir',
-        dataDir,
-        '--port',
-        String(port),
-        '--admin-password',
-        PASSWORD,
-        '--webhook',
-        `${hook.base}/hook?token=query-secret`,
-        '--no-open',
-      ],
-      { cwd: projectRoot, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, GUARDIAN_LOG_LEVEL: 'info' } },
-    );
-    demo.stdout?.on('data', (d) => {
-      output += d;
+    demo = await startDemoProcess({
+      dataDir,
+      port: await freePort(),
+      password: PASSWORD,
+      env: { GUARDIAN_LOG_LEVEL: 'info' },
+      args: ['--webhook', `${hook.base}/hook?token=query-secret`],
     });
-    demo.stderr?.on('data', (d) => {
-      output += d;
-    });
-    await until('the demo', () => (output.includes('Guardian demo is running') ? true : undefined), 60_000);
-    const res = await fetch(`${base}/api/auth/login`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ password: PASSWORD }),
-    });
-    assert.equal(res.status, 200);
-    session = {
-      cookie: res.headers
-        .getSetCookie()
-        .map((c) => c.split(';')[0])
-        .join('; '),
-      csrf: ((await res.json()) as { csrf: string }).csrf,
-    };
+    base = demo.base;
+    session = await demo.login();
   });
 
   after(async () => {
     await mqtt?.endAsync().catch(() => undefined);
-    demo?.kill('SIGTERM');
-    if (demo && demo.exitCode === null) await once(demo, 'exit');
+    await demo?.stop();
     hook?.server.close();
     ntfy?.server.close();
     brokerServer?.close();
@@ -155,13 +93,13 @@ describe('alerts on the demo: webhook, Home Assistant over MQTT, ntfy with a sna
   });
 
   it('a person in the sample is a critical alert at the webhook, signed with the key the demo names, listed as sent', async () => {
-    const keyFile = /signed with the key in (\S+)/.exec(output)?.[1];
-    assert.ok(keyFile, output);
+    const keyFile = /signed with the key in (\S+)/.exec(demo.output())?.[1];
+    assert.ok(keyFile, demo.output());
     assert.equal(statSync(keyFile).mode & 0o777, 0o600);
-    assert.doesNotMatch(output, /query-secret/, 'the URL is shown without its query');
+    assert.doesNotMatch(demo.output(), /query-secret/, 'the URL is shown without its query');
     const alert = await until(
       'a person alert at the webhook',
-      () => hook.got.find((r) => r.url.startsWith('/hook') && JSON.parse(r.body.toString()).kind === 'object'),
+      () => hook.requests.find((r) => r.url.startsWith('/hook') && JSON.parse(r.body.toString()).kind === 'object'),
       90_000,
     );
     assert.equal(alert.url, '/hook?token=query-secret');
@@ -184,7 +122,7 @@ describe('alerts on the demo: webhook, Home Assistant over MQTT, ntfy with a sna
     console.log(`      first frame of the event → alert at the webhook: ${alert.at - ev.startMs} ms`);
     // One alert for the incident, not one per person or frame (cars and trucks are incidents of their own).
     await sleep(3000);
-    const objects = hook.got.filter((r) => JSON.parse(r.body.toString()).title === 'Person at Demo street');
+    const objects = hook.requests.filter((r) => JSON.parse(r.body.toString()).title === 'Person at Demo street');
     assert.equal(objects.length, 1, objects.map((r) => r.body.toString()).join('\n'));
     const listed = await api('GET', '/alerts');
     const mine = (
@@ -226,7 +164,7 @@ describe('alerts on the demo: webhook, Home Assistant over MQTT, ntfy with a sna
     assert.deepEqual([m?.ready, m?.secretSet, m?.problem], [true, true, null]);
     const everything = JSON.stringify([(await api('GET', '/config')).body, channels.body]);
     assert.equal(everything.includes(MQTT_PASSWORD), false, 'never shown back');
-    assert.equal(output.includes(MQTT_PASSWORD), false, 'never logged');
+    assert.equal(demo.output().includes(MQTT_PASSWORD), false, 'never logged');
   });
 
   it('ntfy with attachSnapshot gets the event JPEG; a test alert goes through the test button', async () => {
@@ -237,17 +175,17 @@ describe('alerts on the demo: webhook, Home Assistant over MQTT, ntfy with a sna
       },
     });
     assert.equal(patched.status, 200, JSON.stringify(patched.body));
-    const push = await until('a push with a snapshot', () => ntfy.got.find((r) => r.method === 'PUT'), 90_000);
+    const push = await until('a push with a snapshot', () => ntfy.requests.find((r) => r.method === 'PUT'), 90_000);
     assert.equal(push.url, '/home');
     assert.equal(push.headers.filename, 'snapshot.jpg');
     assert.deepEqual([...push.body.subarray(0, 2)], [0xff, 0xd8], 'a JPEG');
     assert.equal(push.headers.priority, '5');
 
-    const before = hook.got.length;
+    const before = hook.requests.length;
     const test = await api('POST', '/alerts/channels/webhook/test');
     assert.equal(test.status, 200);
     assert.equal(test.body.delivered, true, JSON.stringify(test.body));
-    const got = hook.got.slice(before).find((r) => JSON.parse(r.body.toString()).kind === 'test');
+    const got = hook.requests.slice(before).find((r) => JSON.parse(r.body.toString()).kind === 'test');
     assert.ok(got, 'the test alert arrived');
     const off = await api('POST', '/alerts/channels/email/test');
     assert.deepEqual([off.body.delivered, off.body.error], [false, 'the channel is turned off']);

@@ -2,14 +2,13 @@
 // its detection overlay, events with a playing clip and filters, camera management, settings that persist, the
 // not-found page, and the phone layout (390×844). Screenshots go to artifacts/ui/.
 import assert from 'node:assert/strict';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 
 import type { Browser, Page } from 'playwright-core';
 
 import { encodePairingCode } from '../../src/shared/link/pairing-code.ts';
 import { sharedPath } from '../../src/shared/paths.ts';
+import { recordingServer } from '../support/http-recorder.ts';
 import { artifacts, useUiDemo } from '../support/ui-demo.ts';
 
 const PASSWORD = 'ui-test-password-42';
@@ -233,24 +232,13 @@ describe('web UI in chromium', function () {
   });
 
   it('alerts: a webhook turned on in the settings is ready, its test alert arrives, and the Alerts page lists it', async () => {
-    const got: string[] = [];
-    const receiver = createServer((req, res) => {
-      let body = '';
-      req.on('data', (d) => {
-        body += d;
-      });
-      req.on('end', () => {
-        got.push(body);
-        res.end();
-      });
-    });
-    await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
+    const { server: receiver, base: receiverBase, requests } = await recordingServer();
     try {
       await page.goto(`${base}/#/settings`);
       await page.reload(); // a clean form
       const url = page.locator('input[name="alerts.channels.webhook.url"]');
       await url.waitFor();
-      await url.fill(`http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`);
+      await url.fill(`${receiverBase}/hook`);
       await page.locator('input[name="alerts.channels.webhook.enabled"]').check();
       await page.getByRole('button', { name: 'Save', exact: true }).click();
       await page.getByRole('status').filter({ hasText: 'Saved' }).waitFor();
@@ -259,7 +247,7 @@ describe('web UI in chromium', function () {
       await card.getByText(/^Reveals: /).waitFor();
       await card.getByRole('button', { name: 'Send a test alert' }).click();
       await card.getByText(/^delivered in \d+ ms$/).waitFor();
-      assert.equal(JSON.parse(got.at(-1) ?? '{}').kind, 'test');
+      assert.equal(JSON.parse(requests.at(-1)?.body.toString() ?? '{}').kind, 'test');
       // Channels that are off cannot be tested; one with a password has a write-only field.
       assert.equal(
         await page.getByTestId('channel-email').getByRole('button', { name: 'Send a test alert' }).isDisabled(),

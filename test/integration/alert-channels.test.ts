@@ -3,7 +3,7 @@
 // sees it: the signature verifies (and fails when the secret, the body or the time is wrong), ntfy's headers decode
 // back, the picture goes only when asked for; failures are classified (retry or give up) and never show a secret.
 import assert from 'node:assert/strict';
-import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from 'node:http';
+import type { Server } from 'node:http';
 import { type AddressInfo, createServer as createTcpServer } from 'node:net';
 
 import { SMTPServer } from 'smtp-server';
@@ -12,31 +12,7 @@ import { emailChannel } from '../../src/shared/alerts/email.ts';
 import { ntfyChannel } from '../../src/shared/alerts/ntfy.ts';
 import { type AlertMessage, ChannelError } from '../../src/shared/alerts/types.ts';
 import { verifyWebhookSignature, webhookChannel } from '../../src/shared/alerts/webhook.ts';
-
-interface Recorded {
-  method: string;
-  path: string;
-  headers: IncomingHttpHeaders;
-  body: Buffer;
-}
-
-/** Answers /status/<code> with that code, never answers /hang, and 200 otherwise; records every request. */
-async function recordingServer(): Promise<{ server: Server; base: string; requests: Recorded[] }> {
-  const requests: Recorded[] = [];
-  const hanging: ServerResponse[] = [];
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const path = new URL(req.url ?? '/', 'http://x').pathname;
-      requests.push({ method: req.method ?? '', path, headers: req.headers, body: Buffer.concat(chunks) });
-      if (path === '/hang') hanging.push(res);
-      else res.writeHead(Number(/^\/status\/(\d{3})$/.exec(path)?.[1] ?? 200)).end();
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { server, base: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, requests };
-}
+import { type Recorded, recordingServer } from '../support/http-recorder.ts';
 
 async function closeHttp(server: Server): Promise<void> {
   server.closeAllConnections();

@@ -24,6 +24,8 @@ export async function startDemoProcess(o: {
   port: number;
   password: string;
   env?: NodeJS.ProcessEnv;
+  /** More options of `guardian demo` (e.g. --webhook URL). */
+  args?: string[];
 }): Promise<DemoProcess> {
   let out = '';
   const child = spawn(
@@ -38,6 +40,7 @@ export async function startDemoProcess(o: {
       '--admin-password',
       o.password,
       '--no-open',
+      ...(o.args ?? []),
     ],
     { cwd: projectRoot, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...o.env } },
   );
