@@ -185,14 +185,42 @@ export async function startEdge(config: Config, options: EdgeOptions): Promise<E
       log.error({ err, event: ev.id }, 'alerting failed for an event');
     }
   });
-  recording.on('paused', (cameraId: string, e: { message: string; code: string }) =>
-    alerts.engine.recordingPaused(cameraId, `${e.message} [${e.code}]`),
+  // Alerting must never break what feeds it (the recorder's disk guard, the heartbeat): a failure is logged.
+  const alerting =
+    <A extends unknown[]>(what: string, fn: (...args: A) => void) =>
+    (...args: A) => {
+      try {
+        fn(...args);
+      } catch (err) {
+        log.error({ err }, `alerting failed: ${what}`);
+      }
+    };
+  recording.on(
+    'paused',
+    alerting('recording paused', (cameraId: string, e: { message: string; code: string }) =>
+      alerts.engine.recordingPaused(cameraId, `${e.message} [${e.code}]`),
+    ),
   );
-  recording.on('resumed', (cameraId: string) => alerts.engine.recordingResumed(cameraId));
-  recording.on('disk', (d: { full: boolean; freeBytes: number }) => alerts.engine.diskState(d.full, d.freeBytes));
-  recording.on('evicted', (freedBytes: number) => alerts.engine.evictedEarly(freedBytes));
+  recording.on(
+    'resumed',
+    alerting('recording resumed', (cameraId: string) => alerts.engine.recordingResumed(cameraId)),
+  );
+  recording.on(
+    'disk',
+    alerting('disk', (d: { full: boolean; freeBytes: number }) => alerts.engine.diskState(d.full, d.freeBytes)),
+  );
+  recording.on(
+    'evicted',
+    alerting('evicted', (freedBytes: number) => alerts.engine.evictedEarly(freedBytes)),
+  );
+  const cameraHealthAlert = alerting('camera health', (id: string, h: CameraHealth) =>
+    alerts.engine.cameraHealth(id, h.status, h.lastError),
+  );
   // The server's warnings about this edge (its archive quota) come with each telemetry reply.
-  const serverWarningsWatch = setInterval(() => alerts.engine.serverWarnings(link.state.serverWarnings), 60_000);
+  const serverWarningsWatch = setInterval(
+    alerting('server warnings', () => alerts.engine.serverWarnings(link.state.serverWarnings)),
+    60_000,
+  );
   serverWarningsWatch.unref();
 
   const ctx: EdgeContext = {
@@ -322,7 +350,7 @@ export async function startEdge(config: Config, options: EdgeOptions): Promise<E
       const key = JSON.stringify([h.status, h.lastError, h.lastErrorCode, h.reconnects]);
       if (lastHealth.get(id) === key || !registry.entry(id)) continue;
       registry.setHealth(id, h);
-      alerts.engine.cameraHealth(id, h.status, h.lastError);
+      cameraHealthAlert(id, h);
       lastHealth.set(id, key); // after the write: one that failed (disk full) is tried again
     }
   });

@@ -79,7 +79,7 @@ export class AlertEngine {
 
   start(): void {
     this.stopped = false;
-    this.timer = setInterval(() => this.tick(), 5_000);
+    this.timer = setInterval(() => this.guarded('closing incidents', () => this.tick()), 5_000);
     this.timer.unref();
   }
 
@@ -124,7 +124,8 @@ export class AlertEngine {
     const before = this.live.get(ev.id) ?? null;
     if (before !== null && severityRank[severity] <= severityRank[before]) return;
     this.live.set(ev.id, severity);
-    if (ev.severity !== severity) this.d.setSeverity?.(ev.id, severity);
+    // The rating is kept with the event when the database takes it (a full disk refuses writes: the alert still goes).
+    if (ev.severity !== severity) this.guarded('storing the rating', () => this.d.setSeverity?.(ev.id, severity));
     if (severity === 'false_positive') return;
     const channels = this.d.channels.wanting(severity);
     // A normal event no channel asked for is an event, not an alert.
@@ -190,10 +191,12 @@ export class AlertEngine {
         this.held.delete(ev.id);
         if (this.stopped) return;
         this.waited.add(ev.id);
-        const now = this.d.event?.(ev.id) ?? ev;
-        this.rate(now); // rated without it (the frame left the ring, or the look failed)
+        this.guarded('rating an event', () => {
+          const now = this.d.event?.(ev.id) ?? ev;
+          this.rate(now); // rated without it (the frame left the ring, or the look failed)
+          if (now.endMs !== null) this.live.delete(ev.id);
+        });
         this.waited.delete(ev.id);
-        if (now.endMs !== null) this.live.delete(ev.id);
       }, config.secondLook.waitSeconds * 1000);
       timer.unref();
       this.held.set(ev.id, timer);
@@ -228,6 +231,15 @@ export class AlertEngine {
       },
       this.d.channels.wanting(severity),
     );
+  }
+
+  /** Runs work of a timer: a failure (a full or failing disk under the database) is logged, never thrown. */
+  private guarded(what: string, work: () => void): void {
+    try {
+      work();
+    } catch (err) {
+      this.d.log.error({ err }, `alerting failed ${what}`);
+    }
   }
 
   /** A system alert at most once per `everyMs` for one key (a warning that holds for days says so once a day). */
