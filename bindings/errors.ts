@@ -30,6 +30,7 @@ export const ERROR_CODES = [
   'MEDIA_RESTARTING', // the media process exited while a request was pending
   'RESOURCE_EXHAUSTED', // no room left (tunnel addresses, disk)
   'CLOSED', // the object was closed while the call was pending
+  'CANCELLED', // the owner stopped it (a training job)
   // Media (native addon)
   'CONNECTION_REFUSED',
   'PROTOCOL_ERROR',

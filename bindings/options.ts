@@ -48,7 +48,10 @@ export function classifySource(source: unknown): { kind: SourceKind; url: string
  */
 export const inputWhitelists: Readonly<Record<SourceKind, { protocols: string; formats: string }>> = {
   rtsp: { protocols: 'rtp,srtp,tcp,tls,udp', formats: 'rtsp' },
-  file: { protocols: 'file', formats: 'mov,mp4,m4a,3gp,3g2,mj2,matroska,webm,avi,mpegts,flv,h264,hevc,mjpeg' },
+  file: {
+    protocols: 'file',
+    formats: 'mov,mp4,m4a,3gp,3g2,mj2,matroska,webm,avi,mpegts,flv,h264,hevc,mjpeg,image2,jpeg_pipe,png_pipe',
+  },
   v4l2: { protocols: 'file', formats: 'video4linux2,v4l2' },
 };
 

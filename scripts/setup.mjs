@@ -43,6 +43,10 @@ const APT_PACKAGES = {
   'browser tests of the web UI': ['chromium'],
   'tunnel to the owner server (wireguard-go: kernels without WireGuard)': ['wireguard-tools', 'wireguard-go'],
   'fault suite (clock jumps under libfaketime)': ['faketime'],
+  "training the anomaly autoencoder (Debian's PyTorch for /usr/bin/python3; ONNX metadata)": [
+    'python3-torch',
+    'python3-onnx',
+  ],
 };
 
 function run(cmd, args, opts = {}) {

@@ -13,6 +13,7 @@ import { registerEdgeCommands } from './commands/edge.ts';
 import { registerMediaCommands } from './commands/media.ts';
 import { fail } from './commands/output.ts';
 import { registerTamperCommand } from './commands/tamper.ts';
+import { registerTrainCommands } from './commands/train.ts';
 import { registerVmCommands } from './commands/vm.ts';
 import { GuardianError } from './shared/errors.ts';
 import { restrictUmask } from './shared/fs-perms.ts';
@@ -50,6 +51,7 @@ registerConfigCommands(program);
 registerArchiveCommands(program);
 registerTamperCommand(program);
 registerAnomalyCommands(program);
+registerTrainCommands(program);
 
 // Whatever a command did not handle still ends as one line on stderr, not a stack trace.
 await program.parseAsync(process.argv).catch((err: unknown) => fail(err));

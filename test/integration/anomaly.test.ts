@@ -78,21 +78,21 @@ describe('guardian anomaly fit / eval (UCSD Ped2 subset)', function () {
       'INVALID_ARGUMENT',
       /is not an anomaly model: no model\.json/,
     );
-    const other = join(tmp.path, 'cae');
+    const other = join(tmp.path, 'other');
     mkdirSync(other);
     const json = JSON.parse(readFileSync(join(modelDir, 'model.json'), 'utf8'));
-    writeFileSync(join(other, 'model.json'), JSON.stringify({ ...json, kind: 'cae' }));
+    writeFileSync(join(other, 'model.json'), JSON.stringify({ ...json, kind: 'pca' }));
     copyFileSync(join(modelDir, 'bank.bin'), join(other, 'bank.bin'));
     oneLine(
       await guardianCli(['anomaly', 'eval', '--model', other, '--dataset', test]),
       'INVALID_ARGUMENT',
-      /of kind "cae", not knn-patch/,
+      /of kind "pca" version 1; this edge runs knn-patch v1, cae v1/,
     );
     writeFileSync(join(other, 'model.json'), JSON.stringify({ ...json, version: 99 }));
     oneLine(
       await guardianCli(['anomaly', 'eval', '--model', other, '--dataset', test]),
       'INVALID_ARGUMENT',
-      /version 99; this Guardian reads version 1/,
+      /of kind "knn-patch" version 99; this edge runs knn-patch v1, cae v1/,
     );
     // fit never writes over something that is not a model
     oneLine(

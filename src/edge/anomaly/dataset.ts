@@ -4,7 +4,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { type Frame, openSource, probe } from '../../../bindings/index.ts';
+import { type Frame, openSource, probe, type TensorOptions } from '../../../bindings/index.ts';
 import { GuardianError } from '../../shared/errors.ts';
 import { backbonePreset, MOTION_WIDTH } from './features.ts';
 
@@ -58,13 +58,18 @@ export async function listClips(dir: string): Promise<ClipInfo[]> {
   return clips;
 }
 
-/** Every frame of a clip (or `fps` of them) with the backbone tensor and the motion plane; errors name the clip. */
-export async function* clipFrames(clip: ClipInfo, fps: number): AsyncGenerator<Frame> {
+/** Every frame of a clip (or `fps` of them) with a model's tensor (the backbone's by default) and the motion plane;
+ *  errors name the clip. */
+export async function* clipFrames(
+  clip: ClipInfo,
+  fps: number,
+  tensor: TensorOptions = backbonePreset,
+): AsyncGenerator<Frame> {
   let src: Awaited<ReturnType<typeof openSource>>;
   // Decode every frame when the clip runs at the model's rate; sample by time otherwise.
   const sample = Math.abs(clip.fps - fps) < 0.5 ? 0 : fps;
   try {
-    src = await openSource(clip.path, { fps: sample, tensor: backbonePreset, motionWidth: MOTION_WIDTH });
+    src = await openSource(clip.path, { fps: sample, tensor, motionWidth: MOTION_WIDTH });
   } catch (err) {
     throw wrapClip(clip.name, err);
   }

@@ -4,7 +4,7 @@
 import { GuardianError } from '../../shared/errors.ts';
 import { auroc, ratesAt } from './auroc.ts';
 import { clipFrames, frameLabels, listClips, readLabels } from './dataset.ts';
-import { AnomalyModel } from './model.ts';
+import { loadAnomalyModel } from './kinds.ts';
 
 export interface ClipEvaluation {
   clip: string;
@@ -53,7 +53,7 @@ export async function evaluateModel(
   hooks: EvalHooks = {},
 ): Promise<Evaluation> {
   // Everything that can be checked before the long part is checked first.
-  const model = await AnomalyModel.load(modelDir, options);
+  const model = await loadAnomalyModel(modelDir, options);
   try {
     const clips = await listClips(datasetDir);
     const labels = readLabels(datasetDir, clips);
@@ -81,7 +81,7 @@ export async function evaluateModel(
       const scorer = model.scorer();
       const s: number[] = [];
       let peak: ClipEvaluation['peak'] = null;
-      for await (const frame of clipFrames(clip, fps)) {
+      for await (const frame of clipFrames(clip, fps, model.input)) {
         const r = await scorer.score(frame);
         if (!peak || r.score > peak.score)
           peak = {

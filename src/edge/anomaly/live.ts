@@ -8,7 +8,8 @@
 // one is still being scored is skipped.
 import type { Frame, TensorOptions } from '../../../bindings/index.ts';
 import { backbonePreset } from './features.ts';
-import type { AnomalyModel, FrameScore, FrameScorer } from './model.ts';
+import type { Scorer, ScoringModel } from './kinds.ts';
+import type { FrameScore } from './model.ts';
 
 export type Sensitivity = 'low' | 'medium' | 'high';
 /** Factor on the model's threshold per sensitivity. The threshold is the 99th percentile of held-out normal frames,
@@ -58,25 +59,32 @@ const same = (a: TensorOptions, b: TensorOptions) =>
   JSON.stringify(a.mean ?? [0, 0, 0]) === JSON.stringify(b.mean ?? [0, 0, 0]) &&
   JSON.stringify(a.std ?? [1, 1, 1]) === JSON.stringify(b.std ?? [1, 1, 1]);
 
+/** The backbone's tensor (NanoDet 320 stretch, BGR, mean/std) from the detector's (see resampleTensor). */
+export const backboneTensor = (t: NonNullable<Frame['tensor']>, detector: TensorOptions, out?: Float32Array) =>
+  resampleTensor(t, detector, backbonePreset, out);
+
 /**
- * The backbone's tensor (NanoDet 320 stretch, BGR, mean/std) from the detector's: as is when the detector is
- * NanoDet, otherwise resampled (bilinear) from the content of a float32 NCHW tensor such as YOLOX's 416 letterbox.
+ * A model's input tensor (`target`: a stretched float32 NCHW layout) from the detector's: as is when they are the same,
+ * otherwise resampled (bilinear) from the content of a float32 NCHW tensor such as YOLOX's 416 letterbox.
  * Null when the detector's layout cannot be converted.
  */
-export function backboneTensor(
+export function resampleTensor(
   t: NonNullable<Frame['tensor']>,
   detector: TensorOptions,
+  target: TensorOptions,
   out?: Float32Array,
 ): Float32Array | null {
-  if (same(detector, backbonePreset) && t.data instanceof Float32Array) return t.data;
+  if (same(detector, target) && t.data instanceof Float32Array) return t.data;
   if (!(t.data instanceof Float32Array) || (detector.layout ?? 'nchw-float32') !== 'nchw-float32') return null;
   const S = t.size;
-  const D = backbonePreset.size;
+  const D = target.size;
+  const tm = target.mean ?? [0, 0, 0];
+  const ts = target.std ?? [1, 1, 1];
   const cw = detector.resize === 'stretch' ? S : Math.max(1, t.contentWidth);
   const ch = detector.resize === 'stretch' ? S : Math.max(1, t.contentHeight);
   const dm = detector.mean ?? [0, 0, 0];
   const ds = detector.std ?? [1, 1, 1];
-  const swap = (detector.channels ?? 'bgr') !== backbonePreset.channels;
+  const swap = (detector.channels ?? 'bgr') !== (target.channels ?? 'bgr');
   const dst = out ?? new Float32Array(3 * D * D);
   const xs = new Int32Array(D);
   const xf = new Float32Array(D);
@@ -89,8 +97,8 @@ export function backboneTensor(
   for (let c = 0; c < 3; c++) {
     const sc = swap ? 2 - c : c;
     const src = sc * S * S;
-    const mean = backbonePreset.mean[c] as number;
-    const std = backbonePreset.std[c] as number;
+    const mean = tm[c] as number;
+    const std = ts[c] as number;
     const a = (ds[sc] as number) / std;
     const b = ((dm[sc] as number) - mean) / std;
     for (let y = 0; y < D; y++) {
@@ -114,7 +122,7 @@ export function backboneTensor(
 }
 
 export class LiveAnomaly {
-  private scorer: FrameScorer;
+  private scorer: Scorer;
   private readonly window: boolean[] = [];
   private readonly ends: boolean[] = [];
   private lastMs = Number.NEGATIVE_INFINITY;
@@ -122,7 +130,7 @@ export class LiveAnomaly {
   private open: Open | null = null;
   private settle = 0;
   private readonly times: number[] = [];
-  private readonly buffer = new Float32Array(3 * backbonePreset.size * backbonePreset.size);
+  private readonly buffer: Float32Array;
   frames = 0;
   /** Whole-picture changes seen (lights, IR switch): each restarted the scorer instead of alarming. */
   recalibrations = 0;
@@ -130,12 +138,13 @@ export class LiveAnomaly {
   private readonly k: number;
 
   constructor(
-    readonly model: AnomalyModel,
+    readonly model: ScoringModel,
     readonly version: number,
     private sensitivity: Sensitivity,
     private readonly options = liveDefaults,
   ) {
     this.scorer = model.scorer();
+    this.buffer = new Float32Array(3 * model.input.size * model.input.size);
     this.n = Math.max(3, Math.round(options.windowSeconds * model.file.params.fps));
     this.k = Math.max(2, Math.ceil(options.kShare * this.n));
   }
@@ -162,7 +171,7 @@ export class LiveAnomaly {
   async score(frame: Frame, detector: TensorOptions): Promise<AnomalyChange[]> {
     this.lastMs = frame.wallClockMs;
     const t0 = performance.now();
-    const tensor = frame.tensor && backboneTensor(frame.tensor, detector, this.buffer);
+    const tensor = frame.tensor && resampleTensor(frame.tensor, detector, this.model.input, this.buffer);
     if (!tensor || !frame.motion) {
       this.scorer.observe(frame);
       return [];

@@ -14,9 +14,16 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 
-import type { Frame } from '../../../bindings/index.ts';
+import type { Frame, TensorOptions } from '../../../bindings/index.ts';
 import { GuardianError } from '../../shared/errors.ts';
-import { type BackboneInfo, defaultBackbonePath, FeatureExtractor, type FeatureStream, sha256 } from './features.ts';
+import {
+  type BackboneInfo,
+  backbonePreset,
+  defaultBackbonePath,
+  FeatureExtractor,
+  type FeatureStream,
+  sha256,
+} from './features.ts';
 import { NearestNeighbours } from './knn.ts';
 
 export const MODEL_KIND = 'knn-patch';
@@ -258,6 +265,9 @@ export class PastMean {
 }
 
 export class AnomalyModel {
+  /** The tensor the backbone reads (the media core converts frames to it; live scoring resamples the detector's). */
+  readonly input: TensorOptions = backbonePreset;
+
   private constructor(
     readonly dir: string,
     readonly file: ModelFile,

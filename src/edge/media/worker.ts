@@ -9,8 +9,8 @@ import { type Config, cameraSettingsSchema, validateConfig } from '../../shared/
 import { GuardianError } from '../../shared/errors.ts';
 import { restrictUmask } from '../../shared/fs-perms.ts';
 import { createLogger } from '../../shared/log.ts';
+import { loadAnomalyModel } from '../anomaly/kinds.ts';
 import { type AnomalyChange, LiveAnomaly } from '../anomaly/live.ts';
-import { AnomalyModel } from '../anomaly/model.ts';
 import { type CameraDirectory, CameraManager } from '../cameras/manager.ts';
 import { createBackend } from '../detect/backend.ts';
 import { resolveModel } from '../detect/models.ts';
@@ -110,7 +110,7 @@ async function init(msg: Extract<ToMedia, { type: 'init' }>) {
     const m = anomalyModels.get(cameraId);
     if (la || !m || !anomalyEnabled(cameraId)) return undefined;
     anomalies.set(cameraId, 'loading');
-    AnomalyModel.load(m.dir).then(
+    loadAnomalyModel(m.dir).then(
       (model) => {
         if (anomalies.get(cameraId) !== 'loading' || anomalyModels.get(cameraId) !== m) return void model.close();
         const sensitivity = config.cameras[cameraId]?.anomaly?.sensitivity ?? 'medium';
