@@ -13,12 +13,14 @@ import { restrictUmask, secureDataDir } from '../shared/fs-perms.ts';
 import type { Logger } from '../shared/log.ts';
 import { projectRoot } from '../shared/paths.ts';
 import { AlertService } from './alerts/service.ts';
+import { ModelInstaller } from './anomaly/deploy.ts';
 import { AnomalyModels } from './anomaly/learn.ts';
 import { EdgeArchiver } from './archive/archiver.ts';
 import { loadArchiveKey } from './archive/key.ts';
 import { ArchiveRetrieval } from './archive/retrieval.ts';
 import { type CameraHealth, CameraRegistry } from './cameras/registry.ts';
 import { DatasetStore } from './datasets/store.ts';
+import { DatasetUploads } from './datasets/upload.ts';
 import { secondLookApplies } from './detect/second-look.ts';
 import { UsbHotplug } from './discovery/hotplug.ts';
 import type { UsbScanOptions } from './discovery/usb.ts';
@@ -34,6 +36,7 @@ import { LinkClient } from './link/client.ts';
 import { pairEdge } from './link/pairing.ts';
 import { helloReport, telemetryReport } from './link/reports.ts';
 import { MediaProcess } from './media/process.ts';
+import type { AnomalyModelFailedMessage } from './media/protocol.ts';
 import { RecordingService, recordingConfig } from './recording/service.ts';
 import { openEdgeDatabase } from './schema.ts';
 import { applyConfig } from './settings.ts';
@@ -109,9 +112,16 @@ export async function startEdge(config: Config, options: EdgeOptions): Promise<E
     {
       outbox,
       log: log.child({ component: 'link' }),
-      hello: () => helloReport(version, registry, media),
+      hello: () =>
+        helloReport(
+          version,
+          registry,
+          media,
+          anomaly.cameras().map((c) => anomaly.report(c)),
+        ),
       telemetry: () => telemetryReport(telemetry),
       clipFile: (eventId) => ctx.eventClip(eventId),
+      onModelRequest: (req) => void installer.handle(req),
     },
   );
   outbox.onEnqueue = () => link.kick();
@@ -164,6 +174,23 @@ export async function startEdge(config: Config, options: EdgeOptions): Promise<E
           log.warn({ camera: cameraId, err }, 'the media process could not load the anomaly model'),
         );
     },
+  );
+  // Models the owner's server deploys (and rollbacks it asks for); a model the media process cannot load goes back.
+  const installer = new ModelInstaller(
+    anomaly,
+    link,
+    (id) => Boolean(registry.entry(id)),
+    log.child({ component: 'models' }),
+  );
+  media.on('anomalyModelFailed', (m: AnomalyModelFailedMessage) =>
+    installer.loadFailed(m.cameraId, m.version, m.message),
+  );
+  // The labelled dataset goes to the owner's server for training on the owner's word, through the outbox.
+  const datasets = new DatasetStore(db, config.dataDir);
+  const datasetUploads = new DatasetUploads(config.dataDir, datasets, outbox, log.child({ component: 'datasets' }));
+  link.registerDelivery(
+    'dataset',
+    datasetUploads.delivery((header, file) => link.uploadDataset(header, file)),
   );
   const latestFrames = new Map<string, FrameDetections>();
   // Alerts: events rated by the owner's rules, camera and recorder trouble, out through the channels configured.
@@ -230,7 +257,8 @@ export async function startEdge(config: Config, options: EdgeOptions): Promise<E
     db,
     registry,
     events,
-    datasets: new DatasetStore(db, config.dataDir),
+    datasets,
+    datasetUploads,
     auth,
     media,
     telemetry,
@@ -268,6 +296,7 @@ export async function startEdge(config: Config, options: EdgeOptions): Promise<E
     anomaly,
     alerts,
     linkState: () => link.state,
+    reportModel: (report) => link.reportModel(report),
     async pairLink(code, name) {
       await pairEdge(code, config.dataDir, name ? { name } : {});
       log.info('paired with a new server; reconnecting');

@@ -68,6 +68,13 @@ export interface AnomalyModelInfo {
   clips: number;
   seconds: number;
   fps: number;
+  /** Where it came from: fitted here (learn), or the owner's server's catalog (its model id). */
+  source: 'learned' | 'server';
+  modelId: string | null;
+  /** Every version kept, newest first; rollback goes to the one below the active one. */
+  versions: number[];
+  /** What the last model change did (a deployment refused, a model that failed to load and was rolled back). */
+  lastChange: { at: string; state: 'active' | 'failed' | 'rolled_back'; message: string | null } | null;
   /** Live scoring now (null: not scored, e.g. anomaly detection switched off for the camera). */
   live: AnomalyRuntime | null;
 }

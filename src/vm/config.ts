@@ -94,6 +94,29 @@ export const vmConfigSchema = z.strictObject({
     })
     .prefault({})
     .describe('alerts the VM raises: an edge gone silent'),
+  datasets: z
+    .strictObject({
+      quotaBytesPerEdge: z
+        .number()
+        .int()
+        .positive()
+        .default(2 * 1024 ** 3)
+        .describe('bytes of labelled datasets each edge may store here for training; past it uploads are refused'),
+    })
+    .prefault({})
+    .describe('labelled stills the edges send for training (the only clear pictures this server holds)'),
+  training: z
+    .strictObject({
+      concurrency: z.number().int().min(1).max(8).default(1).describe('training jobs run at once'),
+      maxFramesPerJob: z
+        .number()
+        .int()
+        .min(50)
+        .optional()
+        .describe('train on at most this many frames of a dataset, evenly spaced (small machines, tests)'),
+    })
+    .prefault({})
+    .describe('the training queue (PyTorch through /usr/bin/python3, or GUARDIAN_PYTHON)'),
   archive: z
     .strictObject({
       store: z

@@ -15,12 +15,14 @@ import type { ArchiveService } from './archive/service.ts';
 import { ArchiveRangeError, type StoredObject } from './archive/store.ts';
 import type { CachedEvent, VmCache } from './cache/cache.ts';
 import { type LinkServer, RelayError } from './link-server.ts';
+import { registerModelRoutes, type VmModels } from './models/routes.ts';
 import { PairingError } from './pairing.ts';
 
 export interface VmHttpContext {
   cache: VmCache;
   link: LinkServer;
   archive: ArchiveService;
+  models: VmModels;
   /** Whether a bearer token is the owner's (the VM keeps only the token's hash). */
   apiTokenMatches(token: string): boolean;
   offlineAfterMs: number;
@@ -315,6 +317,8 @@ export function createVmApp(ctx: VmHttpContext): express.Express {
       }
     },
   );
+
+  registerModelRoutes(api, ctx.models, param);
 
   api.route('get', '/openapi.json', { summary: 'This document', tag: 'status' }, () => api.openapi(ctx.version));
 

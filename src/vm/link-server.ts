@@ -28,6 +28,9 @@ import type { Logger } from '../shared/log.ts';
 import { handleArchiveUpload, handleFetchArchive } from './archive/rpc.ts';
 import type { ArchiveService } from './archive/service.ts';
 import type { VmCache } from './cache/cache.ts';
+import type { VmDatasets } from './models/datasets.ts';
+import type { ModelDeployments } from './models/deploy.ts';
+import { handleFetchModel, handleUploadDataset } from './models/rpc.ts';
 import { edgeCredentialHash } from './pairing.ts';
 
 /** What the edge says of a clip before its bytes: total size, the range sent (end inclusive), content type. */
@@ -91,6 +94,9 @@ export class LinkServer {
       archive?: ArchiveService;
       /** An Archive call silent this long is aborted (its partial upload discarded). */
       archiveIdleMs?: number;
+      /** Datasets sent for training, and model rollout (absent: those calls are UNIMPLEMENTED / NOT_FOUND). */
+      datasets?: VmDatasets;
+      deployments?: ModelDeployments;
     },
   ) {
     this.server.addService(linkPackage().EdgeLink.service, this.handlers());
@@ -102,6 +108,14 @@ export class LinkServer {
         err ? reject(err) : resolve(bound),
       ),
     );
+  }
+
+  /** Writes a request on an edge's control stream; false when it is not connected. */
+  sendControl(edgeId: string, req: VmRequest): boolean {
+    const control = this.controls.get(edgeId);
+    if (!control) return false;
+    control.write(req);
+    return true;
   }
 
   connectedEdges(): string[] {
@@ -199,6 +213,7 @@ export class LinkServer {
           version: req.version,
           cameras: req.cameras.map((c) => ({ id: c.id, name: c.name, kind: c.kind, status: c.status })),
         });
+        if (req.models.length) this.options.deployments?.report(edgeId, { requestId: '', cameras: req.models });
         log.info({ edge: edgeId, version: req.version, cameras: req.cameras.length }, 'edge said hello');
         return {
           vmVersion: this.options.version,
@@ -269,7 +284,10 @@ export class LinkServer {
         this.controls.set(who, call);
         this.cache.touch(who);
         log.info({ edge: who }, 'edge control stream open');
+        // Deployments asked while the edge was away (or never answered) go now.
+        setImmediate(() => this.options.deployments?.push(who));
         call.on('data', (m: EdgeMessage__Output) => {
+          if (m.model) this.options.deployments?.report(who, m.model);
           if (m.failed) {
             const p = this.pending.get(m.failed.requestId);
             if (p && p.edgeId === who && !p.body) {
@@ -377,6 +395,18 @@ export class LinkServer {
         const who = this.authenticate(call);
         if (typeof who !== 'string') return call.emit('error', who);
         handleFetchArchive(this.options.archive, who, call, { log });
+      },
+
+      UploadDataset: (call, callback) => {
+        const who = this.authenticate(call);
+        if (typeof who !== 'string') return callback(who);
+        handleUploadDataset(this.options.datasets, who, call, callback, log);
+      },
+
+      FetchModel: (call) => {
+        const who = this.authenticate(call);
+        if (typeof who !== 'string') return call.emit('error', who);
+        handleFetchModel(this.options.deployments, who, call, log);
       },
     };
   }

@@ -24,6 +24,10 @@ import { vmMigrations } from './cache/schema.ts';
 import type { VmConfig } from './config.ts';
 import { createVmApp } from './http.ts';
 import { LinkServer } from './link-server.ts';
+import { ModelCatalog } from './models/catalog.ts';
+import { VmDatasets } from './models/datasets.ts';
+import { ModelDeployments } from './models/deploy.ts';
+import { TrainingQueue } from './models/training.ts';
 import { checkPairing, completePairing, deleteExpiredPairings, issuePairing, pairedEdges } from './pairing.ts';
 
 const version = (JSON.parse(readFileSync(join(projectRoot, 'package.json'), 'utf8')) as { version: string }).version;
@@ -45,6 +49,7 @@ export interface Vm {
   db: Db;
   /** Edges gone silent, alerted through alerts.webhook / alerts.ntfy. */
   silentEdges: SilentEdgeWatch;
+  models: { datasets: VmDatasets; catalog: ModelCatalog; training: TrainingQueue; deployments: ModelDeployments };
   issuePairing(name?: string): { code: string; edgeId: string; expiresAt: number };
   stop(): Promise<void>;
 }
@@ -193,12 +198,28 @@ export async function startVm(config: VmConfig, options: VmOptions): Promise<Vm>
   };
   if (config.wireguard.enabled) tunnel = await bringUpTunnel();
 
-  const link = new LinkServer(db, cache, {
+  // Datasets sent for training, the training queue, the model catalog and rollout to the edges.
+  const modelsLog = log.child({ component: 'models' });
+  const datasets = new VmDatasets(db, config.dataDir, () => config.datasets.quotaBytesPerEdge);
+  const catalog = new ModelCatalog(db, config.dataDir);
+  try {
+    catalog.registerShipped();
+  } catch (err) {
+    modelsLog.warn({ err }, 'the shipped detection models could not be listed');
+  }
+  const training = new TrainingQueue(db, datasets, catalog, modelsLog, {
+    concurrency: config.training.concurrency,
+    ...(config.training.maxFramesPerJob ? { maxFramesPerJob: config.training.maxFramesPerJob } : {}),
+  });
+  const deployments = new ModelDeployments(db, catalog, (edgeId, req) => link.sendControl(edgeId, req), modelsLog);
+  const link: LinkServer = new LinkServer(db, cache, {
     requireTunnel: config.grpc.requireTunnel,
     version,
     heartbeatSeconds: 15,
     log: log.child({ component: 'link' }),
     archive,
+    datasets,
+    deployments,
   });
   const grpcHost = config.wireguard.enabled ? tunnelIp : config.grpc.host;
   const grpcPort = await link.listen(grpcHost, config.grpc.port);
@@ -209,6 +230,7 @@ export async function startVm(config: VmConfig, options: VmOptions): Promise<Vm>
     cache,
     link,
     archive,
+    models: { datasets, catalog, training, deployments },
     apiTokenMatches: owner.matches,
     offlineAfterMs: config.telemetry.offlineAfterSeconds * 1000,
     version,
@@ -297,6 +319,7 @@ export async function startVm(config: VmConfig, options: VmOptions): Promise<Vm>
       });
   };
   runRetention();
+  training.start();
   const archiveTimer = setInterval(runRetention, 600_000);
   archiveTimer.unref();
   log.info(
@@ -318,6 +341,7 @@ export async function startVm(config: VmConfig, options: VmOptions): Promise<Vm>
     archive,
     db,
     silentEdges,
+    models: { datasets, catalog, training, deployments },
     issuePairing: (name) => issueVmPairing(db, config, { http: httpPort, grpc: grpcPort }, name),
     async stop() {
       stopping = true;
@@ -327,6 +351,7 @@ export async function startVm(config: VmConfig, options: VmOptions): Promise<Vm>
       clearInterval(archiveTimer);
       server.closeAllConnections();
       await new Promise((r) => server.close(r));
+      await training.stop();
       await link.close();
       await retention;
       await tunnel?.down();

@@ -18,8 +18,18 @@ describe('VM event cache', () => {
   it('creates the planned tables through versioned migrations', () => {
     const db = openDatabase(':memory:', vmMigrations);
     const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").pluck().all();
-    assert.deepEqual(tables, ['archive_objects', 'datasets', 'edges', 'events', 'models', 'pairings', 'telemetry']);
-    assert.equal(db.pragma('user_version', { simple: true }), 3);
+    assert.deepEqual(tables, [
+      'archive_objects',
+      'datasets',
+      'deployments',
+      'edges',
+      'events',
+      'models',
+      'pairings',
+      'telemetry',
+      'training_jobs',
+    ]);
+    assert.equal(db.pragma('user_version', { simple: true }), 4);
   });
 
   it('ingests idempotently: the same batch three times stores each event once; a newer version updates it', () => {

@@ -3,15 +3,33 @@
 // (learn-worker.ts), with its progress; a failed fit changes nothing (the new version's dir is written all at once
 // by writeModelDir, so it either is a whole model or does not exist).
 import { type ChildProcess, fork } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { setPriority } from 'node:os';
 import { join } from 'node:path';
 
 import type { AnomalyFailure, AnomalyModelInfo, AnomalyModelState } from '../../shared/api-types.ts';
 import { GuardianError } from '../../shared/errors.ts';
 import type { Logger } from '../../shared/log.ts';
+import { CAE_KIND, CAE_ONNX, type CaeModelFile } from './cae.ts';
+import { loadAnomalyModel, readModelKind } from './kinds.ts';
 import type { LearnReport, LearnRequest } from './learn-worker.ts';
-import { MODEL_FILE, MODEL_KIND, MODEL_VERSION, type ModelFile } from './model.ts';
+import { BANK_FILE, MODEL_FILE, type ModelFile } from './model.ts';
+
+/** Where a version came from (origin.json beside model.json when the owner's server sent it). */
+interface Origin {
+  modelId: string;
+  sha256: string;
+}
 
 /** What a fit needs (fit.ts: 30 s to learn from and 10 s held out, in at least 2 clips). */
 export const MIN_LEARN_SECONDS = 40;
@@ -37,7 +55,14 @@ export interface LearnSources {
 export interface ActiveModel {
   dir: string;
   version: number;
-  model: ModelFile;
+  model: ModelFile | CaeModelFile;
+  origin: Origin | null;
+}
+
+export interface ModelChange {
+  at: string;
+  state: 'active' | 'failed' | 'rolled_back';
+  message: string | null;
 }
 
 interface Job {
@@ -52,6 +77,7 @@ export class AnomalyModels {
   private readonly jobs = new Map<string, Job>();
   private readonly failures = new Map<string, AnomalyFailure>();
   private readonly activeCache = new Map<string, ActiveModel | null>();
+  private readonly changes = new Map<string, ModelChange>();
 
   constructor(
     dataDir: string,
@@ -78,39 +104,146 @@ export class AnomalyModels {
       .sort((a, b) => b - a);
   }
 
-  /** The newest version whose model.json is a model of this kind and version (the media process checks the bank). */
+  /** A version's model, when its dir holds a whole model of a kind this edge runs. */
+  private readVersion(cameraId: string, v: number): ActiveModel | null {
+    const dir = join(this.cameraDir(cameraId), `v${v}`);
+    try {
+      readModelKind(dir);
+      const model = JSON.parse(readFileSync(join(dir, MODEL_FILE), 'utf8')) as ModelFile | CaeModelFile;
+      const originFile = join(dir, 'origin.json');
+      const origin = existsSync(originFile) ? (JSON.parse(readFileSync(originFile, 'utf8')) as Origin) : null;
+      return { dir, version: v, model, origin };
+    } catch {
+      return null; // not a whole model: skip it
+    }
+  }
+
+  /** The version the owner chose last (deployed, rolled back to), else the newest whole model. */
   active(cameraId: string): ActiveModel | null {
     const cached = this.activeCache.get(cameraId);
     if (cached !== undefined) return cached;
+    const pointer = join(this.cameraDir(cameraId), 'active');
     let found: ActiveModel | null = null;
-    for (const v of this.versions(cameraId)) {
-      const dir = join(this.cameraDir(cameraId), `v${v}`);
-      try {
-        const model = JSON.parse(readFileSync(join(dir, MODEL_FILE), 'utf8')) as ModelFile;
-        if (model.kind === MODEL_KIND && model.version === MODEL_VERSION) {
-          found = { dir, version: v, model };
-          break;
-        }
-      } catch {
-        // not a whole model: skip it
-      }
+    if (existsSync(pointer)) found = this.readVersion(cameraId, Number(readFileSync(pointer, 'utf8').trim()));
+    for (const v of found ? [] : this.versions(cameraId)) {
+      found = this.readVersion(cameraId, v);
+      if (found) break;
     }
     this.activeCache.set(cameraId, found);
     return found;
   }
 
+  private setActive(cameraId: string, version: number): ActiveModel {
+    const pointer = join(this.cameraDir(cameraId), 'active');
+    writeFileSync(`${pointer}.tmp`, String(version), { mode: 0o600 });
+    renameSync(`${pointer}.tmp`, pointer);
+    this.activeCache.delete(cameraId);
+    return this.active(cameraId) as ActiveModel;
+  }
+
+  /** Cameras with model dirs. */
+  cameras(): string[] {
+    return readdirSync(this.root).filter((n) => /^[a-z0-9][a-z0-9-]{0,63}$/.test(n) && this.versions(n).length);
+  }
+
+  /** The whole versions of a camera, newest first. */
+  wholeVersions(cameraId: string): number[] {
+    return this.versions(cameraId).filter((v) => this.readVersion(cameraId, v));
+  }
+
+  /** What a camera runs, for the VM (hello, reports). */
+  report(cameraId: string, state?: ModelChange['state'], message?: string) {
+    const a = this.active(cameraId);
+    const mainFile = a ? join(a.dir, a.model.kind === CAE_KIND ? CAE_ONNX : BANK_FILE) : null;
+    return {
+      cameraId,
+      kind: a?.model.kind ?? '',
+      version: a?.version ?? 0,
+      modelId: a?.origin?.modelId ?? '',
+      sha256:
+        a?.origin?.sha256 ??
+        (mainFile && existsSync(mainFile) ? createHash('sha256').update(readFileSync(mainFile)).digest('hex') : ''),
+      state: state ?? 'active',
+      message: message ?? '',
+      versions: this.wholeVersions(cameraId),
+    };
+  }
+
+  /**
+   * Installs a model the owner's server sent as the camera's next version and makes it active: the files are
+   * written to a staging dir, loaded once as the media process will load them (kind, sizes, hashes, tensor shapes),
+   * and only then renamed into place. A model that does not load is refused and changes nothing.
+   */
+  async install(cameraId: string, files: { modelJson: string; onnx: Buffer }, origin: Origin): Promise<ActiveModel> {
+    const camDir = this.cameraDir(cameraId);
+    mkdirSync(camDir, { recursive: true, mode: 0o700 });
+    const version = (this.versions(cameraId)[0] ?? 0) + 1;
+    const stage = join(camDir, `.install-${version}-${process.pid}`);
+    rmSync(stage, { recursive: true, force: true });
+    mkdirSync(stage, { mode: 0o700 });
+    try {
+      writeFileSync(join(stage, MODEL_FILE), files.modelJson, { mode: 0o600 });
+      writeFileSync(join(stage, CAE_ONNX), files.onnx, { mode: 0o600 });
+      writeFileSync(join(stage, 'origin.json'), JSON.stringify(origin), { mode: 0o600 });
+      const { kind } = readModelKind(stage);
+      if (kind !== CAE_KIND)
+        throw new GuardianError('INVALID_ARGUMENT', `a ${kind} model cannot be installed from the server`);
+      const m = await loadAnomalyModel(stage);
+      await m.close();
+      renameSync(stage, join(camDir, `v${version}`));
+    } catch (err) {
+      rmSync(stage, { recursive: true, force: true });
+      throw err;
+    }
+    const active = this.setActive(cameraId, version);
+    this.changes.set(cameraId, { at: new Date().toISOString(), state: 'active', message: null });
+    this.log.info({ camera: cameraId, version, model: origin.modelId }, 'installed a model from the server; active');
+    this.onActive(cameraId, active);
+    return active;
+  }
+
+  /** Returns the camera to the whole version below the active one (the previous model). */
+  rollback(cameraId: string, reason: string | null = null): ActiveModel {
+    const a = this.active(cameraId);
+    if (!a) throw new GuardianError('NOT_FOUND', `camera ${cameraId} has no anomaly model`);
+    const previous = this.wholeVersions(cameraId).find((v) => v < a.version);
+    if (previous === undefined)
+      throw new GuardianError('CONFLICT', `camera ${cameraId} has no version before v${a.version} to roll back to`);
+    const active = this.setActive(cameraId, previous);
+    this.changes.set(cameraId, { at: new Date().toISOString(), state: 'rolled_back', message: reason });
+    this.log.warn({ camera: cameraId, from: a.version, to: previous, reason }, 'anomaly model rolled back');
+    this.onActive(cameraId, active);
+    return active;
+  }
+
+  /** Records a deployment that did not take (the active model is unchanged). */
+  refused(cameraId: string, message: string): void {
+    this.changes.set(cameraId, { at: new Date().toISOString(), state: 'failed', message });
+  }
+
   info(cameraId: string): Omit<AnomalyModelInfo, 'live'> | null {
     const a = this.active(cameraId);
     if (!a) return null;
-    const f = a.model.fit;
-    return {
+    const common = {
       version: a.version,
       kind: a.model.kind,
       fittedAt: a.model.created,
       threshold: Math.round(a.model.threshold * 10_000) / 10_000,
+      fps: a.model.params.fps,
+      source: a.origin ? ('server' as const) : ('learned' as const),
+      modelId: a.origin?.modelId ?? null,
+      versions: this.wholeVersions(cameraId),
+      lastChange: this.changes.get(cameraId) ?? null,
+    };
+    if (a.model.kind === CAE_KIND) {
+      const t = (a.model as CaeModelFile).training;
+      return { ...common, clips: 0, seconds: Math.round(t.frames / a.model.params.fps) };
+    }
+    const f = (a.model as ModelFile).fit;
+    return {
+      ...common,
       clips: f.fitClips.length + f.heldOutClips.length,
       seconds: Math.round((f.fitFrames + f.heldOutFrames) / a.model.params.fps),
-      fps: a.model.params.fps,
     };
   }
 
@@ -177,9 +310,9 @@ export class AnomalyModels {
       rmSync(dataset, { recursive: true, force: true });
       this.activeCache.delete(cameraId);
       const at = new Date().toISOString();
-      if (outcome?.type === 'done' && this.active(cameraId)?.version === version) {
+      if (outcome?.type === 'done' && this.readVersion(cameraId, version)) {
         this.failures.delete(cameraId);
-        const active = this.active(cameraId) as ActiveModel;
+        const active = this.setActive(cameraId, version);
         this.log.info(
           { camera: cameraId, version, seconds: Math.round((performance.now() - started) / 100) / 10 },
           'learned normal: new anomaly model active',

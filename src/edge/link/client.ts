@@ -6,7 +6,10 @@
 import type { Readable } from 'node:stream';
 import type { LinkState } from '../../shared/api-types.ts';
 import { GuardianError } from '../../shared/errors.ts';
+import type { DatasetReceipt__Output } from '../../shared/link/generated/guardian/edge/v1/DatasetReceipt.ts';
 import type { HelloRequest } from '../../shared/link/generated/guardian/edge/v1/HelloRequest.ts';
+import type { ModelReport } from '../../shared/link/generated/guardian/edge/v1/ModelReport.ts';
+import type { VmRequest__Output } from '../../shared/link/generated/guardian/edge/v1/VmRequest.ts';
 import type { Logger } from '../../shared/log.ts';
 import type { Outbox } from '../events/outbox.ts';
 import type { ArchiveObjectInfo, ArchiveRange } from './archive-fetch.ts';
@@ -14,6 +17,7 @@ import type { ArchiveObjectHeader } from './archive-upload.ts';
 import { ClipStreamer } from './clip-stream.ts';
 import { LinkConnection } from './connection.ts';
 import { type DeliveryHandler, eventDelivery, LinkFailure, OutboxDelivery } from './delivery.ts';
+import type { DatasetUploadHeader } from './models-link.ts';
 import { edgeKeyPath, type LinkSettings, readLinkSettings } from './pairing.ts';
 import { type EdgeReport, LinkTelemetry } from './telemetry.ts';
 import { EdgeTunnel } from './tunnel.ts';
@@ -36,6 +40,8 @@ export interface LinkDeps {
   telemetry(): EdgeReport;
   /** The file of an event's clip (made from the recordings if needed); rejects with code NOT_FOUND if unknown. */
   clipFile(eventId: string): Promise<string>;
+  /** A model push or rollback from the VM (src/edge/anomaly/deploy.ts). */
+  onModelRequest?(req: VmRequest__Output): void;
 }
 
 /** The parts of one pairing's link; a new pairing (reload) makes new ones. */
@@ -121,7 +127,10 @@ export class LinkClient {
         this.pumpSoon();
         void telemetry.send().catch(() => undefined);
       },
-      onRequest: (req) => clips.handle(req),
+      onRequest: (req) => {
+        if (req.model || req.rollback) this.deps.onModelRequest?.(req);
+        else clips.handle(req);
+      },
     });
     const telemetry = new LinkTelemetry(connection, () => this.deps.telemetry(), tunnel);
     const clips = new ClipStreamer(connection, (eventId) => this.deps.clipFile(eventId), log);
@@ -177,6 +186,21 @@ export class LinkClient {
   async archiveSize(eventId: string, kind: ArchiveObjectHeader['kind']): Promise<ArchiveObjectInfo> {
     const { size, sha256 } = await this.connected().fetchArchive({ eventId, kind, start: 0, headerOnly: true });
     return { size, sha256 };
+  }
+
+  /** Uploads a dataset ZIP (for the dataset outbox delivery, which runs connected). */
+  uploadDataset(header: DatasetUploadHeader, file: string): Promise<DatasetReceipt__Output> {
+    return this.current().uploadDataset(header, file);
+  }
+
+  /** The file of a model the VM is deploying here. UNAVAILABLE while the link is down. */
+  fetchModel(modelId: string, maxBytes: number): Promise<Buffer> {
+    return this.connected().fetchModel(modelId, maxBytes);
+  }
+
+  /** Tells the VM about a model request's outcome; false when the link is down (the next hello tells it). */
+  reportModel(report: ModelReport): boolean {
+    return this.parts?.connection.connected ? this.parts.connection.reportModel(report) : false;
   }
 
   /** Something was queued: deliver now rather than at the next tick. */

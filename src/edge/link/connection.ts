@@ -4,15 +4,16 @@
 import type { Readable } from 'node:stream';
 
 import * as grpc from '@grpc/grpc-js';
-
 import { backoffDelay } from '../../shared/backoff.ts';
 import type { ClipChunk } from '../../shared/link/generated/guardian/edge/v1/ClipChunk.ts';
 import type { ClipReceipt__Output } from '../../shared/link/generated/guardian/edge/v1/ClipReceipt.ts';
+import type { DatasetReceipt__Output } from '../../shared/link/generated/guardian/edge/v1/DatasetReceipt.ts';
 import type { EdgeMessage } from '../../shared/link/generated/guardian/edge/v1/EdgeMessage.ts';
 import type { EventAcks__Output } from '../../shared/link/generated/guardian/edge/v1/EventAcks.ts';
 import type { EventBatch } from '../../shared/link/generated/guardian/edge/v1/EventBatch.ts';
 import type { HelloReply__Output } from '../../shared/link/generated/guardian/edge/v1/HelloReply.ts';
 import type { HelloRequest } from '../../shared/link/generated/guardian/edge/v1/HelloRequest.ts';
+import type { ModelReport } from '../../shared/link/generated/guardian/edge/v1/ModelReport.ts';
 import type { PingReply__Output } from '../../shared/link/generated/guardian/edge/v1/PingReply.ts';
 import type { PingRequest } from '../../shared/link/generated/guardian/edge/v1/PingRequest.ts';
 import type { RequestFailed } from '../../shared/link/generated/guardian/edge/v1/RequestFailed.ts';
@@ -23,6 +24,7 @@ import { createLinkClient, credentialMetadata, type EdgeLinkClient } from '../..
 import type { Logger } from '../../shared/log.ts';
 import { type ArchiveRange, fetchObject } from './archive-fetch.ts';
 import { type ArchiveObjectHeader, uploadObject } from './archive-upload.ts';
+import { type DatasetUploadHeader, fetchModel, uploadDataset } from './models-link.ts';
 import type { LinkSettings } from './pairing.ts';
 
 export interface ConnectionOptions {
@@ -172,6 +174,23 @@ export class LinkConnection {
     headerOnly?: boolean;
   }): Promise<ArchiveRange> {
     return fetchObject(this.client, this.md, request, { deadlineMs: 60_000 });
+  }
+
+  /** Uploads a dataset ZIP for training (its own UploadDataset call). */
+  uploadDataset(header: DatasetUploadHeader, file: string): Promise<DatasetReceipt__Output> {
+    return uploadDataset(this.client, this.md, header, file);
+  }
+
+  /** Reads the file of a model the VM is deploying here (its own FetchModel call). */
+  fetchModel(modelId: string, maxBytes: number): Promise<Buffer> {
+    return fetchModel(this.client, this.md, modelId, maxBytes);
+  }
+
+  /** Tells the VM what became of a model request (or of a model the edge changed itself). */
+  reportModel(model: ModelReport): boolean {
+    if (!this.control) return false;
+    this.control.write({ model });
+    return true;
   }
 
   /** Answers a request on the control stream with a refusal. */

@@ -10,9 +10,11 @@ export function helloReport(
   version: string,
   registry: CameraRegistry,
   media: MediaProcess,
+  models: HelloRequest['models'] = [],
 ): Omit<HelloRequest, 'edgeId'> {
   return {
     version,
+    models,
     cameras: registry.list().map((c) => ({
       id: c.id,
       name: c.name,

@@ -114,6 +114,9 @@ export class MediaProcess extends EventEmitter {
       case 'anomaly':
         this.emit('anomaly', m);
         break;
+      case 'anomalyModelFailed':
+        this.emit('anomalyModelFailed', m);
+        break;
       case 'response': {
         const p = this.pending.get(m.id);
         if (!p) return;

@@ -55,6 +55,14 @@ export interface TamperMessage {
   frameIndex: number | null;
 }
 
+/** A camera's active anomaly model did not load or run in the media process (the main process rolls it back). */
+export interface AnomalyModelFailedMessage {
+  type: 'anomalyModelFailed';
+  cameraId: string;
+  version: number;
+  message: string;
+}
+
 /** An `unusual` event on a camera started (k of the last n scored frames above its model's threshold) or ended. */
 export interface AnomalyMessage {
   type: 'anomaly';
@@ -131,6 +139,7 @@ export type FromMedia =
   | { type: 'frame'; frame: FrameDetections; motion: boolean; detected: boolean; inferenceMs: number }
   | TamperMessage
   | AnomalyMessage
+  | AnomalyModelFailedMessage
   | { type: 'response'; id: number; ok: true; result: unknown }
   | { type: 'response'; id: number; ok: false; error: { code: string; message: string } }
   | { type: 'fatal'; error: string };

@@ -120,6 +120,7 @@ async function init(msg: Extract<ToMedia, { type: 'init' }>) {
       (err) => {
         if (anomalies.get(cameraId) === 'loading') anomalies.set(cameraId, 'failed');
         log.warn({ camera: cameraId, err: err?.message ?? String(err) }, 'anomaly model could not load');
+        send({ type: 'anomalyModelFailed', cameraId, version: m.version, message: err?.message ?? String(err) });
       },
     );
     return undefined;

@@ -1,6 +1,7 @@
 // What the HTTP routes are given: the edge's services, and the few operations that cross them.
 import type { Config } from '../../shared/config.ts';
 import type { Db } from '../../shared/db.ts';
+import type { ModelReport } from '../../shared/link/generated/guardian/edge/v1/ModelReport.ts';
 import type { Logger } from '../../shared/log.ts';
 import type { AlertService } from '../alerts/service.ts';
 import type { AnomalyModels } from '../anomaly/learn.ts';
@@ -8,6 +9,7 @@ import type { ArchiveState } from '../archive/archiver.ts';
 import type { ArchiveRetrieval } from '../archive/retrieval.ts';
 import type { CameraRegistry } from '../cameras/registry.ts';
 import type { DatasetStore } from '../datasets/store.ts';
+import type { DatasetUploads } from '../datasets/upload.ts';
 import type { OfferedCamera } from '../discovery/hotplug.ts';
 import type { EventRecord, EventStore } from '../events/store.ts';
 import type { LinkState } from '../link/client.ts';
@@ -25,6 +27,7 @@ export interface EdgeContext {
   registry: CameraRegistry;
   events: EventStore;
   datasets: DatasetStore;
+  datasetUploads: DatasetUploads;
   auth: Auth;
   media: MediaProcess;
   telemetry: Telemetry;
@@ -42,13 +45,15 @@ export interface EdgeContext {
   /** Path of an event's clip, making it from the recordings if needed. */
   eventClip(eventId: string): Promise<string>;
   linkState(): LinkState;
+  /** Tells the owner's server about a model change made here (false when the link is down). */
+  reportModel(report: ModelReport): boolean;
   /** Pairs with the owner's server using a code from `guardian keys pair`, then reconnects. */
   pairLink(code: string, name?: string): Promise<LinkState>;
   latestFrame(cameraId: string): FrameDetections | undefined;
   /** SHA-256 of the UI's TLS certificate, when served over HTTPS (for the owner to compare with the browser's). */
   tlsFingerprint?: string;
   /** Each camera's anomaly models: state, and learning normal from its recordings. */
-  anomaly: Pick<AnomalyModels, 'state' | 'learn'>;
+  anomaly: Pick<AnomalyModels, 'state' | 'learn' | 'rollback' | 'report'>;
   /** Alerts: raised, delivered, their channels and secrets. */
   alerts: AlertService;
   /** USB cameras plugged in that are not added yet. */

@@ -126,4 +126,75 @@ export const vmMigrations: readonly Migration[] = [
       CREATE INDEX archive_objects_age ON archive_objects (protected, event_time);
     `,
   },
+  {
+    version: 4,
+    name: 'datasets, training jobs, model catalog, deployments',
+    sql: `
+      -- Version 1's models and datasets were placeholders nothing wrote.
+      DROP TABLE models;
+      DROP TABLE datasets;
+      CREATE TABLE datasets (               -- labelled stills an edge sent for training, checked and extracted
+        dataset_id TEXT PRIMARY KEY,
+        edge_id TEXT NOT NULL,
+        upload_id TEXT NOT NULL,            -- the edge's id of the upload: a replay finds the same dataset
+        name TEXT NOT NULL,
+        dir TEXT NOT NULL,                  -- under the data dir, named by dataset_id
+        bytes INTEGER NOT NULL,
+        sha256 TEXT NOT NULL,
+        images INTEGER NOT NULL,
+        label_counts TEXT NOT NULL,         -- {"normal": 120, "abnormal": 3}
+        cameras TEXT NOT NULL,              -- ["yard"]
+        created INTEGER NOT NULL,
+        UNIQUE (edge_id, upload_id)
+      );
+      CREATE TABLE models (                 -- the catalog: trained here, reported by edges, or shipped detectors
+        model_id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        kind TEXT NOT NULL,                 -- cae, knn-patch, detection
+        version INTEGER NOT NULL,
+        sha256 TEXT,
+        size INTEGER,
+        dir TEXT,                           -- under the data dir (models trained here); null for reported ones
+        metrics TEXT NOT NULL DEFAULT '{}',
+        source TEXT NOT NULL,               -- trained, edge, shipped
+        edge_id TEXT,
+        camera_id TEXT,
+        dataset_id TEXT,
+        status TEXT NOT NULL,               -- ready, reported, shipped
+        created INTEGER NOT NULL,
+        UNIQUE (kind, sha256)
+      );
+      CREATE TABLE training_jobs (
+        job_id TEXT PRIMARY KEY,
+        dataset_id TEXT NOT NULL,
+        camera_id TEXT,
+        kind TEXT NOT NULL,
+        options TEXT NOT NULL,              -- {"epochs": 30}
+        state TEXT NOT NULL CHECK (state IN ('queued', 'running', 'done', 'failed', 'cancelled')),
+        progress TEXT NOT NULL DEFAULT '{}',
+        logs TEXT NOT NULL DEFAULT '[]',
+        error TEXT,
+        model_id TEXT,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        created INTEGER NOT NULL,
+        started INTEGER,
+        finished INTEGER
+      );
+      CREATE INDEX training_jobs_state ON training_jobs (state, created);
+      CREATE TABLE deployments (            -- what each edge's camera runs, and what was asked of it
+        edge_id TEXT NOT NULL,
+        camera_id TEXT NOT NULL,
+        model_id TEXT,                      -- what was pushed (null: a rollback was asked)
+        request_id TEXT,
+        state TEXT NOT NULL,                -- pending, rollback-pending, active, failed, rolled_back
+        running_kind TEXT,                  -- what the edge says the camera runs now
+        running_version INTEGER,
+        running_model_id TEXT,
+        versions TEXT NOT NULL DEFAULT '[]',
+        message TEXT,
+        updated INTEGER NOT NULL,
+        PRIMARY KEY (edge_id, camera_id)
+      );
+    `,
+  },
 ];

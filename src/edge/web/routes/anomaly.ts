@@ -44,4 +44,22 @@ export function registerAnomalyRoutes(api: Api, ctx: EdgeContext): void {
       return s;
     },
   );
+  api.route(
+    'post',
+    '/cameras/:id/anomaly/rollback',
+    {
+      summary: 'Return the camera to its previous anomaly model version (at its next frame); the server is told',
+      tag: 'cameras',
+    },
+    ({ req }): AnomalyModelState => {
+      const id = ctx.registry.get(param(req.params.id)).id;
+      ctx.anomaly.rollback(id, 'asked on this edge');
+      ctx.reportModel({
+        requestId: '',
+        modelId: '',
+        cameras: [ctx.anomaly.report(id, 'rolled_back', 'asked on this edge')],
+      });
+      return state(id);
+    },
+  );
 }

@@ -67,4 +67,29 @@ export function registerDatasetsRoutes(api: Api, ctx: EdgeContext): void {
       ctx.datasets.exportZip((file) => servableDataFile(ctx, file)).pipe(res);
     },
   );
+  api.route(
+    'post',
+    '/datasets/upload',
+    {
+      summary: "Send the labelled dataset to the owner's server for training (queued; goes when the link is up)",
+      tag: 'datasets',
+      body: z.strictObject({ name: z.string().max(120).default('dataset') }),
+    },
+    async ({ res, body }) => {
+      if (!ctx.linkState().configured)
+        throw new GuardianError('CONFLICT', 'this edge is not paired with a server: pair it first (Settings → Server)');
+      if (!ctx.datasets.list().length)
+        throw new GuardianError('INVALID_ARGUMENT', 'the dataset is empty: capture screenshots first');
+      res.status(202);
+      return ctx.datasetUploads.queue((file) => servableDataFile(ctx, file), body.name);
+    },
+  );
+  api.route(
+    'get',
+    '/datasets/uploads',
+    { summary: 'Datasets sent to the server, and what became of them', tag: 'datasets' },
+    () => ({
+      uploads: ctx.datasetUploads.list(),
+    }),
+  );
 }

@@ -10,6 +10,7 @@ import type { ArchiveHeader as _guardian_edge_v1_ArchiveHeader, ArchiveHeader__O
 import type { ArchiveReceipt as _guardian_edge_v1_ArchiveReceipt, ArchiveReceipt__Output as _guardian_edge_v1_ArchiveReceipt__Output } from './guardian/edge/v1/ArchiveReceipt.ts';
 import type { Camera as _guardian_edge_v1_Camera, Camera__Output as _guardian_edge_v1_Camera__Output } from './guardian/edge/v1/Camera.ts';
 import type { CameraHealth as _guardian_edge_v1_CameraHealth, CameraHealth__Output as _guardian_edge_v1_CameraHealth__Output } from './guardian/edge/v1/CameraHealth.ts';
+import type { CameraModel as _guardian_edge_v1_CameraModel, CameraModel__Output as _guardian_edge_v1_CameraModel__Output } from './guardian/edge/v1/CameraModel.ts';
 import type { Cancel as _guardian_edge_v1_Cancel, Cancel__Output as _guardian_edge_v1_Cancel__Output } from './guardian/edge/v1/Cancel.ts';
 import type { ClipChunk as _guardian_edge_v1_ClipChunk, ClipChunk__Output as _guardian_edge_v1_ClipChunk__Output } from './guardian/edge/v1/ClipChunk.ts';
 import type { ClipEnd as _guardian_edge_v1_ClipEnd, ClipEnd__Output as _guardian_edge_v1_ClipEnd__Output } from './guardian/edge/v1/ClipEnd.ts';
@@ -18,6 +19,9 @@ import type { ClipHeader as _guardian_edge_v1_ClipHeader, ClipHeader__Output as 
 import type { ClipReceipt as _guardian_edge_v1_ClipReceipt, ClipReceipt__Output as _guardian_edge_v1_ClipReceipt__Output } from './guardian/edge/v1/ClipReceipt.ts';
 import type { ClipRequest as _guardian_edge_v1_ClipRequest, ClipRequest__Output as _guardian_edge_v1_ClipRequest__Output } from './guardian/edge/v1/ClipRequest.ts';
 import type { ControlOpen as _guardian_edge_v1_ControlOpen, ControlOpen__Output as _guardian_edge_v1_ControlOpen__Output } from './guardian/edge/v1/ControlOpen.ts';
+import type { DatasetChunk as _guardian_edge_v1_DatasetChunk, DatasetChunk__Output as _guardian_edge_v1_DatasetChunk__Output } from './guardian/edge/v1/DatasetChunk.ts';
+import type { DatasetHeader as _guardian_edge_v1_DatasetHeader, DatasetHeader__Output as _guardian_edge_v1_DatasetHeader__Output } from './guardian/edge/v1/DatasetHeader.ts';
+import type { DatasetReceipt as _guardian_edge_v1_DatasetReceipt, DatasetReceipt__Output as _guardian_edge_v1_DatasetReceipt__Output } from './guardian/edge/v1/DatasetReceipt.ts';
 import type { EdgeLinkClient as _guardian_edge_v1_EdgeLinkClient, EdgeLinkDefinition as _guardian_edge_v1_EdgeLinkDefinition } from './guardian/edge/v1/EdgeLink.ts';
 import type { EdgeMessage as _guardian_edge_v1_EdgeMessage, EdgeMessage__Output as _guardian_edge_v1_EdgeMessage__Output } from './guardian/edge/v1/EdgeMessage.ts';
 import type { Event as _guardian_edge_v1_Event, Event__Output as _guardian_edge_v1_Event__Output } from './guardian/edge/v1/Event.ts';
@@ -27,6 +31,11 @@ import type { EventBatch as _guardian_edge_v1_EventBatch, EventBatch__Output as 
 import type { EventEnvelope as _guardian_edge_v1_EventEnvelope, EventEnvelope__Output as _guardian_edge_v1_EventEnvelope__Output } from './guardian/edge/v1/EventEnvelope.ts';
 import type { HelloReply as _guardian_edge_v1_HelloReply, HelloReply__Output as _guardian_edge_v1_HelloReply__Output } from './guardian/edge/v1/HelloReply.ts';
 import type { HelloRequest as _guardian_edge_v1_HelloRequest, HelloRequest__Output as _guardian_edge_v1_HelloRequest__Output } from './guardian/edge/v1/HelloRequest.ts';
+import type { ModelChunk as _guardian_edge_v1_ModelChunk, ModelChunk__Output as _guardian_edge_v1_ModelChunk__Output } from './guardian/edge/v1/ModelChunk.ts';
+import type { ModelFetchRequest as _guardian_edge_v1_ModelFetchRequest, ModelFetchRequest__Output as _guardian_edge_v1_ModelFetchRequest__Output } from './guardian/edge/v1/ModelFetchRequest.ts';
+import type { ModelPush as _guardian_edge_v1_ModelPush, ModelPush__Output as _guardian_edge_v1_ModelPush__Output } from './guardian/edge/v1/ModelPush.ts';
+import type { ModelReport as _guardian_edge_v1_ModelReport, ModelReport__Output as _guardian_edge_v1_ModelReport__Output } from './guardian/edge/v1/ModelReport.ts';
+import type { ModelRollback as _guardian_edge_v1_ModelRollback, ModelRollback__Output as _guardian_edge_v1_ModelRollback__Output } from './guardian/edge/v1/ModelRollback.ts';
 import type { PathPoint as _guardian_edge_v1_PathPoint, PathPoint__Output as _guardian_edge_v1_PathPoint__Output } from './guardian/edge/v1/PathPoint.ts';
 import type { PingReply as _guardian_edge_v1_PingReply, PingReply__Output as _guardian_edge_v1_PingReply__Output } from './guardian/edge/v1/PingReply.ts';
 import type { PingRequest as _guardian_edge_v1_PingRequest, PingRequest__Output as _guardian_edge_v1_PingRequest__Output } from './guardian/edge/v1/PingRequest.ts';
@@ -52,6 +61,7 @@ export interface ProtoGrpcType {
         ArchiveReceipt: MessageTypeDefinition<_guardian_edge_v1_ArchiveReceipt, _guardian_edge_v1_ArchiveReceipt__Output>
         Camera: MessageTypeDefinition<_guardian_edge_v1_Camera, _guardian_edge_v1_Camera__Output>
         CameraHealth: MessageTypeDefinition<_guardian_edge_v1_CameraHealth, _guardian_edge_v1_CameraHealth__Output>
+        CameraModel: MessageTypeDefinition<_guardian_edge_v1_CameraModel, _guardian_edge_v1_CameraModel__Output>
         Cancel: MessageTypeDefinition<_guardian_edge_v1_Cancel, _guardian_edge_v1_Cancel__Output>
         ClipChunk: MessageTypeDefinition<_guardian_edge_v1_ClipChunk, _guardian_edge_v1_ClipChunk__Output>
         ClipEnd: MessageTypeDefinition<_guardian_edge_v1_ClipEnd, _guardian_edge_v1_ClipEnd__Output>
@@ -60,6 +70,9 @@ export interface ProtoGrpcType {
         ClipReceipt: MessageTypeDefinition<_guardian_edge_v1_ClipReceipt, _guardian_edge_v1_ClipReceipt__Output>
         ClipRequest: MessageTypeDefinition<_guardian_edge_v1_ClipRequest, _guardian_edge_v1_ClipRequest__Output>
         ControlOpen: MessageTypeDefinition<_guardian_edge_v1_ControlOpen, _guardian_edge_v1_ControlOpen__Output>
+        DatasetChunk: MessageTypeDefinition<_guardian_edge_v1_DatasetChunk, _guardian_edge_v1_DatasetChunk__Output>
+        DatasetHeader: MessageTypeDefinition<_guardian_edge_v1_DatasetHeader, _guardian_edge_v1_DatasetHeader__Output>
+        DatasetReceipt: MessageTypeDefinition<_guardian_edge_v1_DatasetReceipt, _guardian_edge_v1_DatasetReceipt__Output>
         EdgeLink: SubtypeConstructor<typeof grpc.Client, _guardian_edge_v1_EdgeLinkClient> & { service: _guardian_edge_v1_EdgeLinkDefinition }
         EdgeMessage: MessageTypeDefinition<_guardian_edge_v1_EdgeMessage, _guardian_edge_v1_EdgeMessage__Output>
         Event: MessageTypeDefinition<_guardian_edge_v1_Event, _guardian_edge_v1_Event__Output>
@@ -69,6 +82,11 @@ export interface ProtoGrpcType {
         EventEnvelope: MessageTypeDefinition<_guardian_edge_v1_EventEnvelope, _guardian_edge_v1_EventEnvelope__Output>
         HelloReply: MessageTypeDefinition<_guardian_edge_v1_HelloReply, _guardian_edge_v1_HelloReply__Output>
         HelloRequest: MessageTypeDefinition<_guardian_edge_v1_HelloRequest, _guardian_edge_v1_HelloRequest__Output>
+        ModelChunk: MessageTypeDefinition<_guardian_edge_v1_ModelChunk, _guardian_edge_v1_ModelChunk__Output>
+        ModelFetchRequest: MessageTypeDefinition<_guardian_edge_v1_ModelFetchRequest, _guardian_edge_v1_ModelFetchRequest__Output>
+        ModelPush: MessageTypeDefinition<_guardian_edge_v1_ModelPush, _guardian_edge_v1_ModelPush__Output>
+        ModelReport: MessageTypeDefinition<_guardian_edge_v1_ModelReport, _guardian_edge_v1_ModelReport__Output>
+        ModelRollback: MessageTypeDefinition<_guardian_edge_v1_ModelRollback, _guardian_edge_v1_ModelRollback__Output>
         PathPoint: MessageTypeDefinition<_guardian_edge_v1_PathPoint, _guardian_edge_v1_PathPoint__Output>
         PingReply: MessageTypeDefinition<_guardian_edge_v1_PingReply, _guardian_edge_v1_PingReply__Output>
         PingRequest: MessageTypeDefinition<_guardian_edge_v1_PingRequest, _guardian_edge_v1_PingRequest__Output>
