@@ -12,6 +12,7 @@ const entries: Record<string, () => Promise<Entry>> = {
   link: async () => (await import('./link.ts')).benchLink,
   archive: async () => (await import('./archive.ts')).benchArchive,
   alerts: async () => (await import('./alerts.ts')).benchAlerts,
+  training: async () => (await import('./training.ts')).benchTraining,
 };
 
 const args = process.argv.slice(2);

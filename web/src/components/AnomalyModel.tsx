@@ -25,8 +25,8 @@ function describe(s: AnomalyModelState): { text: string; title: string; colour: 
       };
     case 'active':
       return {
-        text: s.live?.unusual ? `v${s.version} · unusual` : `model v${s.version}`,
-        title: `Learned from ${s.clips} recordings (${Math.round(s.seconds)} s), fitted ${ago(s.fittedAt)}${s.live?.msPerFrame ? `; ${s.live.msPerFrame} ms per scored frame` : ''}${s.lastFailure ? `; last attempt failed: ${s.lastFailure.reason}` : ''}`,
+        text: s.live?.unusual ? `v${s.version} · unusual` : `${s.kind} v${s.version}`,
+        title: `${s.kind === 'cae' ? `Autoencoder trained on your server from ${Math.round(s.seconds * s.fps)} frames` : `Learned from ${s.clips} recordings (${Math.round(s.seconds)} s)`}, fitted ${ago(s.fittedAt)}${s.live?.msPerFrame ? `; ${s.live.msPerFrame} ms per scored frame` : ''}${s.lastFailure ? `; last attempt failed: ${s.lastFailure.reason}` : ''}`,
         colour: s.live?.unusual ? 'bg-red-700' : 'bg-sky-700',
       };
     case 'failed':
@@ -59,6 +59,17 @@ export function LearnNormal({ cameraId }: { cameraId: string }) {
   const [hours, setHours] = useState(2);
   const [error, setError] = useState('');
   const learning = data?.state === 'learning';
+  const active = data?.state === 'active' ? data : null;
+  const previous = active?.versions.find((v) => v < active.version);
+  const rollback = async () => {
+    setError('');
+    try {
+      await api('POST /cameras/:id/anomaly/rollback', { id: cameraId });
+    } catch (e) {
+      setError(e instanceof ApiError ? e.message : String(e));
+    }
+    reload();
+  };
   const learn = async () => {
     setError('');
     try {
@@ -94,6 +105,29 @@ export function LearnNormal({ cameraId }: { cameraId: string }) {
       >
         {learning ? 'Learning…' : 'Learn'}
       </button>
+      {active && (
+        <span className="text-xs text-zinc-400" data-testid={`anomaly-versions-${cameraId}`}>
+          {active.source === 'server' ? 'from your server' : 'learned here'} · versions{' '}
+          {active.versions.map((v) => (v === active.version ? `v${v} (active)` : `v${v}`)).join(', ')}
+        </span>
+      )}
+      {previous !== undefined && (
+        <button
+          type="button"
+          onClick={rollback}
+          data-testid={`anomaly-rollback-${cameraId}`}
+          title={`Go back to model v${previous} at the next frame`}
+          className="rounded border border-zinc-500/40 px-2 py-0.5"
+        >
+          Roll back to v{previous}
+        </button>
+      )}
+      {active?.lastChange && active.lastChange.state !== 'active' && (
+        <span className="text-xs text-amber-400" title={active.lastChange.message ?? ''}>
+          {active.lastChange.state === 'failed' ? 'last model from the server was refused' : 'rolled back'}
+          {active.lastChange.message ? `: ${active.lastChange.message}` : ''}
+        </span>
+      )}
       {(error || data?.state === 'failed') && (
         <span role="alert" className="text-red-400">
           {error || (data?.state === 'failed' ? data.reason : '')}

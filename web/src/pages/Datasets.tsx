@@ -1,4 +1,4 @@
-import { Camera as CameraIcon, Download } from 'lucide-react';
+import { Camera as CameraIcon, Download, UploadCloud } from 'lucide-react';
 import { useState } from 'react';
 
 import { api, type Camera, url } from '../api.ts';
@@ -13,6 +13,17 @@ interface Shot {
 }
 
 const LABELS = ['unlabelled', 'normal', 'abnormal'];
+
+interface Upload {
+  uploadId: string;
+  name: string;
+  images: number;
+  bytes: number;
+  state: 'queued' | 'stored' | 'refused';
+  datasetId: string | null;
+  message: string | null;
+  queuedAt: string;
+}
 
 export function Datasets() {
   const { data: cameras } = usePoll(() => api<Camera[]>('GET /cameras'), 0);
@@ -32,6 +43,19 @@ export function Datasets() {
     } finally {
       setBusy(false);
     }
+  };
+  const { data: uploads, reload: reloadUploads } = usePoll(
+    () => api<{ uploads: Upload[] }>('GET /datasets/uploads'),
+    3000,
+  );
+  const send = async () => {
+    setErr(undefined);
+    try {
+      await api('POST /datasets/upload', { body: { name: `dataset ${new Date().toLocaleString()}` } });
+    } catch (e) {
+      setErr(e);
+    }
+    reloadUploads();
   };
   const label = async (s: Shot, l: string) => {
     await api('PUT /screenshots/:id', { id: s.id, body: { label: l } });
@@ -74,12 +98,44 @@ export function Datasets() {
           >
             <Download size={16} /> Export dataset
           </a>
+          <button
+            type="button"
+            onClick={send}
+            disabled={!shots?.length}
+            data-testid="dataset-send"
+            title="Your server trains the camera's anomaly model from the images labelled normal (they are the only clear pictures it keeps; delete them there when done)"
+            className="inline-flex items-center gap-1 rounded-md border border-zinc-500/40 px-3 py-1.5 text-sm disabled:opacity-40"
+          >
+            <UploadCloud size={16} /> Send for training
+          </button>
           <span className="self-center text-sm text-zinc-400">
             {[...counts.entries()].map(([k, v]) => `${v} ${k}`).join(' · ')}
           </span>
         </div>
       </Card>
       <ErrorNote error={error ?? err} />
+      {!!uploads?.uploads.length && (
+        <Card title="Sent to your server">
+          <ul className="space-y-1 text-sm" data-testid="dataset-uploads">
+            {uploads.uploads.map((u) => (
+              <li key={u.uploadId}>
+                {u.name}: {u.images} images, {(u.bytes / 1e6).toFixed(1)} MB —{' '}
+                <span
+                  className={
+                    u.state === 'refused' ? 'text-red-400' : u.state === 'stored' ? 'text-emerald-400' : 'text-zinc-400'
+                  }
+                >
+                  {u.state === 'stored'
+                    ? 'stored on the server'
+                    : u.state === 'refused'
+                      ? `refused: ${u.message}`
+                      : 'queued (goes when the link is up)'}
+                </span>
+              </li>
+            ))}
+          </ul>
+        </Card>
+      )}
       <ul className="grid grid-cols-2 gap-3 md:grid-cols-4">
         {shots?.map((s) => (
           <li
