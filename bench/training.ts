@@ -21,7 +21,8 @@ export async function benchTraining(progress: (m: string) => void) {
     const model = await trainCae(
       { dataset: sharedPath('datasets', 'ped2', 'train'), out, epochs, patience: epochs },
       (p) => {
-        if (p.stage === 'training') progress(`epoch ${p.done}/${p.total}: held-out loss ${p.valLoss?.toFixed(5)} (${p.epochSeconds} s)`);
+        if (p.stage === 'training')
+          progress(`epoch ${p.done}/${p.total}: held-out loss ${p.valLoss?.toFixed(5)} (${p.epochSeconds} s)`);
       },
     );
     const t = model.training;

@@ -211,6 +211,8 @@ def main():
         "guardian.cell": str(cell),
         "guardian.threshold": repr(threshold),
         "guardian.training_set_sha256": digest.hexdigest(),
+        "guardian.metrics": json.dumps({"valLoss": best, "epochs": len(history), "bestEpoch": best_epoch,
+                                        "trainFrames": int(len(train_idx)), "heldOutFrames": int(len(held_idx))}),
     }
     try:
         import onnx

@@ -209,8 +209,29 @@ describe('datasets, training, catalog and rollout on the demo (issue #16)', func
       all.some((x) => x.kind === 'detection' && x.name.startsWith('yolox')),
       'shipped detectors are listed',
     );
-    // Cancelling: a queued job is cancelled at once; a finished one cannot be.
+    assert.equal(done.metrics.threshold, m.metrics.threshold);
+    // Cancelling: a finished job cannot be; a running one stops, and no model is made.
     assert.equal((await vm('post', `/train/${jobId}/cancel`)).status, 409);
+    const long = (await vm('post', '/train', { datasetId, cameraId: CAMERA, kind: 'cae', epochs: 500 })).body;
+    await until(
+      'the second job to be training',
+      async () => {
+        const j = (await vm('get', `/train/${long.jobId}`)).body;
+        return j.state === 'running' && j.progress.stage === 'training' ? j : undefined;
+      },
+      120_000,
+    );
+    assert.equal((await vm('post', `/train/${long.jobId}/cancel`)).status, 200);
+    const cancelled = await until(
+      'the cancel to take',
+      async () => {
+        const j = (await vm('get', `/train/${long.jobId}`)).body;
+        return j.state === 'cancelled' ? j : undefined;
+      },
+      30_000,
+    );
+    assert.equal(cancelled.modelId, null);
+    assert.equal(((await vm('get', '/models?kind=cae')).body.models as Json[]).length, 1);
   });
 
   it('deploys the model: fetched, checked, active at the next frame without a restart, and shown per camera', async () => {

@@ -341,6 +341,9 @@ describe('web UI in chromium', function () {
       .first()
       .getByRole('button', { name: 'normal', exact: true, pressed: true })
       .waitFor();
+    // Sent to the demo's own server for training: queued, then stored there.
+    await page.getByTestId('dataset-send').click();
+    await page.getByTestId('dataset-uploads').getByText('stored on the server').waitFor({ timeout: 30_000 });
     await shot('datasets');
   });
 

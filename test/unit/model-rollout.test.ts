@@ -62,7 +62,16 @@ describe('model rollout', () => {
     assert.equal(req.model?.modelId, modelId);
     assert.deepEqual(req.model?.cameraIds, ['yard']);
     // The edge's hello (what it runs now) does not settle the request...
-    const running = { cameraId: 'yard', kind: 'knn-patch', version: 1, modelId: '', sha256: 'cd', state: 'active', message: '', versions: [1] };
+    const running = {
+      cameraId: 'yard',
+      kind: 'knn-patch',
+      version: 1,
+      modelId: '',
+      sha256: 'cd',
+      state: 'active',
+      message: '',
+      versions: [1],
+    };
     deployments.report('edge-a', { requestId: '', cameras: [running] });
     assert.equal(deployments.list('edge-a')[0]?.state, 'pending');
     // ...its answer does.
@@ -95,7 +104,10 @@ describe('model rollout', () => {
     for (const v of [1, 2]) {
       const d = join(models.root, 'yard', `v${v}`);
       mkdirSync(d, { recursive: true });
-      writeFileSync(join(d, 'model.json'), JSON.stringify({ kind: 'cae', version: 1, created: 'x', params: { fps: 5 }, threshold: 1 }));
+      writeFileSync(
+        join(d, 'model.json'),
+        JSON.stringify({ kind: 'cae', version: 1, created: 'x', params: { fps: 5 }, threshold: 1 }),
+      );
     }
     assert.equal(models.active('yard')?.version, 2);
     const reports: ModelReport[] = [];

@@ -63,7 +63,10 @@ export function registerModelRoutes(api: Api, m: VmModels, param: (v: unknown) =
     'get',
     '/train/:id',
     { summary: 'A training job: state, progress (epoch, loss), metrics, logs', tag: 'models' },
-    ({ req }) => m.training.get(param(req.params.id)),
+    ({ req }) => {
+      const job = m.training.get(param(req.params.id));
+      return { ...job, metrics: job.modelId ? m.catalog.get(job.modelId).metrics : null };
+    },
   );
   api.route('post', '/train/:id/cancel', { summary: 'Cancel a queued or running job', tag: 'models' }, ({ req }) =>
     m.training.cancel(param(req.params.id)),
