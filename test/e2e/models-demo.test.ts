@@ -6,7 +6,6 @@
 // tensor shapes and a corrupt ONNX file are each refused by the edge, which keeps the model it runs; and rollback
 // returns the camera to its previous version, on the server's word and on the edge's.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { appendFileSync, cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -14,7 +13,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { ulid } from 'ulidx';
 
-import { pythonPath } from '../../src/vm/training/cae-trainer.ts';
+import { pyTorchMissing } from '../../src/vm/training/cae-trainer.ts';
 import { tempDir } from '../helpers.ts';
 import { type DemoProcess, startDemoProcess } from '../support/demo-process.ts';
 import { freePort } from '../support/rtsp.ts';
@@ -36,15 +35,6 @@ async function until<T>(what: string, fn: () => T | undefined | Promise<T | unde
     await sleep(300);
   }
   throw new Error(`timed out waiting for ${what}${last ? ` (${(last as Error).message})` : ''}`);
-}
-
-function hasTorch(): boolean {
-  try {
-    execFileSync(pythonPath(), ['-c', 'import torch'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 type Json = Record<string, any>;
@@ -109,8 +99,9 @@ describe('datasets, training, catalog and rollout on the demo (issue #16)', func
   const anomalyState = async () => (await edge('get', `/cameras/${CAMERA}/anomaly`)).body;
 
   before(async function () {
-    if (!hasTorch()) {
-      console.log(`    skipped: ${pythonPath()} has no PyTorch (apt-get install python3-torch; npm run setup does)`);
+    const missing = pyTorchMissing();
+    if (missing) {
+      console.log(`    skipped: ${missing}`);
       this.skip();
     }
     port = await freePort();

@@ -3,7 +3,6 @@
 // (too few normal frames, a folder that is not a dataset) are clear errors that leave nothing behind. The full
 // training on Ped2 is in the bench (docs/benchmarks.md, "training").
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -16,19 +15,10 @@ import { openSource } from '../../bindings/index.ts';
 import { caeInput } from '../../src/edge/anomaly/cae.ts';
 import { loadAnomalyModel } from '../../src/edge/anomaly/kinds.ts';
 import { sharedPath } from '../../src/shared/paths.ts';
-import { pythonPath } from '../../src/vm/training/cae-trainer.ts';
+import { pyTorchMissing } from '../../src/vm/training/cae-trainer.ts';
 import { guardianCli, tempDir } from '../helpers.ts';
 
 const ped2 = (...p: string[]) => sharedPath('datasets', 'ped2', ...p);
-
-function hasTorch(): boolean {
-  try {
-    execFileSync(pythonPath(), ['-c', 'import torch'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** JPEGs of a clip's frames, as the edge's dataset screenshots are (the media core's snapshot encoder). */
 export async function clipJpegs(clip: string, n: number): Promise<Buffer[]> {
@@ -70,8 +60,9 @@ describe('guardian train cae (real PyTorch, small slice)', function () {
   this.timeout(240_000);
   let tmp: ReturnType<typeof tempDir>;
   before(function () {
-    if (!hasTorch()) {
-      console.log(`    skipped: ${pythonPath()} has no PyTorch (apt-get install python3-torch; npm run setup does)`);
+    const missing = pyTorchMissing();
+    if (missing) {
+      console.log(`    skipped: ${missing}`);
       this.skip();
     }
     tmp = tempDir('guardian-train-');

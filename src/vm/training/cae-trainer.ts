@@ -7,7 +7,7 @@
 // A dataset is a folder of normal *.mp4 clips, a folder of normal images (*.jpg, *.jpeg, *.png), an extracted
 // dataset (manifest.json: only items labelled `normal` are learned, optionally one camera's), or a dataset ZIP as
 // the edge exports it (checked and extracted first).
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
   closeSync,
@@ -37,6 +37,12 @@ import { GuardianError } from '../../shared/errors.ts';
 export const MIN_NORMAL_FRAMES = 50;
 export const workerScript = resolve(dirname(new URL(import.meta.url).pathname), '../../../training/cae_worker.py');
 export const pythonPath = () => process.env.GUARDIAN_PYTHON ?? '/usr/bin/python3';
+
+/** Why training cannot run here (the Python has no PyTorch), or null when it can. */
+export function pyTorchMissing(): string | null {
+  const r = spawnSync(pythonPath(), ['-c', 'import torch'], { stdio: 'ignore' });
+  return r.status === 0 ? null : `${pythonPath()} has no PyTorch (apt-get install python3-torch; npm run setup does)`;
+}
 
 export interface CaeTrainOptions {
   dataset: string;
