@@ -94,6 +94,7 @@ async function init(msg: Extract<ToMedia, { type: 'init' }>) {
   // camera's first frame after the model was set, dropped (open events end) when it changes or the camera restarts.
   const anomalyModels = new Map<string, { dir: string; version: number }>();
   const anomalies = new Map<string, LiveAnomaly | 'loading' | 'failed'>();
+  const scoreFailures = new Map<string, number>();
   const sendAnomaly = (cameraId: string, version: number, c: AnomalyChange) =>
     send({ type: 'anomaly', cameraId, version, ...c, score: Math.round(c.score * 1000) / 1000 });
   const anomalyEnabled = (cameraId: string) => config.cameras[cameraId]?.anomaly?.enabled ?? true;
@@ -170,9 +171,32 @@ async function init(msg: Extract<ToMedia, { type: 'init' }>) {
           // Beside detection, not before it: the frame loop does not wait for the anomaly score.
           la.score(frame, detector.spec.tensor).then(
             (changes) => {
+              scoreFailures.delete(cameraId);
               if (anomalies.get(cameraId) === la) for (const c of changes) sendAnomaly(cameraId, la.version, c);
             },
-            (err) => log.warn({ camera: cameraId, err: err?.message ?? String(err) }, 'anomaly scoring failed'),
+            (err) => {
+              const message = err?.message ?? String(err);
+              const n = (scoreFailures.get(cameraId) ?? 0) + 1;
+              scoreFailures.set(cameraId, n);
+              log.warn({ camera: cameraId, err: message }, 'anomaly scoring failed');
+              // A model that keeps failing to run is dropped, and the main process rolls it back.
+              if (n >= 3 && anomalies.get(cameraId) === la) {
+                anomalies.set(cameraId, 'failed');
+                scoreFailures.delete(cameraId);
+                void la.finish().then(
+                  (ends) => {
+                    for (const c of ends) sendAnomaly(cameraId, la.version, c);
+                  },
+                  () => undefined,
+                );
+                send({
+                  type: 'anomalyModelFailed',
+                  cameraId,
+                  version: la.version,
+                  message: `it failed to run: ${message}`,
+                });
+              }
+            },
           );
         const r = await pipelineFor(cameraId).process(frame, source);
         const st = stats.get(cameraId) ?? { frames: 0, detected: 0, skipped: 0, inference: [] };
