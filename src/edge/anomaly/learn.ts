@@ -151,6 +151,17 @@ export class AnomalyModels {
     return this.versions(cameraId).filter((v) => this.readVersion(cameraId, v));
   }
 
+  /** A version's main file never changes once written: hashed once per file, not at every hello. */
+  private readonly hashes = new Map<string, string>();
+  private fileSha256(file: string): string {
+    let h = this.hashes.get(file);
+    if (h === undefined) {
+      h = existsSync(file) ? createHash('sha256').update(readFileSync(file)).digest('hex') : '';
+      this.hashes.set(file, h);
+    }
+    return h;
+  }
+
   /** What a camera runs, for the VM (hello, reports). */
   report(cameraId: string, state?: ModelChange['state'], message?: string) {
     const a = this.active(cameraId);
@@ -160,9 +171,7 @@ export class AnomalyModels {
       kind: a?.model.kind ?? '',
       version: a?.version ?? 0,
       modelId: a?.origin?.modelId ?? '',
-      sha256:
-        a?.origin?.sha256 ??
-        (mainFile && existsSync(mainFile) ? createHash('sha256').update(readFileSync(mainFile)).digest('hex') : ''),
+      sha256: a?.origin?.sha256 ?? (mainFile ? this.fileSha256(mainFile) : ''),
       state: state ?? 'active',
       message: message ?? '',
       versions: this.wholeVersions(cameraId),

@@ -4,7 +4,6 @@
 // the rest of the body is then not sent. Any failure rejects with the call's gRPC error (its `code` says whether to
 // retry, see archiveErrorIsPermanent); the VM keeps nothing of a failed upload, so retrying means uploading again.
 import { createHash } from 'node:crypto';
-import { once } from 'node:events';
 import { createReadStream } from 'node:fs';
 import type { Readable } from 'node:stream';
 
@@ -13,6 +12,7 @@ import * as grpc from '@grpc/grpc-js';
 import type { ArchiveChunk } from '../../shared/link/generated/guardian/edge/v1/ArchiveChunk.ts';
 import type { ArchiveHeader } from '../../shared/link/generated/guardian/edge/v1/ArchiveHeader.ts';
 import { clipChunkBytes, type EdgeLinkClient } from '../../shared/link/proto.ts';
+import { drainedOrEnded } from './flow.ts';
 
 export interface ArchiveObjectHeader {
   eventId: string;
@@ -23,16 +23,6 @@ export interface ArchiveObjectHeader {
   /** Lowercase hex SHA-256 of body. */
   sha256: string;
   protected: boolean;
-}
-
-/** Waits for room in the call's buffer, or for its status (then the next write is moot). */
-async function drainedOrEnded(call: NodeJS.EventEmitter): Promise<void> {
-  const ac = new AbortController();
-  try {
-    await Promise.race([once(call, 'drain', { signal: ac.signal }), once(call, 'status', { signal: ac.signal })]);
-  } finally {
-    ac.abort();
-  }
 }
 
 /**

@@ -1,6 +1,5 @@
 // Answers the VM's clip requests from the control stream: each clip (or byte range of it) goes on a SendClip call of
 // its own, read from the file at the pace the VM's client reads (HTTP/2 flow control); a cancel stops it.
-import { once } from 'node:events';
 import { createReadStream, statSync } from 'node:fs';
 
 import * as grpc from '@grpc/grpc-js';
@@ -12,21 +11,12 @@ import type { RequestFailed } from '../../shared/link/generated/guardian/edge/v1
 import type { VmRequest__Output } from '../../shared/link/generated/guardian/edge/v1/VmRequest.ts';
 import { clipChunkBytes } from '../../shared/link/proto.ts';
 import type { Logger } from '../../shared/log.ts';
+import { drainedOrEnded } from './flow.ts';
 
 /** The calls this needs (LinkConnection). */
 export interface ClipChannel {
   sendClip(done: grpc.requestCallback<ClipReceipt__Output>): grpc.ClientWritableStream<ClipChunk>;
   refuse(failed: RequestFailed): void;
-}
-
-/** Waits for room in the stream's buffer, or for the call to end (then the next write fails). */
-async function drainedOrEnded(call: NodeJS.EventEmitter): Promise<void> {
-  const ac = new AbortController();
-  try {
-    await Promise.race([once(call, 'drain', { signal: ac.signal }), once(call, 'status', { signal: ac.signal })]);
-  } finally {
-    ac.abort(); // removes the listener that did not fire
-  }
 }
 
 export class ClipStreamer {

@@ -1,7 +1,6 @@
 // The edge's side of the dataset and model calls: a dataset ZIP uploaded on an UploadDataset call of its own (header,
 // chunks, end marker, read only as fast as the call drains), and a deployed model's file read on a FetchModel call,
 // bounded in size (the push said how big it is).
-import { once } from 'node:events';
 import { createReadStream } from 'node:fs';
 
 import * as grpc from '@grpc/grpc-js';
@@ -10,6 +9,7 @@ import type { DatasetChunk } from '../../shared/link/generated/guardian/edge/v1/
 import type { DatasetReceipt__Output } from '../../shared/link/generated/guardian/edge/v1/DatasetReceipt.ts';
 import type { ModelChunk__Output } from '../../shared/link/generated/guardian/edge/v1/ModelChunk.ts';
 import { clipChunkBytes, type EdgeLinkClient } from '../../shared/link/proto.ts';
+import { drainedOrEnded } from './flow.ts';
 
 export interface DatasetUploadHeader {
   uploadId: string;
@@ -41,7 +41,7 @@ export function uploadDataset(
       call.write({ header });
       for await (const chunk of createReadStream(file, { highWaterMark: clipChunkBytes })) {
         if (answered) return;
-        if (!call.write({ data: chunk as Buffer })) await Promise.race([once(call, 'drain'), once(call, 'status')]);
+        if (!call.write({ data: chunk as Buffer })) await drainedOrEnded(call);
       }
       if (answered) return;
       call.write({ end: {} });

@@ -10,7 +10,6 @@ import { join } from 'node:path';
 import { CAE_KIND, CAE_ONNX } from '../../edge/anomaly/cae.ts';
 import type { Db } from '../../shared/db.ts';
 import { GuardianError } from '../../shared/errors.ts';
-import type { CameraModel__Output } from '../../shared/link/generated/guardian/edge/v1/CameraModel.ts';
 import type { ModelReport__Output } from '../../shared/link/generated/guardian/edge/v1/ModelReport.ts';
 import type { VmRequest } from '../../shared/link/generated/guardian/edge/v1/VmRequest.ts';
 import type { Logger } from '../../shared/log.ts';
@@ -196,5 +195,3 @@ export class ModelDeployments {
     }
   }
 }
-
-export type { CameraModel__Output as CameraModelReport };

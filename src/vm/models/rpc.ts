@@ -22,12 +22,6 @@ export function handleUploadDataset(
   log: Logger,
 ): void {
   if (!datasets) return callback({ code: grpc.status.UNIMPLEMENTED, details: 'this VM takes no datasets' });
-  let answered = false;
-  const answer: grpc.sendUnaryData<DatasetReceipt> = (err, value) => {
-    if (answered) return;
-    answered = true;
-    callback(err, value);
-  };
   (async () => {
     const it = (call as AsyncIterable<DatasetChunk__Output>)[Symbol.asyncIterator]();
     const first = await it.next();
@@ -43,12 +37,12 @@ export function handleUploadDataset(
     })();
     return datasets.receive(edgeId, header, body);
   })().then(
-    (d) => answer(null, { datasetId: d.datasetId, images: d.images, normal: d.labels.normal ?? 0 }),
+    (d) => callback(null, { datasetId: d.datasetId, images: d.images, normal: d.labels.normal ?? 0 }),
     (err: unknown) => {
       const refusal = err instanceof DatasetRefusal ? err : null;
       if (!refusal) log.error({ err, edge: edgeId }, 'dataset upload failed');
       else log.warn({ edge: edgeId, reason: refusal.message }, 'dataset upload refused');
-      answer({
+      callback({
         code: refusal ? grpc.status[refusal.code] : grpc.status.UNAVAILABLE,
         details: refusal?.message ?? 'the VM could not store the dataset; send it again later',
       });

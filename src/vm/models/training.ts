@@ -173,13 +173,13 @@ export class TrainingQueue {
       if (logs.length > 200) logs.shift();
     };
     let lastWrite = 0;
-    const progress = (p: TrainProgress, force = false) => {
+    const progress = (p: TrainProgress) => {
       const now = Date.now();
       if (p.stage === 'training')
         say(
           `epoch ${p.done}/${p.total}: loss ${p.loss?.toFixed(5)}, held-out ${p.valLoss?.toFixed(5)}, ${p.epochSeconds} s`,
         );
-      if (!force && p.stage === 'decoding' && now - lastWrite < 1000) return;
+      if (p.stage === 'decoding' && now - lastWrite < 1000) return;
       lastWrite = now;
       const value =
         p.stage === 'decoding'
