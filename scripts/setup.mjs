@@ -270,8 +270,17 @@ for n in z.namelist():
 }
 
 // Test tools built from Go sources into .vendor/bin (go install with GOBIN): versitygw, a real S3 server the VM
-// archive's tests run against with its posix backend. Without Go they are skipped, and so are the tests needing them.
-const GO_TOOLS = [{ name: 'versitygw', module: 'github.com/versity/versitygw/cmd/versitygw', version: 'v1.7.0' }];
+// archive's tests run against with its posix backend; Pebble, Let's Encrypt's ACME test CA, and its DNS server, for
+// the ACME certificate tests. Without Go they are skipped, and so are the tests needing them.
+const GO_TOOLS = [
+  { name: 'versitygw', module: 'github.com/versity/versitygw/cmd/versitygw', version: 'v1.7.0' },
+  { name: 'pebble', module: 'github.com/letsencrypt/pebble/v2/cmd/pebble', version: 'v2.10.3' },
+  {
+    name: 'pebble-challtestsrv',
+    module: 'github.com/letsencrypt/pebble/v2/cmd/pebble-challtestsrv',
+    version: 'v2.10.3',
+  },
+];
 
 function findGo() {
   for (const go of ['go', '/usr/local/go/bin/go', '/usr/lib/go/bin/go']) {

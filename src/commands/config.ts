@@ -70,6 +70,11 @@ function exampleLines(node: SchemaNode, depth: number): string[] {
     const required = node.required?.includes(key) === true && child.default === undefined;
     if (depth === 0) out.push('');
     out.push(...comment(child, required, pad));
+    // An optional section without a default (http.tls.acme): shown commented out, left unset.
+    if (child.properties && !required && child.default === undefined) {
+      out.push(`${pad}# ${key}:`, ...exampleLines(child, 1).map((l) => `${pad}# ${l}`));
+      continue;
+    }
     if (child.properties) {
       out.push(`${pad}${key}:`, ...exampleLines(child, depth + 1));
       continue;

@@ -41,6 +41,7 @@ import { RecordingService, recordingConfig } from './recording/service.ts';
 import { openEdgeDatabase } from './schema.ts';
 import { applyConfig } from './settings.ts';
 import { Telemetry } from './telemetry.ts';
+import { AcmeCertificates } from './web/acme.ts';
 import { Auth } from './web/auth.ts';
 import { createEdgeServer, type EdgeContext } from './web/server.ts';
 import { edgeTlsMaterial, tlsWanted } from './web/tls.ts';
@@ -415,9 +416,23 @@ export async function startEdge(config: Config, options: EdgeOptions): Promise<E
   media.start();
   telemetry.start(config.telemetry.intervalSeconds);
   await link.start();
-  const tls = tlsWanted(config) ? await edgeTlsMaterial(config) : null;
+  const acmeSettings = tlsWanted(config) ? config.http.tls.acme : undefined;
+  let acme: AcmeCertificates | undefined;
+  if (acmeSettings)
+    acme = new AcmeCertificates(acmeSettings, {
+      dataDir: config.dataDir,
+      host: config.http.host,
+      log: log.child({ component: 'acme' }),
+      onCertificate(m) {
+        listener.setCertificate(m);
+        ctx.tlsFingerprint = m.fingerprint;
+      },
+    });
+  // A stored ACME certificate serves at once; else the self-signed one until the CA has issued.
+  const tls = tlsWanted(config) ? (acme?.stored() ?? (await edgeTlsMaterial(config))) : null;
   if (tls) ctx.tlsFingerprint = tls.fingerprint;
-  const { listener } = createEdgeServer(ctx, tls);
+  ctx.acmeStatus = acme && (() => acme.status());
+  const { listener } = createEdgeServer(ctx, tls, acme?.challenges);
   const server = listener.server;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -425,6 +440,7 @@ export async function startEdge(config: Config, options: EdgeOptions): Promise<E
   });
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.http.port;
+  acme?.start(port);
   const host =
     config.http.host === '0.0.0.0'
       ? '127.0.0.1'
@@ -443,6 +459,7 @@ export async function startEdge(config: Config, options: EdgeOptions): Promise<E
     url,
     tls: tls ? { fingerprint: tls.fingerprint, created: tls.created } : null,
     async stop() {
+      acme?.stop();
       retention.stop();
       recording.stop();
       clips.stop();

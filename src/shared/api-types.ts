@@ -219,6 +219,19 @@ export interface StatusView {
   };
   /** The UI certificate's SHA-256 fingerprint, when the UI is served over HTTPS. */
   tlsFingerprint: string | null;
+  /** The certificate from the ACME CA, when http.tls.acme is set. */
+  acme: AcmeStatus | null;
+}
+
+/** A certificate ordered from an ACME CA for the owner's domain. */
+export interface AcmeStatus {
+  domain: string;
+  /** pending: not issued yet (the self-signed one is served); failed: the last order failed and will be retried. */
+  state: 'pending' | 'issued' | 'failed';
+  notAfter: string | null;
+  lastError: string | null;
+  /** When the next order or renewal is due (ms since the epoch). */
+  nextMs: number | null;
 }
 
 /** One channel's delivery of an alert. */

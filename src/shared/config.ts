@@ -120,6 +120,53 @@ export const configSchema = z.strictObject({
             .optional()
             .describe('PEM certificate chain (default: one made at first run)'),
           key: z.string().startsWith('/').optional().describe('PEM private key of that certificate'),
+          acme: z
+            .strictObject({
+              domain: z
+                .string()
+                .regex(
+                  /^(?=.{1,253}$)([a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.)+[a-zA-Z]{2,63}$/,
+                  'expected a domain name',
+                )
+                .describe('the domain that names this appliance (its DNS record points at it)'),
+              email: z.email().optional().describe("the CA account's contact address (expiry warnings)"),
+              directoryUrl: z
+                .url({ protocol: /^https$/ })
+                .default('https://acme-v02.api.letsencrypt.org/directory')
+                .describe("the CA's ACME directory (default: Let's Encrypt)"),
+              challenge: z
+                .enum(['http-01', 'dns-01'])
+                .default('http-01')
+                .describe(
+                  'how the CA checks the domain is yours: with http-01 it fetches a token over plain HTTP on challengePort (forward port 80 to the appliance); with dns-01 your dnsHook publishes a TXT record (for an appliance nobody outside reaches)',
+                ),
+              challengePort: z
+                .number()
+                .int()
+                .min(1)
+                .max(65535)
+                .default(80)
+                .describe('port the http-01 challenge is answered on (the CA always asks port 80 of the domain)'),
+              dnsHook: z
+                .string()
+                .startsWith('/')
+                .optional()
+                .describe(
+                  'executable run as `hook add|remove <record name> <TXT value>` for dns-01 (your DNS provider)',
+                ),
+            })
+            .optional()
+            .describe(
+              "a certificate from an ACME CA (Let's Encrypt) for your domain, renewed by itself; the self-signed one is served until it arrives",
+            ),
+        })
+        .superRefine((tls, ctx) => {
+          if (tls.acme && (tls.cert || tls.key))
+            ctx.addIssue({ code: 'custom', path: ['acme'], message: 'acme and an own cert/key exclude each other' });
+          if (tls.acme && tls.enabled === false)
+            ctx.addIssue({ code: 'custom', path: ['acme'], message: 'acme needs TLS (enabled: true or auto)' });
+          if (tls.acme?.challenge === 'dns-01' && !tls.acme.dnsHook)
+            ctx.addIssue({ code: 'custom', path: ['acme', 'dnsHook'], message: 'dns-01 needs a dnsHook' });
         })
         .prefault({})
         .describe(

@@ -24,7 +24,7 @@ describe('UI ↔ edge API contract', () => {
     const pass: RequestHandler = (_req, _res, next) => next();
     const ctx = {
       version: 'test',
-      config: { http: { allowedHosts: [] } },
+      config: { http: { allowedHosts: [], tls: {} } },
       auth: { middleware: () => pass },
     } as unknown as EdgeContext;
     const server = createEdgeServer(ctx).listener.server;

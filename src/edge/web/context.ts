@@ -1,4 +1,6 @@
 // What the HTTP routes are given: the edge's services, and the few operations that cross them.
+
+import type { AcmeStatus } from '../../shared/api-types.ts';
 import type { Config } from '../../shared/config.ts';
 import type { Db } from '../../shared/db.ts';
 import type { ModelReport } from '../../shared/link/generated/guardian/edge/v1/ModelReport.ts';
@@ -52,6 +54,8 @@ export interface EdgeContext {
   latestFrame(cameraId: string): FrameDetections | undefined;
   /** SHA-256 of the UI's TLS certificate, when served over HTTPS (for the owner to compare with the browser's). */
   tlsFingerprint?: string;
+  /** The ACME certificate's state, when http.tls.acme is set. */
+  acmeStatus?: () => AcmeStatus;
   /** Each camera's anomaly models: state, and learning normal from its recordings. */
   anomaly: Pick<AnomalyModels, 'state' | 'learn' | 'rollback' | 'report'>;
   /** Alerts: raised, delivered, their channels and secrets. */

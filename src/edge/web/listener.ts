@@ -7,6 +7,7 @@ import { createServer as createNetServer, type Server as NetServer, type Socket 
 
 import type { HostAllowList } from '../../shared/http/host-check.ts';
 import { hostOf } from '../../shared/http/host-check.ts';
+import type { AcmeChallenges } from './acme.ts';
 
 /** Enough for a household's browsers and scripts; a flood past it waits in the kernel's backlog instead. */
 export const MAX_CONNECTIONS = 256;
@@ -16,6 +17,8 @@ export interface WebListener {
   scheme: 'http' | 'https';
   /** Ends every open connection (after server.close() stops new ones). */
   closeAll(): void;
+  /** Serves another certificate from the next handshake on (an ACME renewal), without a restart. */
+  setCertificate(m: { cert: string; key: string }): void;
 }
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
@@ -39,18 +42,32 @@ export function createWebListener(
   app: Handler,
   tls: { cert: string; key: string } | null,
   hosts: HostAllowList,
+  acme?: AcmeChallenges,
 ): WebListener {
   if (!tls) {
     const server = withTimeouts(createHttpServer(TIMEOUTS, app));
     server.maxConnections = MAX_CONNECTIONS;
-    return { server, scheme: 'http', closeAll: () => server.closeAllConnections() };
+    return {
+      server,
+      scheme: 'http',
+      closeAll: () => server.closeAllConnections(),
+      setCertificate() {
+        throw new Error('the UI is served over plain HTTP');
+      },
+    };
   }
   const https = withTimeouts(
     createHttpsServer({ ...TIMEOUTS, cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2' }, app),
   );
-  // Plain HTTP only ever gets a redirect, and only for a name the appliance is known by.
+  // Plain HTTP only ever gets a redirect, and only for a name the appliance is known by; or, while an ACME order
+  // waits for it, the CA its http-01 answer (public by design: a token and the account key's thumbprint).
   const redirect = withTimeouts(
     createHttpServer(TIMEOUTS, (req, res) => {
+      const answer = acme?.answer(req.url);
+      if (answer) {
+        res.writeHead(200, { 'content-type': 'application/octet-stream' }).end(answer);
+        return;
+      }
       const host = hostOf(req.headers.host);
       if (!host || !hosts.allows(host)) {
         res.writeHead(421, { 'content-type': 'text/plain' }).end('misdirected request\n');
@@ -82,5 +99,6 @@ export function createWebListener(
       redirect.closeAllConnections();
       for (const s of sockets) s.destroy();
     },
+    setCertificate: ({ cert, key }) => https.setSecureContext({ cert, key, minVersion: 'TLSv1.2' }),
   };
 }

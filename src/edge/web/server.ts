@@ -9,6 +9,7 @@ import { GuardianError } from '../../shared/errors.ts';
 import { Api, finalErrorHandler, sendError } from '../../shared/http/api.ts';
 import { HostAllowList, refuseCrossOriginWrites } from '../../shared/http/host-check.ts';
 import { projectRoot } from '../../shared/paths.ts';
+import type { AcmeChallenges } from './acme.ts';
 import type { EdgeContext } from './context.ts';
 import { createWebListener, type WebListener } from './listener.ts';
 import { registerAlertsRoutes } from './routes/alerts.ts';
@@ -32,12 +33,14 @@ export const CONTENT_SECURITY_POLICY =
 export function createEdgeServer(
   ctx: EdgeContext,
   tls: { cert: string; key: string } | null = null,
+  acme?: AcmeChallenges,
 ): { app: express.Express; listener: WebListener; api: Api } {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', false);
   // First of all: a Host the appliance is not known by (DNS rebinding) gets 421, before any route or file.
-  const hosts = new HostAllowList(ctx.config.http.allowedHosts);
+  const acmeDomain = ctx.config.http.tls.acme?.domain;
+  const hosts = new HostAllowList([...ctx.config.http.allowedHosts, ...(acmeDomain ? [acmeDomain] : [])]);
   app.use(hosts.middleware());
   app.use((req, res, next) => {
     res.setHeader('X-Content-Type-Options', 'nosniff');
@@ -96,5 +99,5 @@ export function createEdgeServer(
     });
   }
   app.use(finalErrorHandler(ctx.log));
-  return { app, listener: createWebListener(app, tls, hosts), api };
+  return { app, listener: createWebListener(app, tls, hosts, acme), api };
 }

@@ -21,6 +21,7 @@ const day = (ms: number | null) => (ms === null ? '–' : new Date(ms).toLocaleD
 export function ApiTokens() {
   const [tokens, setTokens] = useState<ApiToken[]>();
   const [fingerprint, setFingerprint] = useState<string | null>(null);
+  const [acme, setAcme] = useState<Status['acme']>(null);
   const [name, setName] = useState('');
   const [scope, setScope] = useState<'admin' | 'read'>('read');
   const [days, setDays] = useState('90');
@@ -34,7 +35,10 @@ export function ApiTokens() {
   useEffect(() => {
     void load();
     api<Status>('GET /status').then(
-      (s) => setFingerprint(s.tlsFingerprint),
+      (s) => {
+        setFingerprint(s.tlsFingerprint);
+        setAcme(s.acme);
+      },
       () => undefined,
     );
   }, []);
@@ -61,6 +65,15 @@ export function ApiTokens() {
       {fingerprint && (
         <p className="mb-3 text-xs text-zinc-400">
           This appliance's certificate (SHA-256): <code className="break-all">{fingerprint}</code>
+        </p>
+      )}
+      {acme && (
+        <p className="mb-3 text-xs text-zinc-400" aria-label="ACME certificate">
+          {acme.state === 'issued'
+            ? `Certificate for ${acme.domain} from the ACME CA, valid until ${new Date(acme.notAfter ?? 0).toLocaleString()}; renewed by itself.`
+            : acme.state === 'pending'
+              ? `Ordering a certificate for ${acme.domain}; the self-signed one is served meanwhile.`
+              : `The certificate for ${acme.domain} could not be ordered (${acme.lastError}); retrying at ${new Date(acme.nextMs ?? 0).toLocaleTimeString()}, the self-signed one is served meanwhile.`}
         </p>
       )}
       <table className="mb-3 w-full text-left text-sm" aria-label="API tokens">

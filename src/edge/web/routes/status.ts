@@ -27,6 +27,7 @@ export function registerStatusRoutes(api: Api, ctx: EdgeContext): void {
         ...(salvage ? { salvage: { ...salvage, damagedCopy: basename(salvage.damagedCopy) } } : {}),
       }))(databaseHealth(ctx.db)),
       tlsFingerprint: ctx.tlsFingerprint ?? null,
+      acme: ctx.acmeStatus?.() ?? null,
     };
   });
   api.route('get', '/telemetry', { summary: 'System and camera figures with an hour of history', tag: 'status' }, () =>
