@@ -5,11 +5,12 @@
 // of video. The RSS of the main process and of the media process is sampled as it goes; flat means, after a
 // warm-up, a least-squares slope within a few MB per 10 minutes of demo time and no peak far above the warm value.
 // test/security/soak.test.ts runs a short one (10 demo minutes) and asserts the same.
+
+import { fork } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { get as httpGet, type IncomingMessage } from 'node:http';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { type Edge, startEdge } from '../src/edge/runtime.ts';
 import { validateConfig } from '../src/shared/config.ts';
 import { createLogger } from '../src/shared/log.ts';
@@ -75,8 +76,14 @@ export interface SoakFigures {
   media: RssFigures;
   /** The main process's JS heap in use after a full collection (what JS keeps), same figures. */
   mainHeap: RssFigures;
-  /** [demo minutes, main MB, media MB, main heap MB] of every sample. */
-  series: [number, number, number, number][];
+  /**
+   * The main process's RSS split as the kernel counts it: anonymous memory (heaps, V8, malloc) and file pages
+   * (code and data of node, its libraries and the models, paged in as code paths first run; they level off).
+   */
+  mainAnon: RssFigures;
+  mainFile: RssFigures;
+  /** [demo minutes, main MB, media MB, main heap MB, main anonymous MB, main file MB] of every sample. */
+  series: [number, number, number, number, number, number][];
 }
 
 const MB = 1024 * 1024;
@@ -88,6 +95,17 @@ export function rssOf(pid: number): number | null {
   try {
     const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
     return m ? Number(m[1]) * 1024 : null;
+  } catch {
+    return null;
+  }
+}
+
+/** RssAnon and RssFile (+ RssShmem) of a process, in bytes. */
+export function rssPartsOf(pid: number): { anon: number; file: number } | null {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = (k: string) => Number(new RegExp(`${k}:\\s+(\\d+) kB`).exec(status)?.[1] ?? 0) * 1024;
+    return { anon: kb('RssAnon'), file: kb('RssFile') + kb('RssShmem') };
   } catch {
     return null;
   }
@@ -193,9 +211,6 @@ export async function runSoak(options: SoakOptions): Promise<SoakFigures> {
     // most) the same requests also run 8 at a time without pause, so that what the HTTP side holds at its busiest
     // (V8's young generation, the allocator's high-water mark) is reached before the fit starts: without it the main
     // process's RSS creeps up to that level over the first hour instead (146 -> 184 MB), with a flat JS heap.
-    let apiRequests = 0;
-    const failures: string[] = [];
-    let stopped = false;
     const paths = [
       '/api/status',
       '/api/events?limit=50',
@@ -203,52 +218,34 @@ export async function runSoak(options: SoakOptions): Promise<SoakFigures> {
       '/api/telemetry',
       '/api/cameras/soak/latest.jpg',
     ];
-    const poll = async (going: () => boolean, pauseMs: number) => {
-      while (!stopped && going()) {
-        for (const p of paths) {
-          try {
-            const res = await fetch(edge.url + p, { headers });
-            apiRequests++;
-            if (res.status === 200) await res.arrayBuffer();
-            else
-              failures.push(
-                `${p}: ${res.status} at ${round(demoSeconds / 60)} demo min: ${(await res.text()).slice(0, 120)}`,
-              );
-          } catch (err) {
-            if (!stopped) failures.push(`${p}: ${(err as Error).message}`);
-          }
-        }
-        if (pauseMs) await sleep(pauseMs);
-      }
-    };
-    const burstUntil = performance.now() + 60_000;
-    const warming = () => demoSeconds < warmupMinutes * 60 && performance.now() < burstUntil;
-    const burst = options.warmupPollers ?? 8;
-    const pollers =
+    // The dashboard runs in a process of its own (bench/soak-client.ts): the HTTP client's memory is not the edge's.
+    type ClientReport = { requests: number; failures: string[]; mjpegParts: number };
+    const client =
       options.dashboard === false
-        ? []
-        : [poll(() => true, 1000), ...Array.from({ length: burst }, () => poll(warming, 0))];
-    stops.push(() => {
-      stopped = true;
-    });
-    let mjpegParts = 0;
-    const boundary = Buffer.from('--guardianframe');
-    if (options.dashboard !== false) {
-      const live = httpGet(
-        `${edge.url}/api/cameras/soak/live.mjpeg?fps=4`,
-        { headers, agent: false },
-        (res: IncomingMessage) => {
-          res.on('data', (chunk: Buffer) => {
-            for (let i = chunk.indexOf(boundary); i >= 0; i = chunk.indexOf(boundary, i + 1)) mjpegParts++;
+        ? undefined
+        : fork(join(dirname(fileURLToPath(import.meta.url)), 'soak-client.ts'), [], {
+            execArgv: ['--import', 'tsx'],
+            stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
           });
-          res.on('error', () => {});
-        },
-      );
-      live.on('error', () => {});
-      stops.push(() => live.destroy());
-    }
+    const report = new Promise<ClientReport>((resolve) => {
+      if (!client) return resolve({ requests: 0, failures: [], mjpegParts: 0 });
+      client.once('message', (m) => resolve(m as ClientReport));
+      client.once('exit', () => resolve({ requests: 0, failures: ['the dashboard process exited'], mjpegParts: 0 }));
+    });
+    client?.send({
+      start: {
+        url: edge.url,
+        token: headers.authorization.slice('Bearer '.length),
+        burst: options.warmupPollers ?? 8,
+        paths,
+        mjpeg: '/api/cameras/soak/live.mjpeg?fps=4',
+      },
+    });
+    const burstUntil = performance.now() + 60_000;
+    let warm = true;
+    stops.push(() => client?.kill());
 
-    const series: [number, number, number, number][] = [];
+    const series: [number, number, number, number, number, number][] = [];
     const t0 = performance.now();
     const maxWallMs = (options.maxWallSeconds ?? Number.POSITIVE_INFINITY) * 1000;
     let next = t0;
@@ -261,13 +258,20 @@ export async function runSoak(options: SoakOptions): Promise<SoakFigures> {
       // collected. The media process collects on its own.
       (globalThis as { gc?: () => void }).gc?.();
       const main = rssOf(process.pid);
-      if (demoSeconds > 0 && media && main)
+      const parts = rssPartsOf(process.pid);
+      if (demoSeconds > 0 && media && main && parts)
         series.push([
           round(demoSeconds / 60, 3),
           round(main / MB),
           round(media / MB),
           round(process.memoryUsage().heapUsed / MB),
+          round(parts.anon / MB),
+          round(parts.file / MB),
         ]);
+      if (warm && (demoSeconds >= warmupMinutes * 60 || performance.now() > burstUntil)) {
+        warm = false;
+        client?.send({ warm: false });
+      }
       progress(
         `soak: ${round(demoSeconds / 60)} of ${options.demoMinutes} demo minutes, main ${round((main ?? 0) / MB)} MB, media ${round((media ?? 0) / MB)} MB`,
       );
@@ -279,8 +283,8 @@ export async function runSoak(options: SoakOptions): Promise<SoakFigures> {
       (n, x) => n + (statSync(join(dir, 'data', `guardian.db${x}`), { throwIfNoEntry: false })?.size ?? 0),
       0,
     );
-    for (const stop of stops) stop();
-    await Promise.all(pollers);
+    client?.send({ stop: true });
+    const dashboard = await report;
     return {
       demoMinutes: round(demoSeconds / 60),
       wallSeconds: round(wallSeconds),
@@ -290,10 +294,10 @@ export async function runSoak(options: SoakOptions): Promise<SoakFigures> {
       events,
       databaseMb: round(db / MB),
       segmentsRecorded: segments,
-      apiRequests,
-      apiFailures: failures.length,
-      failures: failures.slice(0, 10),
-      mjpegParts,
+      apiRequests: dashboard.requests,
+      apiFailures: dashboard.failures.length,
+      failures: dashboard.failures.slice(0, 10),
+      mjpegParts: dashboard.mjpegParts,
       mediaRestarts: edge.ctx.media.restarts,
       cameraReconnects: runtime?.reconnects ?? -1,
       logWarnings: logged.warnings,
@@ -310,6 +314,14 @@ export async function runSoak(options: SoakOptions): Promise<SoakFigures> {
       ),
       mainHeap: rssFigures(
         series.map(([t, , , h]) => [t, h]),
+        warmupMinutes,
+      ),
+      mainAnon: rssFigures(
+        series.map(([t, , , , a]) => [t, a]),
+        warmupMinutes,
+      ),
+      mainFile: rssFigures(
+        series.map(([t, , , , , f]) => [t, f]),
         warmupMinutes,
       ),
       series,

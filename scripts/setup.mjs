@@ -319,6 +319,39 @@ function ensureGoTools() {
   }
 }
 
+// Test tools of this repository written in Go, built into .vendor/bin when their sources change: faultfs, the FUSE
+// fault layer of the disk-fault tests (this kernel has no device-mapper for dm-error).
+const LOCAL_GO_TOOLS = [{ name: 'faultfs', dir: join(root, 'test', 'support', 'faultfs') }];
+
+function ensureLocalGoTools() {
+  const bin = join(root, '.vendor', 'bin');
+  for (const tool of LOCAL_GO_TOOLS) {
+    const h = createHash('sha256');
+    for (const f of listTree(tool.dir)) h.update(f).update(readFileSync(f));
+    const hash = h.digest('hex');
+    const stamp = join(bin, `.${tool.name}.hash`);
+    if (existsSync(join(bin, tool.name)) && existsSync(stamp) && readFileSync(stamp, 'utf8').trim() === hash) continue;
+    const go = findGo();
+    if (!go) {
+      console.error(
+        `[setup] warning: no Go toolchain, so ${tool.name} is not built and the tests that need it are skipped`,
+      );
+      continue;
+    }
+    log(`building ${tool.name} into .vendor/bin (go build)`);
+    mkdirSync(bin, { recursive: true });
+    const r = spawnSync(go, ['build', '-o', join(bin, tool.name), '.'], {
+      cwd: tool.dir,
+      stdio: quiet ? ['ignore', 'ignore', 'inherit'] : 'inherit',
+    });
+    if (r.status !== 0) {
+      console.error(`[setup] warning: building ${tool.name} failed; the tests that need it are skipped`);
+      continue;
+    }
+    writeFileSync(stamp, `${hash}\n`);
+  }
+}
+
 function listTree(dir) {
   return readdirSync(dir, { withFileTypes: true })
     .flatMap((e) => (e.isDirectory() ? listTree(join(dir, e.name)) : [join(dir, e.name)]))
@@ -362,6 +395,7 @@ if (sanitize) ensureSanitizeBuild();
 if (process.exitCode) process.exit();
 ensureOpenVino();
 ensureGoTools();
+ensureLocalGoTools();
 ensureUiBuild();
 try {
   const v = execFileSync(
