@@ -8,6 +8,7 @@
 
 import { fork } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -57,7 +58,7 @@ export interface SoakFigures {
   framesAnalysed: number;
   framesDetected: number;
   events: number;
-  /** The database (with its WAL) at the end: SQLite's page cache in the main process grows with it, to 16 MB. */
+  /** The database (with its WAL) at the end: SQLite's page cache in the main process grows with it, to 4 MB. */
   databaseMb: number;
   segmentsRecorded: number;
   apiRequests: number;
@@ -82,8 +83,16 @@ export interface SoakFigures {
    */
   mainAnon: RssFigures;
   mainFile: RssFigures;
-  /** [demo minutes, main MB, media MB, main heap MB, main anonymous MB, main file MB] of every sample. */
-  series: [number, number, number, number, number, number][];
+  /**
+   * glibc malloc in the main process (mallinfo2, every arena): bytes in use (what native code holds: SQLite,
+   * node's own) and bytes free but kept (fragmentation). Which of them grows tells a leak from a high-water mark.
+   */
+  mallocInUse: RssFigures;
+  mallocFree: RssFigures;
+  /** Node's external memory (Buffers and ArrayBuffers JS still references), after a full collection. */
+  mainExternal: RssFigures;
+  /** [demo minutes, main MB, media MB, main heap MB, main anonymous MB, main file MB, malloc in use MB, malloc free MB, external MB] of every sample. */
+  series: number[][];
 }
 
 const MB = 1024 * 1024;
@@ -108,6 +117,35 @@ export function rssPartsOf(pid: number): { anon: number; file: number } | null {
     return { anon: kb('RssAnon'), file: kb('RssFile') + kb('RssShmem') };
   } catch {
     return null;
+  }
+}
+
+/** glibc's mallinfo2() through koffi (a dependency already), or undefined on another libc. */
+function mallocStats(): (() => { inUse: number; free: number }) | undefined {
+  try {
+    const require = createRequire(import.meta.url);
+    const koffi = require('koffi') as typeof import('koffi');
+    const libc = koffi.load('libc.so.6');
+    const fields = [
+      'arena',
+      'ordblks',
+      'smblks',
+      'hblks',
+      'hblkhd',
+      'usmblks',
+      'fsmblks',
+      'uordblks',
+      'fordblks',
+      'keepcost',
+    ];
+    const info = koffi.struct('mallinfo2', Object.fromEntries(fields.map((f) => [f, 'size_t'])));
+    const mallinfo2 = libc.func('mallinfo2', info, []);
+    return () => {
+      const m = mallinfo2() as Record<string, number>;
+      return { inUse: Number(m.uordblks) + Number(m.hblkhd), free: Number(m.fordblks) };
+    };
+  } catch {
+    return undefined;
   }
 }
 
@@ -245,7 +283,8 @@ export async function runSoak(options: SoakOptions): Promise<SoakFigures> {
     let warm = true;
     stops.push(() => client?.kill());
 
-    const series: [number, number, number, number, number, number][] = [];
+    const series: number[][] = [];
+    const malloc = mallocStats();
     const t0 = performance.now();
     const maxWallMs = (options.maxWallSeconds ?? Number.POSITIVE_INFINITY) * 1000;
     let next = t0;
@@ -267,6 +306,9 @@ export async function runSoak(options: SoakOptions): Promise<SoakFigures> {
           round(process.memoryUsage().heapUsed / MB),
           round(parts.anon / MB),
           round(parts.file / MB),
+          round((malloc?.().inUse ?? 0) / MB),
+          round((malloc?.().free ?? 0) / MB),
+          round(process.memoryUsage().external / MB),
         ]);
       if (warm && (demoSeconds >= warmupMinutes * 60 || performance.now() > burstUntil)) {
         warm = false;
@@ -277,6 +319,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakFigures> {
       );
     }
     const wallSeconds = (performance.now() - t0) / 1000;
+    const column = (i: number) => series.map((r) => [r[0] ?? 0, r[i] ?? 0] as [number, number]);
     const runtime = edge.ctx.media.cameras.soak;
     const events = edge.ctx.db.prepare('SELECT count(*) FROM events').pluck().get() as number;
     const db = ['', '-wal'].reduce(
@@ -304,26 +347,14 @@ export async function runSoak(options: SoakOptions): Promise<SoakFigures> {
       logErrors: logged.errors,
       samples: series.length,
       warmupMinutes: round(warmupMinutes),
-      main: rssFigures(
-        series.map(([t, m]) => [t, m]),
-        warmupMinutes,
-      ),
-      media: rssFigures(
-        series.map(([t, , m]) => [t, m]),
-        warmupMinutes,
-      ),
-      mainHeap: rssFigures(
-        series.map(([t, , , h]) => [t, h]),
-        warmupMinutes,
-      ),
-      mainAnon: rssFigures(
-        series.map(([t, , , , a]) => [t, a]),
-        warmupMinutes,
-      ),
-      mainFile: rssFigures(
-        series.map(([t, , , , , f]) => [t, f]),
-        warmupMinutes,
-      ),
+      main: rssFigures(column(1), warmupMinutes),
+      media: rssFigures(column(2), warmupMinutes),
+      mainHeap: rssFigures(column(3), warmupMinutes),
+      mainAnon: rssFigures(column(4), warmupMinutes),
+      mainFile: rssFigures(column(5), warmupMinutes),
+      mallocInUse: rssFigures(column(6), warmupMinutes),
+      mallocFree: rssFigures(column(7), warmupMinutes),
+      mainExternal: rssFigures(column(8), warmupMinutes),
       series,
     };
   } finally {

@@ -9,23 +9,12 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
+import { seededRandom } from '../../src/shared/seeded-random.ts';
 import { ffprobeSegment } from '../helpers.ts';
 import { sleep, TunnelPair, tunnelPairUnavailable, until } from '../support/tunnel-pair.ts';
 
 type Victim = 'edge' | 'media' | 'vm' | 'wireguard-edge' | 'wireguard-vm';
 const VICTIMS: Victim[] = ['edge', 'media', 'vm', 'wireguard-edge', 'wireguard-vm'];
-
-/** mulberry32: a small seeded generator, so a failing order of kills can be replayed. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const alive = (pid: number) =>
   existsSync(`/proc/${pid}`) && !/State:\s+Z/.test(readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -89,7 +78,7 @@ describe('fault suite through the tunnel: random kill -9 of every process, a 10-
   it('kill -9 of the edge, its media process, the VM and either wireguard-go at random moments: nothing committed is lost', async function () {
     this.timeout(600_000);
     const seed = Number(process.env.GUARDIAN_FAULT_SEED ?? Math.floor(Math.random() * 2 ** 31));
-    const random = seeded(seed);
+    const random = seededRandom(seed);
     console.log(`      seed ${seed} (GUARDIAN_FAULT_SEED=${seed} replays this order)`);
     // Every victim at least once, then random ones; each after a random 0.5-8 s of normal work.
     const order = [...VICTIMS].sort(() => random() - 0.5);

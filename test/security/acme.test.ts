@@ -15,26 +15,12 @@ import selfsigned from 'selfsigned';
 import YAML from 'yaml';
 
 import { projectRoot } from '../../src/shared/paths.ts';
-import { tempDir } from '../helpers.ts';
+import { tempDir, until } from '../helpers.ts';
 import { freePort } from '../support/rtsp.ts';
 
 const guardian = join(projectRoot, 'bin', 'guardian.mjs');
 const bin = join(projectRoot, '.vendor', 'bin');
 const DOMAIN = 'guardian.example.test';
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, ms: number) {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await Promise.resolve()
-      .then(fn)
-      .catch(() => undefined);
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await sleep(200);
-  }
-}
-
 class Proc {
   out = '';
   readonly child: ChildProcess;

@@ -1,6 +1,6 @@
-// Issue #20's fault suite: EIO on the recording and database paths. This kernel has no device-mapper (no dm-error
-// target) and libfiu's remote control breaks node's process spawning, so the fault layer is a small LD_PRELOAD shim
-// (test/support/eio_shim.c, compiled here): while a trigger file exists, opening a file under the data dir for
+// Issue #20's fault suite: EIO on the recording and database paths, one path at a time. This kernel has no
+// device-mapper (no dm-error target); fuse-faults.test.ts fails the whole disk through FUSE, and this test, with a
+// small LD_PRELOAD shim (test/support/eio_shim.c, compiled here), each path on its own: while a trigger file exists, opening a file under the data dir for
 // writing fails with EIO (a new recording segment, snapshot or clip cannot be created) or every pwrite() does
 // (SQLite's writes). Expected: nothing crashes, the camera stays online and says why recording paused, API writes answer
 // 503 IO_ERROR and reads still work, recordings and events from before are intact, and both paths work again by

@@ -17,28 +17,11 @@ import { type EventRecord, EventStore } from '../../src/edge/events/store.ts';
 import { openEdgeDatabase } from '../../src/edge/schema.ts';
 import { projectRoot } from '../../src/shared/paths.ts';
 import { wireGuardUnavailable } from '../../src/shared/wireguard/interface.ts';
-import { media, tempDir } from '../helpers.ts';
+import { media, sleep, tempDir, until } from '../helpers.ts';
 import { createNetnsPair, linkFromHost, type NetnsPair, netnsUnavailable } from './netns.ts';
 
 export const guardian = join(projectRoot, 'bin', 'guardian.mjs');
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Polls `fn` every 250 ms until it gives a truthy value; a throw counts as "not yet" (e.g. a server starting). */
-export async function until<T>(
-  what: string,
-  fn: () => Promise<T | undefined | null | false> | T | undefined | null | false,
-  timeoutMs: number,
-): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await Promise.resolve()
-      .then(fn)
-      .catch(() => undefined);
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(250);
-  }
-}
+export { sleep, until };
 
 /** A guardian process inside a namespace; its output is kept for the failure report. */
 export class NsProcess {

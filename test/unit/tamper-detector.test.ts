@@ -4,26 +4,15 @@
 import assert from 'node:assert/strict';
 
 import { type TamperChange, TamperDetector } from '../../src/edge/detect/tamper.ts';
+import { seededRandom } from '../../src/shared/seeded-random.ts';
 
 const W = 160;
 const H = 120;
 
-/** A deterministic pseudo-random sequence (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 // A "world" wider than the view: rectangles of many grey levels over a gradient, so every block has texture.
 const WORLD_W = 320;
 const world = (() => {
-  const r = rng(7);
+  const r = seededRandom(7);
   const img = new Float64Array(WORLD_W * H);
   for (let y = 0; y < H; y++) for (let x = 0; x < WORLD_W; x++) img[y * WORLD_W + x] = 60 + x / 4 + y / 3;
   for (let k = 0; k < 400; k++) {
@@ -37,7 +26,7 @@ const world = (() => {
   return img;
 })();
 
-const noise = rng(11);
+const noise = seededRandom(11);
 
 /** The view at horizontal offset `at`, times `gain`, with sensor noise of ±`grain` grey levels. */
 function view({ at = 0, gain = 1, grain = 3 }: { at?: number; gain?: number; grain?: number } = {}) {

@@ -4,6 +4,7 @@
 import { basename, resolve } from 'node:path';
 
 import { GuardianError } from '../../shared/errors.ts';
+import { seededRandom } from '../../shared/seeded-random.ts';
 import { type ClipInfo, clipFrames, listClips } from './dataset.ts';
 import { defaultBackbonePath, FeatureExtractor, MOTION_WIDTH, probeBackbone } from './features.ts';
 import { NearestNeighbours } from './knn.ts';
@@ -72,18 +73,6 @@ function percentile(values: ArrayLike<number>, p: number): number {
   const s = Float64Array.from(values).sort();
   if (!s.length) return 0;
   return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))] as number;
-}
-
-/** Small deterministic PRNG (mulberry32), so the same footage always gives the same model. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** A fixed-capacity uniform sample of vectors (reservoir sampling). */
@@ -182,7 +171,7 @@ export async function fitModel(
   const { channels: dim, grid } = backbone;
   const cells = grid * grid;
   const extractor = await FeatureExtractor.create(backbonePath, backbone, options.threads ?? 1);
-  const random = rng(0x9e3779b9);
+  const random = seededRandom(0x9e3779b9);
   const fgPool = new Reservoir(o.foregroundPoolCap, dim, random);
   const bgPools = Array.from({ length: cells }, () => new Reservoir(o.backgroundPoolCap, dim, random));
   let fitFrames = 0;
