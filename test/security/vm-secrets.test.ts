@@ -109,22 +109,33 @@ describe('VM secrets: the owner API token, pairing codes and WireGuard keys (iss
 
   /** A VM on loopback without a tunnel, with `api` and any other sections as given. */
   const loopbackVm = async (name: string, extra: Record<string, unknown> = {}) => {
-    const ports = { http: await freePort(), grpc: await freePort() };
     const dataDir = join(dir.path, name);
     const configFile = join(dir.path, `${name}.yaml`);
-    writeFileSync(
-      configFile,
-      YAML.stringify({
-        dataDir,
-        http: { port: ports.http },
-        grpc: { port: ports.grpc, requireTunnel: false },
-        wireguard: { enabled: false },
-        ...extra,
-      }),
-    );
-    const vm = new VmChild(configFile);
-    children.push(vm);
-    await vm.start();
+    let ports = { http: 0, grpc: 0 };
+    let vm: VmChild | undefined;
+    // A port freePort() found free can be taken by another test's connection before the VM binds it: try again.
+    for (let attempt = 0; !vm; attempt++) {
+      ports = { http: await freePort(), grpc: await freePort() };
+      writeFileSync(
+        configFile,
+        YAML.stringify({
+          dataDir,
+          http: { port: ports.http },
+          grpc: { port: ports.grpc, requireTunnel: false },
+          wireguard: { enabled: false },
+          ...extra,
+        }),
+      );
+      const child = new VmChild(configFile);
+      try {
+        await child.start();
+        vm = child;
+        children.push(vm);
+      } catch (err) {
+        if (attempt >= 3 || !/EADDRINUSE/.test((err as Error).message)) throw err;
+        rmSync(dataDir, { recursive: true, force: true }); // a first run again: its token printed again
+      }
+    }
     const url = `http://127.0.0.1:${ports.http}`;
     const status = (token: string) =>
       fetch(`${url}/api/health`, { headers: { authorization: `Bearer ${token}` } }).then((r) => r.status);
