@@ -247,8 +247,8 @@ export async function runSoak(options: SoakOptions): Promise<SoakFigures> {
 
     // A dashboard left open: the API polled every second, one live view. During the warm-up (its first minute at
     // most) the same requests also run 8 at a time without pause, so that what the HTTP side holds at its busiest
-    // (V8's young generation, the allocator's high-water mark) is reached before the fit starts: without it the main
-    // process's RSS creeps up to that level over the first hour instead (146 -> 184 MB), with a flat JS heap.
+    // (V8's young generation, the allocator's high-water mark) is reached before the fit starts. (The creep over the
+    // first hour that older runs showed was SQLite's page cache filling: capped in src/shared/db.ts.)
     const paths = [
       '/api/status',
       '/api/events?limit=50',
@@ -298,6 +298,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakFigures> {
       (globalThis as { gc?: () => void }).gc?.();
       const main = rssOf(process.pid);
       const parts = rssPartsOf(process.pid);
+      const heapOfC = malloc?.();
       if (demoSeconds > 0 && media && main && parts)
         series.push([
           round(demoSeconds / 60, 3),
@@ -306,8 +307,8 @@ export async function runSoak(options: SoakOptions): Promise<SoakFigures> {
           round(process.memoryUsage().heapUsed / MB),
           round(parts.anon / MB),
           round(parts.file / MB),
-          round((malloc?.().inUse ?? 0) / MB),
-          round((malloc?.().free ?? 0) / MB),
+          round((heapOfC?.inUse ?? 0) / MB),
+          round((heapOfC?.free ?? 0) / MB),
           round(process.memoryUsage().external / MB),
         ]);
       if (warm && (demoSeconds >= warmupMinutes * 60 || performance.now() > burstUntil)) {

@@ -7,12 +7,12 @@
 // themselves once the disk does.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { projectRoot } from '../../src/shared/paths.ts';
-import { ffprobeSegment, tempDir } from '../helpers.ts';
-import { type DemoProcess, recordedSegments, startDemoProcess } from '../support/demo-process.ts';
+import { tempDir } from '../helpers.ts';
+import { assertKept, type DemoProcess, recordedSegments, startDemoProcess } from '../support/demo-process.ts';
 import { freePort } from '../support/rtsp.ts';
 
 const PASSWORD = 'eio-test-password-5';
@@ -133,14 +133,8 @@ describe('EIO on the recording and database paths (#20 fault suite)', function (
       if (ok !== 200) await sleep(500);
     }
     assert.equal(ok, 200, 'database writes work again');
-    const after = ((await (await call('GET', '/api/events?limit=500')).json()) as { events: { id: string }[] }).events;
-    for (const e of events)
-      assert.ok(
-        after.some((x) => x.id === e.id),
-        `event ${e.id} kept`,
-      );
-    const newest = segments().reduce((a, b) => (statSync(a).mtimeMs > statSync(b).mtimeMs ? a : b));
-    for (const f of segmentsBefore.filter((x) => x !== newest))
-      assert.ok((await ffprobeSegment(f)).frames > 0, `${f} still plays`);
+    const listEvents = async () =>
+      ((await (await call('GET', '/api/events?limit=500')).json()) as { events: { id: string }[] }).events;
+    await assertKept(listEvents, events, dataDir, segmentsBefore);
   });
 });

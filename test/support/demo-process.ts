@@ -6,6 +6,7 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { projectRoot } from '../../src/shared/paths.ts';
+import { ffprobeSegment } from '../helpers.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -86,4 +87,25 @@ export function recordedSegments(dataDir: string): string[] {
   return readdirSync(root, { recursive: true, encoding: 'utf8' })
     .map((f) => join(root, f))
     .filter((f) => f.endsWith('.mp4') && statSync(f).isFile());
+}
+
+/**
+ * After a fault: every event listed before it is still listed, and every segment on disk before it, except the one
+ * being written now, still plays.
+ */
+export async function assertKept(
+  listEvents: () => Promise<{ id: string }[]>,
+  events: { id: string }[],
+  dataDir: string,
+  segmentsBefore: string[],
+): Promise<void> {
+  const after = await listEvents();
+  for (const e of events)
+    assert.ok(
+      after.some((x) => x.id === e.id),
+      `event ${e.id} kept`,
+    );
+  const newest = recordedSegments(dataDir).reduce((a, b) => (statSync(a).mtimeMs > statSync(b).mtimeMs ? a : b));
+  for (const f of segmentsBefore.filter((x) => x !== newest))
+    assert.ok((await ffprobeSegment(f)).frames > 0, `${f} still plays`);
 }
