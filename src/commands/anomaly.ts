@@ -62,7 +62,8 @@ export function registerAnomalyCommands(program: Command): void {
             version: m.version,
             created: m.created,
             threshold: m.threshold,
-            calibration: m.calibration,
+            regimes: m.regimes,
+            objects: m.objects && { detector: m.objects.detector, calibration: m.objects.calibration },
             bank: m.bank,
             fit: m.fit,
             seconds: Math.round(result.seconds * 10) / 10,
@@ -70,7 +71,9 @@ export function registerAnomalyCommands(program: Command): void {
         console.log(
           `${result.dir}: ${m.kind} v${m.version} from ${m.fit.fitFrames} frames (${m.fit.fitClips.length} clips), ` +
             `threshold from ${m.fit.heldOutFrames} held-out frames (${m.fit.heldOutClips.join(', ')}); ` +
-            `bank ${m.bank.foregroundRows} + ${m.bank.backgroundRows} vectors; ${result.seconds.toFixed(1)} s`,
+            `banks: ${m.regimes.map((r) => `${r.name} ${r.foregroundRows} + ${r.backgroundRows} vectors`).join(', ')}; ` +
+            `object cues: ${m.objects ? `${m.fit.objectObservations ?? 0} tracked objects (${m.objects.detector.model})` : 'none'}; ` +
+            `${result.seconds.toFixed(1)} s`,
         );
       } catch (err) {
         bar.stop();

@@ -167,6 +167,7 @@ export async function startEdge(config: Config, options: EdgeOptions): Promise<E
           .overlapping(cameraId, startMs, endMs)
           .map((s) => ({ path: recording.index.absolute(s), duration: s.duration })),
       detectFps: (cameraId) => registry.entry(cameraId)?.detectFps ?? config.detection.fps,
+      detector: () => ({ model: config.detection.model, classes: config.detection.classes }),
     },
     log.child({ component: 'anomaly' }),
     (cameraId) => {

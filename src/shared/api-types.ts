@@ -73,6 +73,10 @@ export interface AnomalyModelInfo {
   modelId: string | null;
   /** Every version kept, newest first; rollback goes to the one below the active one. */
   versions: number[];
+  /** The picture regimes it has banks for: colour (day), mono (night, IR), or any (one bank, older models). */
+  regimes: string[];
+  /** Whether it scores tracked objects (class, speed, direction and size against what is normal here). */
+  objectCues: boolean;
   /** What the last model change did (a deployment refused, a model that failed to load and was rolled back). */
   lastChange: { at: string; state: 'active' | 'failed' | 'rolled_back'; message: string | null } | null;
   /** Live scoring now (null: not scored, e.g. anomaly detection switched off for the camera). */

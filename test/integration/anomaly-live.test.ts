@@ -105,6 +105,14 @@ describe('anomaly model on the running edge', function () {
     assert.equal(little.status, 400);
     const message = String((little.body.error as { message?: string })?.message);
     assert.match(message, /too little footage.*at least 40 s in at least 2 recordings/, message);
+    // From Datasets: no screenshot of this camera is labelled normal yet.
+    const none = await call('POST', '/cameras/walk/anomaly/learn', { from: 'dataset' });
+    assert.equal(none.status, 400);
+    assert.match(
+      String((none.body.error as { message?: string })?.message),
+      /has 0 screenshots labelled normal.*label more screenshots normal in Datasets/,
+    );
+    assert.equal((await call('POST', '/cameras/walk/anomaly/learn', { from: 'elsewhere' })).status, 400);
     assert.equal((await state()).state, 'none', 'nothing changed');
   });
 
@@ -191,9 +199,10 @@ describe('anomaly model on the running edge', function () {
     assert.ok(events.length >= 1, 'an unusual event');
     const ev = events.at(-1) as Ev;
     assert.equal(ev.label, 'unusual');
+    // What was unusual, in words: the picture (appearance, movement) or a tracked object (its class, speed, ...).
     assert.match(
       ev.labels[0] ?? '',
-      /^(something unusual here|unusual movement here|moving \d+\.\d× more than usual here)$/,
+      /^(something unusual here|unusual movement here|moving \d+\.\d× more than usual here|[a-z ]+(: not seen here in normal footage| where one is rarely seen| moving \d+\.\d× faster than usual here| moving in an unusual direction here| of an unusual size here))$/,
     );
     assert.ok(ev.maxScore >= 0.5, `score ${ev.maxScore}`);
     console.log(`      ${events.length} event(s): ${events.map((e) => `"${e.labels[0]}" ${e.maxScore}`).join(', ')}`);
@@ -262,5 +271,43 @@ describe('learning normal: a fit that fails changes nothing', function () {
     const yard = await settle('yard');
     assert.equal(yard.state, 'failed', JSON.stringify(yard));
     assert.match(yard.state === 'failed' ? yard.reason : '', /does not decode/);
+  });
+
+  it('learning from Datasets takes the recordings around each screenshot labelled normal, once each', async () => {
+    const files = [1, 2, 3].map((i) => {
+      const f = join(dir.path, `moment${i}.mp4`);
+      writeFileSync(f, 'not a video');
+      return { path: f, duration: 20 };
+    });
+    const asked: [number, number][] = [];
+    const models = new AnomalyModels(
+      join(dir.path, 'd'),
+      {
+        // Both moments fall in the same recordings: they are learned from once.
+        segments: (_camera, from, to) => {
+          asked.push([from, to]);
+          return files;
+        },
+        detectFps: () => 10,
+      },
+      createLogger({ level: 'silent' }),
+    );
+    assert.throws(() => models.learn('porch', 2, Date.now(), []), /has 0 screenshots labelled normal/);
+    const moments = [1_000_000, 1_010_000];
+    assert.equal(models.learn('porch', 2, Date.now(), moments).state, 'learning');
+    assert.deepEqual(
+      asked,
+      moments.map((t) => [t - 30_000, t + 30_000]),
+    );
+    const t0 = Date.now();
+    let s = models.state('porch');
+    while (s.state === 'learning') {
+      assert.ok(Date.now() - t0 < 30_000, 'the fit ended');
+      await sleep(200);
+      s = models.state('porch');
+    }
+    // The three recordings (not six) went to the fit, which names the first that does not decode.
+    assert.equal(s.state, 'failed');
+    assert.match(s.state === 'failed' ? s.reason : '', /clip 000000\.mp4 does not decode/);
   });
 });

@@ -49,10 +49,17 @@ describe('guardian anomaly fit / eval (UCSD Ped2 subset)', function () {
     assert.equal(fit.code, 0, fit.stderr);
     const m = JSON.parse(fit.stdout);
     assert.equal(m.kind, 'knn-patch');
-    assert.equal(m.version, 1);
+    assert.equal(m.version, 2);
     assert.deepEqual(m.fit.heldOutClips, ['04.mp4']);
     assert.equal(m.fit.fitFrames, 120 + 150 + 150);
-    assert.ok(m.threshold > 0 && m.bank.foregroundRows > 100, fit.stdout);
+    assert.ok(m.threshold > 0 && m.regimes[0].foregroundRows > 100, fit.stdout);
+    // Ped2 is grey footage: one bank, the night/IR one. The object cues come from the product's detector's tracks.
+    assert.deepEqual(
+      m.regimes.map((r: { name: string }) => r.name),
+      ['mono'],
+    );
+    assert.equal(m.objects.detector.model, 'yolox');
+    assert.ok(m.fit.objectObservations > 500, `${m.fit.objectObservations} tracked objects`);
     assert.deepEqual(readdirSync(modelDir).sort(), ['bank.bin', 'model.json']);
 
     const test = dataset(join(tmp.path, 'test'), TEST_CLIPS, 'test', testLabels(TEST_CLIPS));
@@ -67,6 +74,12 @@ describe('guardian anomaly fit / eval (UCSD Ped2 subset)', function () {
     assert.ok(e.auroc.macro >= 0.8, `macro AUROC ${e.auroc.macro}`);
     assert.ok(e.tpr > 0.5 && e.fpr < 0.2, `TPR ${e.tpr}, FPR ${e.fpr}`);
     assert.ok(e.msPerFrame > 0 && e.msPerFrame < 200, `${e.msPerFrame} ms per frame`);
+    // The cyclists of these clips are what the model names (the detector sees a bicycle, never in the train clips).
+    const peaks = e.clips.map((c: { peak: { explanation: string } }) => c.peak.explanation);
+    assert.ok(
+      peaks.some((x: string) => /^bicycle/.test(x)),
+      JSON.stringify(peaks),
+    );
   });
 
   it('refuses a dir that is not a model, of another kind or another version', async () => {
@@ -86,13 +99,13 @@ describe('guardian anomaly fit / eval (UCSD Ped2 subset)', function () {
     oneLine(
       await guardianCli(['anomaly', 'eval', '--model', other, '--dataset', test]),
       'INVALID_ARGUMENT',
-      /of kind "pca" version 1; this edge runs knn-patch v1, cae v1/,
+      /of kind "pca" version 2; this edge runs knn-patch v1, knn-patch v2, cae v1/,
     );
     writeFileSync(join(other, 'model.json'), JSON.stringify({ ...json, version: 99 }));
     oneLine(
       await guardianCli(['anomaly', 'eval', '--model', other, '--dataset', test]),
       'INVALID_ARGUMENT',
-      /of kind "knn-patch" version 99; this edge runs knn-patch v1, cae v1/,
+      /of kind "knn-patch" version 99; this edge runs knn-patch v1, knn-patch v2, cae v1/,
     );
     // fit never writes over something that is not a model
     oneLine(

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
+import { tensorPresets } from '../../bindings/index.ts';
 import { auroc, ratesAt } from '../../src/edge/anomaly/auroc.ts';
 import { type ClipInfo, frameLabels, readLabels } from '../../src/edge/anomaly/dataset.ts';
 import { motionEnergy } from '../../src/edge/anomaly/features.ts';
@@ -13,11 +14,19 @@ import {
   BANK_FILE,
   combine,
   MODEL_FILE,
-  type ModelFile,
+  objectCells,
   PastMean,
   readModelDir,
+  regimeOf,
   writeModelDir,
 } from '../../src/edge/anomaly/model.ts';
+import {
+  calibrateObjects,
+  OBJECT_CALIBRATION_FLOORS,
+  ObjectNormsBuilder,
+  type ObjectObservation,
+  scoreObjects,
+} from '../../src/edge/anomaly/objects.ts';
 import { addGraphOutputs, readGraph } from '../../src/shared/onnx-edit.ts';
 import { tempDir } from '../helpers.ts';
 
@@ -51,13 +60,13 @@ const P = 2 * 2;
 const D = 3;
 
 function tinyModel(): {
-  model: Omit<ModelFile, 'bank'>;
-  banks: { background: Float32Array; foreground: Float32Array };
+  model: Parameters<typeof writeModelDir>[1];
+  banks: { background: Float32Array; foreground: Float32Array }[];
 } {
   return {
     model: {
       kind: 'knn-patch',
-      version: 1,
+      version: 2,
       created: new Date(0).toISOString(),
       params: {
         backbone: { tensor: '623', channels: D, grid: 2, sha256: 'x'.repeat(64), file: 'nanodet-m-320.onnx' },
@@ -71,7 +80,8 @@ function tinyModel(): {
         smoothFrames: 5,
         thresholdPercentile: 99,
       },
-      calibration: { appearance: 1, motion: 10 },
+      regimes: [{ name: 'colour', calibration: { appearance: 1, motion: 10 } }],
+      objects: null,
       threshold: 1.5,
       fit: {
         dataset: '/x',
@@ -83,10 +93,12 @@ function tinyModel(): {
         seconds: 1,
       },
     },
-    banks: {
-      background: Float32Array.from({ length: P * 2 * D }, (_, i) => i),
-      foreground: Float32Array.from({ length: 5 * D }, (_, i) => -i),
-    },
+    banks: [
+      {
+        background: Float32Array.from({ length: P * 2 * D }, (_, i) => i),
+        foreground: Float32Array.from({ length: 5 * D }, (_, i) => -i),
+      },
+    ],
   };
 }
 
@@ -123,13 +135,61 @@ describe('anomaly: model dir', () => {
     const { model, banks } = readModelDir(dir);
     const t = tinyModel();
     assert.equal(model.kind, 'knn-patch');
-    assert.equal(model.version, 1);
+    assert.equal(model.version, 2);
     assert.equal(model.threshold, 1.5);
     assert.deepEqual(model.params, t.model.params);
-    assert.deepEqual(Array.from(banks.background), Array.from(t.banks.background));
-    assert.deepEqual(Array.from(banks.foreground), Array.from(t.banks.foreground));
-    assert.equal(model.bank.foregroundRows, 5);
-    assert.equal(model.bank.backgroundRows, P * 2);
+    assert.deepEqual(Array.from(banks[0]?.background ?? []), Array.from(t.banks[0]?.background ?? [1]));
+    assert.deepEqual(Array.from(banks[0]?.foreground ?? []), Array.from(t.banks[0]?.foreground ?? [1]));
+    assert.equal(model.regimes[0]?.foregroundRows, 5);
+    assert.equal(model.regimes[0]?.backgroundRows, P * 2);
+  });
+
+  it('two regimes round-trip in order, each with its own bank and calibration', () => {
+    const { model, banks } = tinyModel();
+    const mono = {
+      background: Float32Array.from({ length: P * 2 * D }, (_, i) => 100 + i),
+      foreground: Float32Array.from({ length: 3 * D }, (_, i) => 50 + i),
+    };
+    const dir = join(tmp.path, 'two');
+    writeModelDir(
+      dir,
+      { ...model, regimes: [...model.regimes, { name: 'mono', calibration: { appearance: 2, motion: 20 } }] },
+      [...banks, mono],
+    );
+    const r = readModelDir(dir);
+    assert.deepEqual(
+      r.model.regimes.map((g) => [g.name, g.calibration.motion, g.foregroundRows]),
+      [
+        ['colour', 10, 5],
+        ['mono', 20, 3],
+      ],
+    );
+    assert.deepEqual(Array.from(r.banks[1]?.foreground ?? []), Array.from(mono.foreground));
+    assert.deepEqual(Array.from(r.banks[1]?.background ?? []), Array.from(mono.background));
+  });
+
+  it('a version 1 dir (one bank, calibration at the top) still loads, as one `any` regime without objects', () => {
+    const dir = write();
+    patchJson(dir, (m) => {
+      const regimes = m.regimes as { calibration: unknown; backgroundRows: number; foregroundRows: number }[];
+      m.version = 1;
+      m.calibration = regimes[0]?.calibration;
+      m.bank = {
+        ...(m.bank as object),
+        backgroundRows: regimes[0]?.backgroundRows,
+        foregroundRows: regimes[0]?.foregroundRows,
+      };
+      delete m.regimes;
+      delete m.objects;
+    });
+    const { model, banks } = readModelDir(dir);
+    assert.equal(model.version, 1);
+    assert.deepEqual(
+      model.regimes.map((r) => [r.name, r.calibration.motion, r.foregroundRows]),
+      [['any', 10, 5]],
+    );
+    assert.equal(model.objects, null);
+    assert.equal(banks[0]?.foreground.length, 5 * D);
   });
 
   it('refits replace a model; a dir that is something else is refused and left alone', () => {
@@ -164,14 +224,19 @@ describe('anomaly: model dir', () => {
     fails(d2, 'INVALID_ARGUMENT', /of kind "cae", not knn-patch/);
     patchJson(d2, (m) => {
       m.kind = 'knn-patch';
-      m.version = 2;
+      m.version = 3;
     });
-    fails(d2, 'INVALID_ARGUMENT', /version 2; this Guardian reads version 1/);
+    fails(d2, 'INVALID_ARGUMENT', /version 3; this Guardian reads versions 1 and 2/);
     patchJson(d2, (m) => {
-      m.version = 1;
+      m.version = 2;
       delete m.threshold;
     });
-    fails(d2, 'INVALID_ARGUMENT', /lacks params, calibration, bank or threshold/);
+    fails(d2, 'INVALID_ARGUMENT', /lacks params, regimes, calibration, bank or threshold/);
+    patchJson(d2, (m) => {
+      m.threshold = 1;
+      m.regimes = [];
+    });
+    fails(d2, 'INVALID_ARGUMENT', /lacks params, regimes/);
   });
 
   it('a missing, truncated or altered bank is refused', () => {
@@ -248,6 +313,103 @@ describe('anomaly: scoring pieces', () => {
     assert.deepEqual(
       [3, 6, 9, 0].map((v) => m.push(v)),
       [3, 4.5, 6, 5],
+    );
+  });
+});
+
+describe('anomaly: object cues', () => {
+  // A walkway along the bottom of a 400×400 frame: people walking right at ~0.3 box heights per second.
+  const W = 400;
+  const person = (x: number, vx: number, h = 80, label = 'person', score = 0.9): ObjectObservation => ({
+    label,
+    score,
+    box: [x, 300 - h, x + h / 2, 300],
+    velocity: [vx, 0],
+  });
+  const norms = () => {
+    const b = new ObjectNormsBuilder();
+    for (let i = 0; i < 400; i++) b.add([person((i * 7) % 300, 20 + (i % 5))], W, W);
+    const n = b.build({ model: 'yolox', sha256: 'x', classes: { person: { minScore: 0.5 } } });
+    return calibrateObjects(
+      n,
+      Array.from({ length: 50 }, (_, i) => ({ objects: [person((i * 13) % 300, 22)], width: W, height: W })),
+    );
+  };
+
+  it('a person walking the usual path adds nothing; a bicycle, a runner, the wrong way or the wrong size do', () => {
+    const n = norms();
+    assert.equal(scoreObjects(n, [person(100, 22)], W, W)?.value, 0);
+    const bike = scoreObjects(n, [person(100, 60, 80, 'bicycle', 0.8)], W, W);
+    assert.ok(bike && bike.value > 1 && bike.cue === 'class', JSON.stringify(bike));
+    assert.match(bike.explanation, /bicycle: not seen here in normal footage/);
+    const runner = scoreObjects(n, [person(100, 100)], W, W);
+    assert.ok(runner && runner.value > 0.5 && runner.cue === 'speed', JSON.stringify(runner));
+    assert.match(runner.explanation, /person moving 4\.\d× faster than usual here/);
+    const back = scoreObjects(n, [person(100, -22)], W, W);
+    assert.ok(back && back.value > 0 && back.cue === 'direction', JSON.stringify(back));
+    const giant = scoreObjects(n, [person(100, 22, 240)], W, W);
+    assert.ok(giant && giant.value > 0 && giant.cue === 'size', JSON.stringify(giant));
+  });
+
+  it('the calibration never goes below its floors (held-out footage of people only)', () => {
+    const n = norms();
+    for (const cue of ['class', 'speed', 'direction', 'size'] as const)
+      assert.ok(n.calibration[cue] >= OBJECT_CALIBRATION_FLOORS[cue], cue);
+  });
+
+  it("objects add to the cells under their box, and the object's box becomes the region", () => {
+    const n = norms();
+    const { cells, best } = objectCells(n, [person(20, 60, 190, 'bicycle')], W, W, 2);
+    assert.equal(best?.label, 'bicycle');
+    // The box [20,110]-[115,300] covers the centre of the bottom-left cell (100, 300) only.
+    assert.ok((cells[2] as number) > 1 && cells[0] === 0 && cells[1] === 0 && cells[3] === 0, String(cells));
+    const c = combine(
+      { appearance: new Float32Array(4), motion: new Float32Array(4), object: cells },
+      { appearance: 1, motion: 1 },
+    );
+    assert.deepEqual({ cell: c.cell, cue: c.cue }, { cell: 2, cue: 'object' });
+  });
+});
+
+describe('anomaly: day and night regimes', () => {
+  const p = tensorPresets.nanodet;
+  const tensor = (bgr: (x: number) => [number, number, number]) => {
+    const n = p.size * p.size;
+    const t = new Float32Array(3 * n);
+    for (let i = 0; i < n; i++) {
+      const v = bgr(i % p.size);
+      for (let c = 0; c < 3; c++) t[c * n + i] = ((v[c] as number) - (p.mean?.[c] ?? 0)) / (p.std?.[c] ?? 1);
+    }
+    return t;
+  };
+  it('a grey (IR) picture is mono, a dim colour one is colour', () => {
+    assert.equal(
+      regimeOf(
+        tensor((x) => [x % 200, x % 200, x % 200]),
+        p.size,
+        p.mean ?? [],
+        p.std ?? [],
+      ),
+      'mono',
+    );
+    // H.264 chroma noise on a grey picture: a level or two.
+    assert.equal(
+      regimeOf(
+        tensor((x) => [60 + (x % 2), 61, 60]),
+        p.size,
+        p.mean ?? [],
+        p.std ?? [],
+      ),
+      'mono',
+    );
+    assert.equal(
+      regimeOf(
+        tensor(() => [20, 30, 45]),
+        p.size,
+        p.mean ?? [],
+        p.std ?? [],
+      ),
+      'colour',
     );
   });
 });

@@ -156,6 +156,8 @@ export class CaeModel implements ScoringModel {
     return this.file.threshold;
   }
 
+  readonly objectDetector = null;
+
   scorer(): Scorer {
     return new CaeScorer(this.file, this.session);
   }
@@ -210,6 +212,8 @@ class CaeScorer implements Scorer {
       ratio: raw / this.model.threshold,
       explanation: 'does not look like what this camera usually sees here',
       unusualShare: over / Math.max(1, cells.length),
+      regime: 'any',
+      regimeLearned: true,
       ms: { backbone: inferMs, score: performance.now() - t0 - inferMs },
     };
   }

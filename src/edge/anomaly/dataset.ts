@@ -4,7 +4,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { type Frame, openSource, probe, type TensorOptions } from '../../../bindings/index.ts';
+import { type Frame, type MediaSource, openSource, probe, type TensorOptions } from '../../../bindings/index.ts';
 import { GuardianError } from '../../shared/errors.ts';
 import { backbonePreset, MOTION_WIDTH } from './features.ts';
 
@@ -64,15 +64,18 @@ export async function* clipFrames(
   clip: ClipInfo,
   fps: number,
   tensor: TensorOptions = backbonePreset,
+  /** Told the open source (a detection pipeline crops from its snapshot ring). */
+  onSource?: (source: MediaSource) => void,
 ): AsyncGenerator<Frame> {
   let src: Awaited<ReturnType<typeof openSource>>;
   // Decode every frame when the clip runs at the model's rate; sample by time otherwise.
   const sample = Math.abs(clip.fps - fps) < 0.5 ? 0 : fps;
   try {
-    src = await openSource(clip.path, { fps: sample, tensor, motionWidth: MOTION_WIDTH });
+    src = await openSource(clip.path, { fps: sample, tensor, motionWidth: MOTION_WIDTH, snapshotFrames: 8 });
   } catch (err) {
     throw wrapClip(clip.name, err);
   }
+  onSource?.(src);
   let frames = 0;
   try {
     for (;;) {

@@ -3,7 +3,8 @@
 // that have both classes) and the true/false-positive rates at the model's own threshold.
 import { GuardianError } from '../../shared/errors.ts';
 import { auroc, ratesAt } from './auroc.ts';
-import { clipFrames, frameLabels, listClips, readLabels } from './dataset.ts';
+import { ClipAnalyser, detectorPath, fileSha256 } from './clip-analyser.ts';
+import { type ClipInfo, clipFrames, frameLabels, listClips, readLabels } from './dataset.ts';
 import { loadAnomalyModel } from './kinds.ts';
 
 export interface ClipEvaluation {
@@ -54,7 +55,28 @@ export async function evaluateModel(
 ): Promise<Evaluation> {
   // Everything that can be checked before the long part is checked first.
   const model = await loadAnomalyModel(modelDir, options);
+  let analyser: ClipAnalyser | undefined;
   try {
+    // Frames as the camera sees them: through the detector the object cues were learned with, when there is one.
+    const detector = model.objectDetector;
+    analyser = await ClipAnalyser.create(
+      detector
+        ? { model: detectorPath(detector.model), classes: detector.classes, threads: options.threads ?? 1 }
+        : null,
+    );
+    const frames = detector
+      ? (clip: ClipInfo, fps: number) => (analyser as ClipAnalyser).frames(clip, fps)
+      : async function* (clip: ClipInfo, fps: number) {
+          for await (const frame of clipFrames(clip, fps, model.input)) yield { frame, objects: [] };
+        };
+    if (detector) {
+      const sha = fileSha256(detectorPath(detector.model));
+      if (sha !== detector.sha256)
+        throw new GuardianError(
+          'INVALID_ARGUMENT',
+          `the detector ${detector.model} is not the one this model's object cues were learned with (sha256 ${sha.slice(0, 12)}…): fit the model again`,
+        );
+    }
     const clips = await listClips(datasetDir);
     const labels = readLabels(datasetDir, clips);
     const fps = model.file.params.fps;
@@ -81,8 +103,8 @@ export async function evaluateModel(
       const scorer = model.scorer();
       const s: number[] = [];
       let peak: ClipEvaluation['peak'] = null;
-      for await (const frame of clipFrames(clip, fps, model.input)) {
-        const r = await scorer.score(frame);
+      for await (const { frame, objects } of frames(clip, fps)) {
+        const r = await scorer.score(frame, objects);
         if (!peak || r.score > peak.score)
           peak = {
             frame: s.length,
@@ -145,6 +167,7 @@ export async function evaluateModel(
       ...(options.scores ? { scores } : {}),
     };
   } finally {
+    await analyser?.close();
     await model.close();
   }
 }

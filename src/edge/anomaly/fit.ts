@@ -5,8 +5,9 @@ import { basename, resolve } from 'node:path';
 
 import { GuardianError } from '../../shared/errors.ts';
 import { seededRandom } from '../../shared/seeded-random.ts';
-import { type ClipInfo, clipFrames, listClips } from './dataset.ts';
-import { defaultBackbonePath, FeatureExtractor, MOTION_WIDTH, probeBackbone } from './features.ts';
+import { ClipAnalyser, type DetectorChoice, defaultDetectorChoice } from './clip-analyser.ts';
+import { type ClipInfo, listClips } from './dataset.ts';
+import { backbonePreset, defaultBackbonePath, FeatureExtractor, MOTION_WIDTH, probeBackbone } from './features.ts';
 import { NearestNeighbours } from './knn.ts';
 import {
   appearanceScores,
@@ -17,10 +18,14 @@ import {
   MODEL_VERSION,
   type ModelFile,
   type ModelParams,
+  objectCells,
   PastMean,
+  type Regime,
+  regimeOf,
   replaceable,
   writeModelDir,
 } from './model.ts';
+import { calibrateObjects, ObjectNormsBuilder, type ObjectObservation } from './objects.ts';
 
 /** Hyperparameters; the defaults and why they are what they are are in docs/benchmarks.md ("anomaly"). */
 export const defaultFitOptions = {
@@ -137,10 +142,28 @@ export function kCenter(pool: Float32Array, rows: number, dim: number, k: number
   return out;
 }
 
+/** What a regime's frames need to get a bank of its own: as much as a whole fit. */
+const regimeSeconds = (frames: number, fps: number) => frames / fps;
+
+interface HeldOutFrame {
+  regime: number;
+  appearance: Float32Array;
+  motion: Float32Array;
+  objects: ObjectObservation[];
+  width: number;
+  height: number;
+}
+
 export async function fitModel(
   datasetDir: string,
   outDir: string,
-  options: Partial<FitOptions> & { backbonePath?: string; threads?: number; fps?: number } = {},
+  options: Partial<FitOptions> & {
+    backbonePath?: string;
+    threads?: number;
+    fps?: number;
+    /** The detector whose tracks give the object cues (default: the product's); null: no object cues. */
+    detector?: DetectorChoice | null;
+  } = {},
   hooks: FitHooks = {},
 ): Promise<FitResult> {
   const o = { ...defaultFitOptions, ...options };
@@ -171,13 +194,19 @@ export async function fitModel(
   const { channels: dim, grid } = backbone;
   const cells = grid * grid;
   const extractor = await FeatureExtractor.create(backbonePath, backbone, options.threads ?? 1);
+  let analyser: ClipAnalyser | undefined;
   const random = seededRandom(0x9e3779b9);
-  const fgPool = new Reservoir(o.foregroundPoolCap, dim, random);
-  const bgPools = Array.from({ length: cells }, () => new Reservoir(o.backgroundPoolCap, dim, random));
+  const REGIMES = ['colour', 'mono'] as const;
+  const pools = REGIMES.map(() => ({
+    fg: new Reservoir(o.foregroundPoolCap, dim, random),
+    bg: Array.from({ length: cells }, () => new Reservoir(o.backgroundPoolCap, dim, random)),
+    fitFrames: 0,
+    heldOutFrames: 0,
+  }));
+  const objectNorms = new ObjectNormsBuilder();
   let fitFrames = 0;
   let heldOutFrames = 0;
-  let banks: Banks;
-  let nearest: NearestNeighbours | undefined;
+  const nearest: NearestNeighbours[] = [];
   const params: ModelParams = {
     backbone: { ...backbone, file: basename(backbonePath) },
     grid,
@@ -190,79 +219,163 @@ export async function fitModel(
     smoothFrames: Math.max(1, Math.round(o.smoothSeconds * fps)),
     thresholdPercentile: o.thresholdPercentile,
   };
+  const p = backbonePreset;
+  const regimeIndex = (t: Float32Array) =>
+    regimeOf(t, p.size, p.mean ?? [0, 0, 0], p.std ?? [1, 1, 1]) === 'colour' ? 0 : 1;
   try {
-    // 1. Learn: pools of static vectors per cell and of moving vectors anywhere.
+    analyser = await ClipAnalyser.create(
+      options.detector === undefined ? { ...defaultDetectorChoice(), threads: options.threads ?? 1 } : options.detector,
+    );
+    // 1. Learn: per regime, pools of static vectors per cell and of moving vectors anywhere; the tracks' norms.
     hooks.onPhase?.('learning', fitSeconds);
     let done = 0;
     for (const clip of fit) {
       const stream = extractor.stream();
       let i = 0;
-      for await (const frame of clipFrames(clip, fps)) {
+      for await (const { frame, objects } of analyser.frames(clip, fps)) {
         const f = await stream.next(frame);
+        const pool = pools[regimeIndex(frame.tensor?.data as Float32Array)] as (typeof pools)[number];
         const first = i === 0;
-        for (let p = 0; p < cells; p++) {
-          const moving = (f.motion[p] as number) >= o.motionGate;
-          if (moving && i % o.foregroundEvery === 0) fgPool.add(f.appearance, p * dim);
+        for (let c = 0; c < cells; c++) {
+          const moving = (f.motion[c] as number) >= o.motionGate;
+          if (moving && i % o.foregroundEvery === 0) pool.fg.add(f.appearance, c * dim);
           else if (!moving && !first && i % o.backgroundEvery === 0)
-            (bgPools[p] as Reservoir).add(f.appearance, p * dim);
+            (pool.bg[c] as Reservoir).add(f.appearance, c * dim);
         }
+        objectNorms.add(objects, frame.width, frame.height);
+        pool.fitFrames++;
         i++;
         fitFrames++;
         hooks.onProgress?.(done + i / fps);
       }
       done += clip.seconds;
     }
-    // 2. Select: k-center coresets.
+    // 2. Select: k-center coresets, for each regime with enough footage of its own.
     hooks.onPhase?.('selecting', 0);
-    const background = new Float32Array(cells * o.backgroundPerCell * dim);
-    for (let p = 0; p < cells; p++) {
-      const pool = bgPools[p] as Reservoir;
-      // A cell that never stood still in the fit clips keeps whatever was there (moving vectors) as its background.
-      const src = pool.size ? pool : fgPool;
-      const chosen = kCenter(src.data, src.size, dim, o.backgroundPerCell);
-      const rows = chosen.length / dim;
-      for (let j = 0; j < o.backgroundPerCell; j++) {
-        const r = rows ? j % rows : 0;
-        background.set(chosen.subarray(r * dim, (r + 1) * dim), (p * o.backgroundPerCell + j) * dim);
+    const skippedRegimes: Record<string, string> = {};
+    const learned: number[] = [];
+    const banks: Banks[] = [];
+    REGIMES.forEach((name, r) => {
+      const pool = pools[r] as (typeof pools)[number];
+      const seconds = regimeSeconds(pool.fitFrames, fps);
+      if (!pool.fitFrames) return;
+      if (seconds < MIN_FIT_SECONDS) {
+        skippedRegimes[name] =
+          `only ${seconds.toFixed(1)} s of ${name} footage to learn from (${MIN_FIT_SECONDS} s needed)`;
+        return;
       }
-    }
-    if (!fgPool.size)
+      if (!pool.fg.size) {
+        skippedRegimes[name] = `nothing moves in the ${name} footage`;
+        return;
+      }
+      const background = new Float32Array(cells * o.backgroundPerCell * dim);
+      for (let c = 0; c < cells; c++) {
+        const bg = pool.bg[c] as Reservoir;
+        // A cell that never stood still in the fit clips keeps whatever was there (moving vectors) as its background.
+        const src = bg.size ? bg : pool.fg;
+        const chosen = kCenter(src.data, src.size, dim, o.backgroundPerCell);
+        const rows = chosen.length / dim;
+        for (let j = 0; j < o.backgroundPerCell; j++) {
+          const k = rows ? j % rows : 0;
+          background.set(chosen.subarray(k * dim, (k + 1) * dim), (c * o.backgroundPerCell + j) * dim);
+        }
+      }
+      learned.push(r);
+      banks.push({ background, foreground: kCenter(pool.fg.data, pool.fg.size, dim, o.foregroundBank) });
+    });
+    if (!learned.length) {
+      const moving = pools.some((q) => q.fg.size);
       throw new GuardianError(
         'INVALID_ARGUMENT',
-        `nothing moves in the fit clips of ${datasetDir}: an anomaly model learns what normally moves; give it footage with normal activity`,
+        moving
+          ? `too little footage of one kind to fit: ${Object.values(skippedRegimes).join('; ')}`
+          : `nothing moves in the fit clips of ${datasetDir}: an anomaly model learns what normally moves; give it footage with normal activity`,
       );
-    const foreground = kCenter(fgPool.data, fgPool.size, dim, o.foregroundBank);
-    banks = { background, foreground };
-    nearest = await NearestNeighbours.create(foreground, dim, 1);
-    // 3. Calibrate on the held-out clips, scored as live video would be.
+    }
+    for (const b of banks) nearest.push(await NearestNeighbours.create(b.foreground, dim, 1));
+    const detector = analyser.detectorInfo;
+    let norms = detector ? objectNorms.build(detector) : null;
+    // 3. Calibrate on the held-out clips, scored as live video would be (a frame of a regime not learned is scored
+    //    with the first bank, as live).
     hooks.onPhase?.('calibrating', heldSeconds);
-    const perClip: { appearance: Float32Array; motion: Float32Array }[][] = [];
-    const appMax: number[] = [];
-    const motMax: number[] = [];
+    const perClip: HeldOutFrame[][] = [];
     done = 0;
     for (const clip of heldOut) {
       const stream = extractor.stream();
-      const frames: { appearance: Float32Array; motion: Float32Array }[] = [];
-      for await (const frame of clipFrames(clip, fps)) {
+      const frames: HeldOutFrame[] = [];
+      for await (const { frame, objects } of analyser.frames(clip, fps)) {
         const f = await stream.next(frame);
-        const appearance = await appearanceScores(f.appearance, banks, nearest, params);
-        frames.push({ appearance, motion: f.motion });
-        appMax.push(Math.max(...appearance));
-        motMax.push(Math.max(...f.motion));
+        const own = learned.indexOf(regimeIndex(frame.tensor?.data as Float32Array));
+        const regime = own >= 0 ? own : 0;
+        if (own >= 0) (pools[learned[own] as number] as (typeof pools)[number]).heldOutFrames++;
+        const appearance = await appearanceScores(
+          f.appearance,
+          banks[regime] as Banks,
+          nearest[regime] as NearestNeighbours,
+          params,
+        );
+        frames.push({ regime: own, appearance, motion: f.motion, objects, width: frame.width, height: frame.height });
         heldOutFrames++;
         hooks.onProgress?.(done + frames.length / fps);
       }
       perClip.push(frames);
       done += clip.seconds;
     }
-    const calibration: Calibration = {
-      appearance: Math.max(1e-6, percentile(appMax, o.calibrationPercentile)),
-      motion: Math.max(1e-6, percentile(motMax, o.calibrationPercentile)),
-    };
+    // A learned regime needs held-out frames of its own to calibrate; without them it is dropped (another remains).
+    const kept = learned.filter((r) => {
+      const pool = pools[r] as (typeof pools)[number];
+      const seconds = regimeSeconds(pool.heldOutFrames, fps);
+      if (seconds >= MIN_HELD_OUT_SECONDS) return true;
+      skippedRegimes[REGIMES[r] as string] =
+        `only ${seconds.toFixed(1)} s of ${REGIMES[r]} footage in the held-out clips (${MIN_HELD_OUT_SECONDS} s needed)`;
+      return false;
+    });
+    if (!kept.length)
+      throw new GuardianError(
+        'INVALID_ARGUMENT',
+        `too little held-out footage to set the threshold: ${Object.values(skippedRegimes).join('; ')}`,
+      );
+    if (norms) norms = calibrateObjects(norms, perClip.flat());
+    const calibrations: Calibration[] = kept.map((r) => {
+      const own = learned.indexOf(r);
+      const frames = perClip.flat().filter((f) => f.regime === own);
+      return {
+        appearance: Math.max(
+          1e-6,
+          percentile(
+            frames.map((f) => Math.max(...f.appearance)),
+            o.calibrationPercentile,
+          ),
+        ),
+        motion: Math.max(
+          1e-6,
+          percentile(
+            frames.map((f) => Math.max(...f.motion)),
+            o.calibrationPercentile,
+          ),
+        ),
+      };
+    });
+    // The threshold: the percentile of the held-out frames' smoothed scores (frames of a kept regime only).
     const smoothed: number[] = [];
     for (const frames of perClip) {
       const mean = new PastMean(params.smoothFrames);
-      for (const f of frames) smoothed.push(mean.push(combine(f, calibration).raw));
+      let last = -2;
+      for (const f of frames) {
+        const k = kept.indexOf(learned[f.regime] ?? -1);
+        if (k < 0) continue;
+        if (f.regime !== last && last !== -2) mean.reset();
+        last = f.regime;
+        const object = norms ? objectCells(norms, f.objects, f.width, f.height, grid).cells : undefined;
+        smoothed.push(
+          mean.push(
+            combine(
+              { appearance: f.appearance, motion: f.motion, ...(object ? { object } : {}) },
+              calibrations[k] as Calibration,
+            ).raw,
+          ),
+        );
+      }
     }
     const threshold = percentile(smoothed, o.thresholdPercentile);
     const seconds = (performance.now() - started) / 1000;
@@ -273,23 +386,36 @@ export async function fitModel(
         version: MODEL_VERSION,
         created: new Date().toISOString(),
         params,
-        calibration,
         threshold,
+        regimes: kept.map((r, k) => ({ name: REGIMES[r] as Regime, calibration: calibrations[k] as Calibration })),
+        objects: norms,
         fit: {
           dataset: resolve(datasetDir),
           fitClips: fit.map((c) => c.name),
           heldOutClips: heldOut.map((c) => c.name),
           fitFrames,
           heldOutFrames,
-          foregroundPool: fgPool.seen,
+          foregroundPool: pools.reduce((s, q) => s + q.fg.seen, 0),
           seconds: Math.round(seconds * 10) / 10,
+          regimes: Object.fromEntries(
+            kept.map((r) => [
+              REGIMES[r],
+              {
+                fitFrames: (pools[r] as (typeof pools)[number]).fitFrames,
+                heldOutFrames: (pools[r] as (typeof pools)[number]).heldOutFrames,
+              },
+            ]),
+          ),
+          skippedRegimes,
+          objectObservations: objectNorms.observations,
         },
       },
-      banks,
+      kept.map((r) => banks[learned.indexOf(r)] as Banks),
     );
     return { model, dir: resolve(outDir), seconds };
   } finally {
-    await nearest?.close();
+    for (const n of nearest) await n.close();
+    await analyser?.close();
     await extractor.close();
   }
 }

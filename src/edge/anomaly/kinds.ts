@@ -8,12 +8,14 @@ import { join } from 'node:path';
 import type { Frame, TensorOptions } from '../../../bindings/index.ts';
 import { GuardianError } from '../../shared/errors.ts';
 import { CAE_KIND, CAE_VERSION, CaeModel } from './cae.ts';
-import { AnomalyModel, type FrameScore, MODEL_FILE, MODEL_KIND, MODEL_VERSION } from './model.ts';
+import { AnomalyModel, type FrameScore, MODEL_FILE, MODEL_KIND, READABLE_VERSIONS } from './model.ts';
+import type { ObjectNorms, ObjectObservation } from './objects.ts';
 
 export interface Scorer {
   /** A frame that is not scored (its motion plane may matter to the next one). */
   observe(frame: Pick<Frame, 'motion'>): void;
-  score(frame: Frame): Promise<FrameScore>;
+  /** `objects`: the camera's tracked objects on this frame (models without object cues ignore them). */
+  score(frame: Frame, objects?: ObjectObservation[]): Promise<FrameScore>;
 }
 
 export interface ScoringModel {
@@ -23,6 +25,8 @@ export interface ScoringModel {
   readonly threshold: number;
   /** The tensor the model reads (frames are decoded to it, or resampled from the detector's). */
   readonly input: TensorOptions;
+  /** The detector whose tracks this model's object cues were learned from; null when it has none. */
+  readonly objectDetector: ObjectNorms['detector'] | null;
   /** A scorer for one clip or one camera (it keeps that stream's state). */
   scorer(): Scorer;
   close(): Promise<void>;
@@ -30,7 +34,7 @@ export interface ScoringModel {
 
 /** Kinds and versions this edge can run: [kind, version]. */
 export const ANOMALY_KINDS: ReadonlyArray<readonly [string, number]> = [
-  [MODEL_KIND, MODEL_VERSION],
+  ...READABLE_VERSIONS.map((v) => [MODEL_KIND, v] as const),
   [CAE_KIND, CAE_VERSION],
 ];
 

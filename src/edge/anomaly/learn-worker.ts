@@ -2,12 +2,15 @@
 // footage and runs the backbone for a minute or more, which must not hold the main process's event loop. It reports
 // progress (0–1) and then the model it wrote or why it could not, over Node IPC, and exits.
 import { restrictUmask } from '../../shared/fs-perms.ts';
+import type { DetectorChoice } from './clip-analyser.ts';
 import { fitModel } from './fit.ts';
 
 export interface LearnRequest {
   dataset: string;
   out: string;
   fps: number;
+  /** The detector the cameras run, for the object cues (null: the product's default). */
+  detector: DetectorChoice | null;
 }
 
 export type LearnReport =
@@ -27,7 +30,7 @@ process.once('message', (req: LearnRequest) => {
   void fitModel(
     req.dataset,
     req.out,
-    { fps: req.fps, threads: 1 },
+    { fps: req.fps, threads: 1, ...(req.detector ? { detector: { ...req.detector, threads: 1 } } : {}) },
     {
       onPhase: (p, seconds) => {
         phase = p;

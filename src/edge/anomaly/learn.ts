@@ -21,6 +21,7 @@ import type { AnomalyFailure, AnomalyModelInfo, AnomalyModelState } from '../../
 import { GuardianError } from '../../shared/errors.ts';
 import type { Logger } from '../../shared/log.ts';
 import { CAE_KIND, CAE_ONNX, type CaeModelFile } from './cae.ts';
+import type { DetectorChoice } from './clip-analyser.ts';
 import { loadAnomalyModel, readModelKind } from './kinds.ts';
 import type { LearnReport, LearnRequest } from './learn-worker.ts';
 import { BANK_FILE, MODEL_FILE, type ModelFile } from './model.ts';
@@ -34,6 +35,8 @@ interface Origin {
 /** What a fit needs (fit.ts: 30 s to learn from and 10 s held out, in at least 2 clips). */
 export const MIN_LEARN_SECONDS = 40;
 export const MIN_LEARN_CLIPS = 2;
+/** Learning from Datasets: the recordings within this much of a screenshot labelled normal. */
+export const MOMENT_MARGIN_MS = 30_000;
 /** Live scoring rate: every analysed frame up to 10 a second (the motion cue measures speed over one sampled
  *  interval, so the model is fitted at the rate it is scored at); above that a whole divisor of it. */
 export const MAX_SCORING_FPS = 10;
@@ -50,6 +53,8 @@ export interface LearnSources {
   /** The camera's finished recordings overlapping [startMs, endMs], absolute paths, in time order. */
   segments(cameraId: string, startMs: number, endMs: number): RecordedSegment[];
   detectFps(cameraId: string): number;
+  /** The detector and classes the cameras run (their tracks are the object cues). */
+  detector?(): DetectorChoice;
 }
 
 export interface ActiveModel {
@@ -246,11 +251,21 @@ export class AnomalyModels {
     };
     if (a.model.kind === CAE_KIND) {
       const t = (a.model as CaeModelFile).training;
-      return { ...common, clips: 0, seconds: Math.round(t.frames / a.model.params.fps) };
+      return {
+        ...common,
+        clips: 0,
+        seconds: Math.round(t.frames / a.model.params.fps),
+        regimes: ['any'],
+        objectCues: false,
+      };
     }
-    const f = (a.model as ModelFile).fit;
+    const m = a.model as ModelFile & { calibration?: unknown };
+    const f = m.fit;
     return {
       ...common,
+      // A version 1 file has no regimes (one bank) and no object cues.
+      regimes: m.regimes?.map((r) => r.name) ?? ['any'],
+      objectCues: !!m.objects,
       clips: f.fitClips.length + f.heldOutClips.length,
       seconds: Math.round((f.fitFrames + f.heldOutFrames) / a.model.params.fps),
     };
@@ -267,21 +282,38 @@ export class AnomalyModels {
     return { state: 'none', lastFailure: null };
   }
 
-  /** Starts learning normal from the last `hours` of the camera's recordings; refuses at once when too little. */
-  learn(cameraId: string, hours: number, now = Date.now()): AnomalyModelState {
+  /**
+   * Starts learning normal from the last `hours` of the camera's recordings, or (`normalMoments`: the times of the
+   * screenshots the owner labelled `normal` in Datasets) from the recordings around those moments; refuses at once
+   * when too little.
+   */
+  learn(cameraId: string, hours: number, now = Date.now(), normalMoments?: number[]): AnomalyModelState {
     const camDir = this.cameraDir(cameraId);
     if (this.jobs.has(cameraId))
       throw new GuardianError('CONFLICT', `camera ${cameraId} is already learning normal; wait for it to finish`);
-    const segments = this.sources
-      .segments(cameraId, now - hours * 3_600_000, now)
-      .filter((s) => s.duration > 0 && existsSync(s.path));
+    const fromDataset = normalMoments !== undefined;
+    const found = fromDataset
+      ? [...normalMoments]
+          .sort((a, b) => a - b)
+          .flatMap((t) => this.sources.segments(cameraId, t - MOMENT_MARGIN_MS, t + MOMENT_MARGIN_MS))
+      : this.sources.segments(cameraId, now - hours * 3_600_000, now);
+    const seen = new Set<string>();
+    const segments = found.filter((s) => {
+      if (seen.has(s.path) || !(s.duration > 0) || !existsSync(s.path)) return false;
+      seen.add(s.path);
+      return true;
+    });
     const seconds = segments.reduce((a, s) => a + s.duration, 0);
     if (segments.length < MIN_LEARN_CLIPS || seconds < MIN_LEARN_SECONDS)
       throw new GuardianError(
         'INVALID_ARGUMENT',
-        `too little footage to learn normal: camera ${cameraId} has ${seconds.toFixed(0)} s in ${segments.length} recording${segments.length === 1 ? '' : 's'} ` +
-          `from the last ${hours} h; learning needs at least ${MIN_LEARN_SECONDS} s in at least ${MIN_LEARN_CLIPS} recordings ` +
-          '(record longer, or choose more hours)',
+        fromDataset
+          ? `too little footage to learn normal: camera ${cameraId} has ${normalMoments.length} screenshot${normalMoments.length === 1 ? '' : 's'} labelled normal, ` +
+              `around which ${seconds.toFixed(0)} s in ${segments.length} recording${segments.length === 1 ? ' is' : 's are'} still kept; learning needs at least ` +
+              `${MIN_LEARN_SECONDS} s in at least ${MIN_LEARN_CLIPS} recordings (label more screenshots normal in Datasets, or learn from the last hours)`
+          : `too little footage to learn normal: camera ${cameraId} has ${seconds.toFixed(0)} s in ${segments.length} recording${segments.length === 1 ? '' : 's'} ` +
+              `from the last ${hours} h; learning needs at least ${MIN_LEARN_SECONDS} s in at least ${MIN_LEARN_CLIPS} recordings ` +
+              '(record longer, or choose more hours)',
       );
     mkdirSync(camDir, { recursive: true, mode: 0o700 });
     const version = (this.versions(cameraId)[0] ?? 0) + 1;
@@ -337,7 +369,7 @@ export class AnomalyModels {
       this.failures.set(cameraId, { reason, at });
       this.log.warn({ camera: cameraId, version, reason }, 'learning normal failed; the active model is unchanged');
     });
-    child.send({ dataset, out, fps } satisfies LearnRequest);
+    child.send({ dataset, out, fps, detector: this.sources.detector?.() ?? null } satisfies LearnRequest);
     return this.state(cameraId);
   }
 

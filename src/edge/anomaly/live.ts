@@ -10,6 +10,7 @@ import type { Frame, TensorOptions } from '../../../bindings/index.ts';
 import { backbonePreset } from './features.ts';
 import type { Scorer, ScoringModel } from './kinds.ts';
 import type { FrameScore } from './model.ts';
+import type { ObjectObservation } from './objects.ts';
 
 export type Sensitivity = 'low' | 'medium' | 'high';
 /** Factor on the model's threshold per sensitivity. The threshold is the 99th percentile of held-out normal frames,
@@ -168,7 +169,7 @@ export class LiveAnomaly {
   }
 
   /** Scores a frame (call when due); the changes it makes, if any. */
-  async score(frame: Frame, detector: TensorOptions): Promise<AnomalyChange[]> {
+  async score(frame: Frame, detector: TensorOptions, objects: ObjectObservation[] = []): Promise<AnomalyChange[]> {
     this.lastMs = frame.wallClockMs;
     const t0 = performance.now();
     const tensor = frame.tensor && resampleTensor(frame.tensor, detector, this.model.input, this.buffer);
@@ -176,10 +177,10 @@ export class LiveAnomaly {
       this.scorer.observe(frame);
       return [];
     }
-    const run = this.scorer.score({
-      ...frame,
-      tensor: { ...(frame.tensor as NonNullable<Frame['tensor']>), data: tensor },
-    });
+    const run = this.scorer.score(
+      { ...frame, tensor: { ...(frame.tensor as NonNullable<Frame['tensor']>), data: tensor } },
+      objects,
+    );
     this.pending = run;
     let r: FrameScore;
     try {

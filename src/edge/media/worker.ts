@@ -9,8 +9,10 @@ import { type Config, cameraSettingsSchema, validateConfig } from '../../shared/
 import { GuardianError } from '../../shared/errors.ts';
 import { restrictUmask } from '../../shared/fs-perms.ts';
 import { createLogger } from '../../shared/log.ts';
+import { fileSha256 } from '../anomaly/clip-analyser.ts';
 import { loadAnomalyModel } from '../anomaly/kinds.ts';
 import { type AnomalyChange, LiveAnomaly } from '../anomaly/live.ts';
+import { observationsOf } from '../anomaly/objects.ts';
 import { type CameraDirectory, CameraManager } from '../cameras/manager.ts';
 import { createBackend } from '../detect/backend.ts';
 import { resolveModel } from '../detect/models.ts';
@@ -72,7 +74,7 @@ async function init(msg: Extract<ToMedia, { type: 'init' }>) {
     });
     if (made.fallbackReason) log.warn({ reason: made.fallbackReason }, 'inference backend fallback');
     if (made.batchNote) log.warn({ reason: made.batchNote }, 'detection.batch not applied');
-    return { spec, backend: made.backend, fallback: made.fallbackReason ?? null };
+    return { spec, backend: made.backend, fallback: made.fallbackReason ?? null, sha256: fileSha256(spec.path) };
   };
   let detector = await loadDetector(config.detection);
 
@@ -165,11 +167,20 @@ async function init(msg: Extract<ToMedia, { type: 'init' }>) {
         }
         // A frame converted for the previous model, while the cameras restart after a model change: skip it.
         if (frame.tensor && frame.tensor.data.length !== 3 * detector.spec.size * detector.spec.size) return;
+        const pipeline = pipelineFor(cameraId);
+        const r = await pipeline.process(frame, source);
         const la = anomalyFor(cameraId);
         if (la && !la.due(frame)) la.observe(frame);
         else if (la)
-          // Beside detection, not before it: the frame loop does not wait for the anomaly score.
-          la.score(frame, detector.spec.tensor).then(
+          // After detection (its tracks are the object cues), beside the next frames: the frame loop does not wait
+          // for the anomaly score. Object cues only when the camera runs the detector they were learned with.
+          la.score(
+            frame,
+            detector.spec.tensor,
+            la.model.objectDetector?.sha256 === detector.sha256
+              ? observationsOf(pipeline.tracker.tracks(), frame.pts)
+              : [],
+          ).then(
             (changes) => {
               scoreFailures.delete(cameraId);
               if (anomalies.get(cameraId) === la) for (const c of changes) sendAnomaly(cameraId, la.version, c);
@@ -198,7 +209,6 @@ async function init(msg: Extract<ToMedia, { type: 'init' }>) {
               }
             },
           );
-        const r = await pipelineFor(cameraId).process(frame, source);
         const st = stats.get(cameraId) ?? { frames: 0, detected: 0, skipped: 0, inference: [] };
         st.frames++;
         st.skipped = frame.counters.dropped;

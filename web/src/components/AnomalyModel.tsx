@@ -13,6 +13,11 @@ const ago = (iso: string) => {
   return `${Math.round(s / 86_400)} days ago`;
 };
 
+const REGIME_TEXT = (regimes: string[] | undefined) =>
+  !regimes || regimes.includes('any')
+    ? ''
+    : `; banks for ${regimes.map((r) => (r === 'colour' ? 'day (colour)' : 'night (IR, monochrome)')).join(' and ')}`;
+
 function describe(s: AnomalyModelState): { text: string; title: string; colour: string } {
   switch (s.state) {
     case 'none':
@@ -26,7 +31,7 @@ function describe(s: AnomalyModelState): { text: string; title: string; colour: 
     case 'active':
       return {
         text: s.live?.unusual ? `v${s.version} · unusual` : `${s.kind} v${s.version}`,
-        title: `${s.kind === 'cae' ? `Autoencoder trained on your server from ${Math.round(s.seconds * s.fps)} frames` : `Learned from ${s.clips} recordings (${Math.round(s.seconds)} s)`}, fitted ${ago(s.fittedAt)}${s.live?.msPerFrame ? `; ${s.live.msPerFrame} ms per scored frame` : ''}${s.lastFailure ? `; last attempt failed: ${s.lastFailure.reason}` : ''}`,
+        title: `${s.kind === 'cae' ? `Autoencoder trained on your server from ${Math.round(s.seconds * s.fps)} frames` : `Learned from ${s.clips} recordings (${Math.round(s.seconds)} s)`}${REGIME_TEXT(s.regimes)}${s.objectCues ? '; scores tracked objects (class, speed, direction, size)' : ''}, fitted ${ago(s.fittedAt)}${s.live?.msPerFrame ? `; ${s.live.msPerFrame} ms per scored frame` : ''}${s.lastFailure ? `; last attempt failed: ${s.lastFailure.reason}` : ''}`,
         colour: s.live?.unusual ? 'bg-red-700' : 'bg-sky-700',
       };
     case 'failed':
@@ -70,10 +75,10 @@ export function LearnNormal({ cameraId }: { cameraId: string }) {
     }
     reload();
   };
-  const learn = async () => {
+  const learn = async (from: 'recordings' | 'dataset' = 'recordings') => {
     setError('');
     try {
-      await api('POST /cameras/:id/anomaly/learn', { id: cameraId, body: { hours } });
+      await api('POST /cameras/:id/anomaly/learn', { id: cameraId, body: { hours, from } });
     } catch (e) {
       setError(e instanceof ApiError ? e.message : String(e));
     }
@@ -99,11 +104,21 @@ export function LearnNormal({ cameraId }: { cameraId: string }) {
       <button
         type="button"
         disabled={learning}
-        onClick={learn}
+        onClick={() => learn()}
         data-testid={`learn-normal-${cameraId}`}
         className="rounded border border-zinc-500/40 px-2 py-0.5 disabled:opacity-50"
       >
         {learning ? 'Learning…' : 'Learn'}
+      </button>
+      <button
+        type="button"
+        disabled={learning}
+        onClick={() => learn('dataset')}
+        data-testid={`learn-dataset-${cameraId}`}
+        title="Learn from the recordings around this camera's screenshots labelled normal in Datasets"
+        className="rounded border border-zinc-500/40 px-2 py-0.5 disabled:opacity-50"
+      >
+        Learn from Datasets “normal”
       </button>
       {active && (
         <span className="text-xs text-zinc-400" data-testid={`anomaly-versions-${cameraId}`}>

@@ -1,5 +1,6 @@
 // A camera's anomaly model: its state (none, learning with progress, active with version and when it was fitted,
-// failed with the reason), and learning normal from the camera's own recordings of the last N hours.
+// failed with the reason), and learning normal from the camera's own recordings of the last N hours or around the
+// screenshots the owner labelled normal in Datasets.
 import { z } from 'zod';
 
 import type { AnomalyModelState } from '../../../shared/api-types.ts';
@@ -26,7 +27,8 @@ export function registerAnomalyRoutes(api: Api, ctx: EdgeContext): void {
     'post',
     '/cameras/:id/anomaly/learn',
     {
-      summary: "Learn normal from the camera's recordings of the last N hours (a background fit; 202, then poll)",
+      summary:
+        "Learn normal from the camera's recordings of the last N hours, or around its screenshots labelled normal in Datasets (a background fit; 202, then poll)",
       tag: 'cameras',
       body: z.strictObject({
         hours: z
@@ -34,12 +36,25 @@ export function registerAnomalyRoutes(api: Api, ctx: EdgeContext): void {
           .min(0.01)
           .max(24 * 14)
           .default(2)
-          .describe('hours of recordings to learn from'),
+          .describe('hours of recordings to learn from (from: recordings)'),
+        from: z
+          .enum(['recordings', 'dataset'])
+          .default('recordings')
+          .describe(
+            "recordings: the last `hours`; dataset: the recordings around the camera's screenshots labelled normal",
+          ),
       }),
     },
     ({ req, res, body }): AnomalyModelState => {
       const id = ctx.registry.get(param(req.params.id)).id;
-      const s = ctx.anomaly.learn(id, body.hours);
+      const moments =
+        body.from === 'dataset'
+          ? ctx.datasets
+              .list()
+              .filter((s) => s.cameraId === id && s.label === 'normal')
+              .map((s) => s.takenMs)
+          : undefined;
+      const s = ctx.anomaly.learn(id, body.hours, Date.now(), moments);
       res.status(202);
       return s;
     },
