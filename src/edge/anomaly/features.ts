@@ -15,6 +15,9 @@ import { type Frame, tensorPresets } from '../../../bindings/index.ts';
 import { GuardianError } from '../../shared/errors.ts';
 import { addGraphOutputs, readGraph } from '../../shared/onnx-edit.ts';
 import { sharedPath } from '../../shared/paths.ts';
+import { createOnnxRuntimeBackend } from '../detect/backends/onnxruntime.ts';
+import { createOpenVinoBackend } from '../detect/backends/openvino.ts';
+import type { InferenceBackend } from '../detect/types.ts';
 
 export const backbonePreset = tensorPresets.nanodet;
 /** Width of the grey plane the motion cue uses (the media process computes the same plane for motion and tamper). */
@@ -111,10 +114,14 @@ export interface PatchFeatures {
 
 export class FeatureExtractor {
   private constructor(
-    private readonly session: ort.InferenceSession,
-    private readonly inputName: string,
+    private readonly backend: InferenceBackend,
     readonly info: BackboneInfo,
   ) {}
+
+  /** Which runtime runs the backbone (OpenVINO where it loads: 10 against 16 ms per frame on one thread here). */
+  get runtime(): InferenceBackend['name'] {
+    return this.backend.name;
+  }
 
   /** Loads the backbone sub-model; refuses a file whose hash is not the one the model was fitted with. */
   static async create(modelPath: string, info: BackboneInfo, threads = 1): Promise<FeatureExtractor> {
@@ -125,13 +132,14 @@ export class FeatureExtractor {
         'INVALID_ARGUMENT',
         `backbone ${modelPath} is not the one this anomaly model was fitted with (sha256 ${hash.slice(0, 12)}…, expected ${info.sha256.slice(0, 12)}…): fit the model again`,
       );
-    const session = await ort.InferenceSession.create(addGraphOutputs(bytes, [info.tensor], { replace: true }), {
-      executionProviders: ['cpu'],
-      intraOpNumThreads: threads,
-      interOpNumThreads: 1,
-      graphOptimizationLevel: 'all',
-    });
-    return new FeatureExtractor(session, session.inputNames[0] ?? 'image', info);
+    const sub = addGraphOutputs(bytes, [info.tensor], { replace: true });
+    let backend: InferenceBackend;
+    try {
+      backend = await createOpenVinoBackend(sub, 'CPU', threads);
+    } catch {
+      backend = await createOnnxRuntimeBackend(sub, threads); // OpenVINO absent or refused: the same features
+    }
+    return new FeatureExtractor(backend, info);
   }
 
   /** A fresh per-clip state (the previous motion plane). */
@@ -141,9 +149,8 @@ export class FeatureExtractor {
 
   /** The feature map of one backbone tensor, transposed to patch-major [grid², channels]. */
   async appearance(tensor: Float32Array): Promise<Float32Array> {
-    const size = backbonePreset.size;
-    const out = await this.session.run({ [this.inputName]: new ort.Tensor('float32', tensor, [1, 3, size, size]) });
-    const map = out[this.info.tensor]?.data as Float32Array | undefined;
+    const [out] = await this.backend.run(tensor, backbonePreset.size);
+    const map = out?.data;
     const { channels: c, grid: g } = this.info;
     const cells = g * g;
     if (!map || map.length !== c * cells)
@@ -157,7 +164,7 @@ export class FeatureExtractor {
   }
 
   async close(): Promise<void> {
-    await this.session.release();
+    await this.backend.close();
   }
 }
 
