@@ -122,6 +122,20 @@ describe('web UI in chromium', function () {
       () => ((document.querySelector('[data-testid=snapshot]') as HTMLImageElement | null)?.naturalWidth ?? 0) > 0,
     );
     const video = page.getByTestId('clip');
+    // Autoplay (muted) usually starts it; under load chromium may leave it paused once it has data, where the
+    // owner would press play: so does the test (what is checked is that the clip plays and seeks).
+    await page
+      .waitForFunction(
+        () => ((document.querySelector('[data-testid=clip]') as HTMLVideoElement | null)?.readyState ?? 0) >= 3,
+        undefined,
+        {
+          timeout: 30_000,
+        },
+      )
+      .catch(() => undefined);
+    await video.evaluate((v: HTMLVideoElement) =>
+      v.paused && v.currentTime < 0.5 ? v.play().catch(() => undefined) : undefined,
+    );
     await page
       .waitForFunction(
         () => ((document.querySelector('[data-testid=clip]') as HTMLVideoElement | null)?.currentTime ?? 0) > 0.5,
@@ -134,6 +148,9 @@ describe('web UI in chromium', function () {
           readyState: v.readyState,
           error: v.error?.message ?? null,
           paused: v.paused,
+          ended: v.ended,
+          currentTime: v.currentTime,
+          duration: v.duration,
         }));
         throw new Error(`the clip did not play: ${JSON.stringify({ state, clipAnswers })}: ${(err as Error).message}`);
       });
