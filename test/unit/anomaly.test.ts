@@ -383,32 +383,19 @@ describe('anomaly: day and night regimes', () => {
     return t;
   };
   it('a grey (IR) picture is mono, a dim colour one is colour', () => {
+    const regime = (bgr: (x: number) => [number, number, number]) =>
+      regimeOf(tensor(bgr), p.size, p.mean ?? [], p.std ?? []);
     assert.equal(
-      regimeOf(
-        tensor((x) => [x % 200, x % 200, x % 200]),
-        p.size,
-        p.mean ?? [],
-        p.std ?? [],
-      ),
+      regime((x) => [x % 200, x % 200, x % 200]),
       'mono',
     );
     // H.264 chroma noise on a grey picture: a level or two.
     assert.equal(
-      regimeOf(
-        tensor((x) => [60 + (x % 2), 61, 60]),
-        p.size,
-        p.mean ?? [],
-        p.std ?? [],
-      ),
+      regime((x) => [60 + (x % 2), 61, 60]),
       'mono',
     );
     assert.equal(
-      regimeOf(
-        tensor(() => [20, 30, 45]),
-        p.size,
-        p.mean ?? [],
-        p.std ?? [],
-      ),
+      regime(() => [20, 30, 45]),
       'colour',
     );
   });

@@ -165,6 +165,18 @@ export class ObjectNormsBuilder {
   }
 }
 
+/** The fastest class's usual speeds: the reference for a class never seen. Computed once per norms, not per object. */
+const anySpeedCache = new WeakMap<ObjectNorms['classes'], { p50: number; p99: number }>();
+function anySpeed(norms: ObjectNorms): { p50: number; p99: number } {
+  let v = anySpeedCache.get(norms.classes);
+  if (!v) {
+    const all = Object.values(norms.classes).map((k) => k.all);
+    v = { p50: Math.max(0.02, ...all.map((k) => k.speedP50)), p99: Math.max(0.05, ...all.map((k) => k.speedP99)) };
+    anySpeedCache.set(norms.classes, v);
+  }
+  return v;
+}
+
 /** Raw (uncalibrated) cues of one observation against the norms. */
 export function objectCues(
   norms: ObjectNorms,
@@ -182,11 +194,9 @@ export function objectCues(
   const classCue = o.score * -Math.log(pHere);
   // Speed: how far above this class's 99th percentile here (backed off to the frame, then to any class).
   const ref = here && here.n >= BACKOFF ? here : (c?.all ?? null);
-  const anyP99 = Math.max(...Object.values(norms.classes).map((k) => k.all.speedP99), 0.05);
-  const anyP50 = Math.max(...Object.values(norms.classes).map((k) => k.all.speedP50), 0.02);
   const speed = speedOf(o);
-  const p99 = Math.max(0.05, ref?.speedP99 ?? anyP99);
-  const p50 = Math.max(0.02, ref?.speedP50 ?? anyP50);
+  const p99 = Math.max(0.05, ref?.speedP99 ?? anySpeed(norms).p99);
+  const p50 = Math.max(0.02, ref?.speedP50 ?? anySpeed(norms).p50);
   const speedCue = speed / p99;
   // Direction: −ln P(direction | class, region), add-one smoothed; only for tracks that move.
   let directionCue = 0;
